@@ -1,0 +1,191 @@
+"""The ``mlpilot`` command line.
+
+Heavy libraries (pandas, scikit-learn, LightGBM, LangGraph) are imported inside the commands, so
+``mlpilot --help`` answers at once. The clock of a run starts when the process starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from agent.clock import process_start
+
+STARTED = process_start()
+
+EPILOG = """examples:
+  mlpilot run ../shared/datasets/titanic.csv --goal "predict who survived; missing a survivor is worse than a false alarm" --budget 60
+  mlpilot predict runs/<run-id> new_passengers.csv --output predictions.csv
+  mlpilot report runs/<run-id>
+  mlpilot runs
+
+exit codes: 0 done, 1 internal error, 2 bad input or option, 3 hard time wall reached, 130 interrupted (Ctrl-C)
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mlpilot", description="An AutoML assistant: a goal and a table in, a "
+                                     "tuned, honestly evaluated model, a decision log and a report out.",
+                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version="mlpilot 0.1.0")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="train a model for a goal on a CSV or Parquet file",
+                         description="Read the data, plan from the goal, select and tune models within the "
+                         "budget, evaluate on an untouched holdout, save the model and write a report.")
+    run.add_argument("data", help="CSV (any common delimiter/encoding) or Parquet file")
+    run.add_argument("--goal", "-g", default="", help='what to predict and what matters, e.g. "predict churn; '
+                     'recall matters most; 5 minutes"')
+    run.add_argument("--target", "-t", help="the column to predict (default: read from the goal)")
+    run.add_argument("--task", choices=["binary", "multiclass", "regression"], help="override the inferred task")
+    run.add_argument("--metric", "-m", help="metric to optimise (e.g. roc_auc, pr_auc, log_loss, f1, rmse, mae)")
+    run.add_argument("--budget", "-b", type=float, help="wall-clock seconds for the whole run (default 120, or "
+                     "from the goal)")
+    run.add_argument("--seed", type=int, help="random seed (default 42; env MLPILOT_SEED)")
+    run.add_argument("--max-trials", type=int, dest="max_trials", help="cap on tuning trials (for reproducible runs)")
+    run.add_argument("--folds", type=int, help="cross-validation folds (default 5, or 3 for short budgets or big data)")
+    run.add_argument("--keep", action="append", metavar="COLUMN", help="keep a column the plan would drop (repeatable)")
+    run.add_argument("--drop", action="append", metavar="COLUMN", help="drop a column (repeatable)")
+    run.add_argument("--delimiter", help="field delimiter, if detection gets it wrong (e.g. ';' or '\\t')")
+    run.add_argument("--encoding", help="text encoding, if detection gets it wrong (e.g. latin-1)")
+    run.add_argument("--n-jobs", type=int, dest="n_jobs", help="threads for model fitting (default: all cores)")
+    _common(run)
+    run.add_argument("--yes", "-y", action="store_true", help="do not ask for plan approval (the CLI never asks yet)")
+
+    predict = sub.add_parser("predict", help="predict new rows with a run's model")
+    predict.add_argument("run", help="run folder or run id")
+    predict.add_argument("data", help="CSV or Parquet file with the same columns as the training data")
+    predict.add_argument("--output", "-o", required=True, help="file to write (CSV, or .parquet)")
+    predict.add_argument("--with-input", action="store_true", help="also copy the input columns to the output")
+    predict.add_argument("--delimiter")
+    predict.add_argument("--encoding")
+    _common(predict)
+
+    report = sub.add_parser("report", help="re-render and show a run's report")
+    report.add_argument("run", help="run folder or run id")
+    report.add_argument("--path-only", action="store_true", help="print only the report's path")
+    _common(report)
+
+    runs = sub.add_parser("runs", help="list runs")
+    _common(runs)
+    return parser
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--runs-dir", dest="runs_dir", help="folder of runs (default ./runs; env MLPILOT_RUNS_DIR)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    p.add_argument("--json", action="store_true", help="print a machine-readable summary on stdout")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    from agent.console import Terminal
+    from agent.settings import resolve
+    from tools.errors import MlpilotError
+
+    term = Terminal(quiet=getattr(args, "quiet", False), json_mode=getattr(args, "json", False))
+    try:
+        settings = resolve(vars(args))
+        if args.command == "run":
+            return _run(settings, term, argv)
+        if args.command == "predict":
+            return _predict(args, settings, term)
+        if args.command == "report":
+            return _report(args, settings, term)
+        if args.command == "runs":
+            return _runs(settings, term)
+    except MlpilotError as exc:
+        term.error(str(exc))
+        return 2
+    except KeyboardInterrupt:
+        term.error("interrupted")
+        return 130
+    return 2
+
+
+def _run(settings: object, term: object, argv: list[str]) -> int:
+    from agent.runner import run_job
+
+    outcome = run_job(settings, started=STARTED, argv=argv, listen=term.on_event)
+    if outcome.run_dir is None:
+        term.error(outcome.error or "the run failed")
+        if term.json_mode:
+            term.json({"status": outcome.status, "error": outcome.error, "run_dir": None})
+        return outcome.exit_code
+    if outcome.error:
+        term.error(outcome.error)
+    term.summary(outcome.summary)
+    return outcome.exit_code
+
+
+def _predict(args: argparse.Namespace, settings: object, term: object) -> int:
+    from agent.predict import predict_run
+    from agent.runfolder import resolve_run
+
+    run_dir = resolve_run(args.run, settings.runs_dir)
+    out = predict_run(run_dir, Path(args.data), Path(args.output), delimiter=args.delimiter,
+                      encoding=args.encoding, with_input=args.with_input)
+    for note in out.notes:
+        term.info(f"note: {note}")
+    if term.json_mode:
+        term.json({"output": str(out.output), "rows": out.rows, "columns": out.columns, "notes": out.notes})
+    elif not term.quiet:
+        term.print(f"wrote {out.rows:,} predictions to {out.output} (columns: {', '.join(out.columns)})")
+    return 0
+
+
+def _report(args: argparse.Namespace, settings: object, term: object) -> int:
+    from agent.report import render_report
+    from agent.runfolder import resolve_run
+
+    run_dir = resolve_run(args.run, settings.runs_dir)
+    path = render_report(run_dir)
+    if term.json_mode:
+        term.json({"report": str(path)})
+    elif args.path_only or term.quiet:
+        term.print(str(path))
+    else:
+        from rich.markdown import Markdown
+        term.print(Markdown(path.read_text(encoding="utf-8")))
+        term.print(f"\nreport: {path}")
+    return 0
+
+
+def _runs(settings: object, term: object) -> int:
+    from agent.runfolder import MANIFEST, read_json
+
+    root = Path(settings.runs_dir)
+    rows = []
+    for path in sorted(root.glob("*/" + MANIFEST), reverse=True) if root.exists() else []:
+        m = read_json(path)
+        metrics = read_json(path.parent / "metrics.json") if (path.parent / "metrics.json").exists() else {}
+        primary = metrics.get("primary")
+        rows.append({"run_id": m["run_id"], "status": m.get("status"), "goal": m.get("goal", ""),
+                     "data": Path(m.get("settings", {}).get("data") or "").name, "metric": primary,
+                     "value": metrics.get("metrics", {}).get(primary), "run_dir": str(path.parent)})
+    if term.json_mode:
+        term.json(rows)
+        return 0
+    if not rows:
+        term.print(f"no runs in {root}")
+        return 0
+    from rich.table import Table
+    table = Table(title=f"runs in {root}")
+    for col in ("run id", "status", "data", "holdout", "goal"):
+        table.add_column(col)
+    for r in rows:
+        value = "" if r["value"] is None else f"{r['metric']} {r['value']:.4f}"
+        table.add_row(r["run_id"], r["status"], r["data"], value, (r["goal"] or "")[:50])
+    term.print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

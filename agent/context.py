@@ -1,0 +1,99 @@
+"""What the graph's nodes share besides the state: settings, the run folder, the event log, the clock,
+the decider, the stop flag, and the workspace of heavy objects (frames, results, fitted models).
+
+The graph state holds only JSON-able values (a DataFrame in state breaks checkpointing); everything
+heavy lives in `Workspace`, keyed by name, and on disk in the run folder.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, TypedDict
+
+from agent.clock import Clock
+from agent.decide import Decider
+from agent.events import EventLog
+from agent.runfolder import Manifest
+from agent.settings import Settings
+
+
+class RunState(TypedDict, total=False):
+    """The graph state: small, JSON-able facts of the run so far."""
+
+    run_id: str
+    run_dir: str
+    step: str
+    status: str
+    stop_reason: str | None
+    budget: float
+    target: str
+    task: str
+    classes: list
+    metric: str
+    threshold_rule: dict | None
+    validation: dict
+    column_plan: dict
+    candidates: list[str]
+    leaderboard: list[dict]
+    tuning: dict
+    final: dict
+    evaluation: dict
+    refit: bool
+    warnings: list[str]
+
+
+@dataclass
+class Workspace:
+    """Heavy objects of one run, by name (``table``, ``train``, ``results``, ``model`` ...)."""
+
+    items: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.items[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.items[key] = value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.items.get(key, default)
+
+
+@dataclass
+class RunContext:
+    """Runtime context of the graph (LangGraph ``context_schema``)."""
+
+    settings: Settings
+    run_id: str
+    run_dir: Path
+    events: EventLog
+    manifest: Manifest
+    decider: Decider
+    started: float
+    clock: Clock | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+    workspace: Workspace = field(default_factory=Workspace)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def should_stop(self) -> bool:
+        """True once the user asked to stop (Ctrl-C)."""
+        return self.stop.is_set()
+
+    def seconds_left(self) -> float:
+        return self.clock.left() if self.clock else float("inf")
+
+    @contextmanager
+    def step(self, name: str, **details: Any) -> Iterator[None]:
+        """Log the start and end of a step, with its duration in the manifest's timings."""
+        self.events.emit("step_started", step=name, **details)
+        start = time.monotonic()
+        try:
+            yield
+        finally:
+            seconds = round(time.monotonic() - start, 3)
+            self.timings[name] = round(self.timings.get(name, 0.0) + seconds, 3)
+            self.events.emit("step_finished", step=name, seconds=seconds)
+            self.manifest.update(timings=self.timings)

@@ -1,0 +1,51 @@
+"""The run as one LangGraph `StateGraph`.
+
+    intake -> profile -> plan -> clean -> select -> tune -> finalize -> evaluate -> refit -> END
+                                            \\________\\_____/ (stop requested: straight to finalize)
+
+Nodes live in agent.steps_data and agent.steps_model and return partial state. Routing functions are
+pure and named for the question they answer. The report is written by the runner after the graph ends,
+whatever way it ends, so a failed or interrupted run still gets one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.graph import END, START, StateGraph
+
+from agent.context import RunContext, RunState
+from agent.steps_data import clean, intake, plan, profile
+from agent.steps_model import evaluate, finalize, refit, select, tune_step
+
+
+def has_candidates_to_tune(state: RunState) -> str:
+    """After selection: tune, unless nothing finished or a stop was requested."""
+    if state.get("stop_reason") or not any(r.get("complete") for r in state.get("leaderboard", [])):
+        return "finalize"
+    return "tune"
+
+
+def has_model_to_evaluate(state: RunState) -> str:
+    """After finalize: evaluate a chosen model, or end when there is none."""
+    return "evaluate" if state.get("final") else END
+
+
+def build_graph(checkpointer: Any | None = None) -> Any:
+    """The compiled graph; run it with ``context=RunContext(...)``."""
+    graph = StateGraph(RunState, context_schema=RunContext)
+    for name, node in [("intake", intake), ("profile", profile), ("plan", plan), ("clean", clean),
+                       ("select", select), ("tune", tune_step), ("finalize", finalize),
+                       ("evaluate", evaluate), ("refit", refit)]:
+        graph.add_node(name, node)
+    graph.add_edge(START, "intake")
+    graph.add_edge("intake", "profile")
+    graph.add_edge("profile", "plan")
+    graph.add_edge("plan", "clean")
+    graph.add_edge("clean", "select")
+    graph.add_conditional_edges("select", has_candidates_to_tune, ["tune", "finalize"])
+    graph.add_edge("tune", "finalize")
+    graph.add_conditional_edges("finalize", has_model_to_evaluate, ["evaluate", END])
+    graph.add_edge("evaluate", "refit")
+    graph.add_edge("refit", END)
+    return graph.compile(checkpointer=checkpointer)

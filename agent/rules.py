@@ -1,0 +1,321 @@
+"""The deterministic expert policy: good decisions with no network, and the fallback for the LLM.
+
+Each method answers one question from its brief and says why, on what evidence, instead of what.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from agent.goal import (conventional_targets, match_target, metric_intent, parse_budget)
+from agent.policy import ColumnBrief, Decision, GoalBrief, SelectionBrief
+from agent.settings import DEFAULT_BUDGET
+from tools.candidates import CANDIDATES
+from tools.metrics import DEFAULT_METRIC, get_metric
+from tools.threshold import describe_rule
+from tools.errors import DataError
+from tools.target import require_column
+
+HIGH_CARDINALITY = 50
+MIN_INDICATOR_MISSING = 0.05
+MAX_TUNED = 3
+
+
+class RulePolicy:
+    """Deterministic rules. ``name`` is the actor recorded on its decisions."""
+
+    name = "rules"
+
+    # ---- budget and goal ---------------------------------------------------------------------------
+
+    def choose_budget(self, goal: str, given: float | None) -> Decision:
+        from_goal, phrase = parse_budget(goal)
+        if given is not None:
+            alts = [{"choice": from_goal, "why_not": "the --budget option wins over the goal text"}] if from_goal else []
+            return Decision("budget", given, f"--budget {given:g} seconds was given", {"option": given}, alts)
+        if from_goal is not None:
+            return Decision("budget", from_goal, f"the goal says '{phrase}'", {"phrase": phrase},
+                            [{"choice": DEFAULT_BUDGET, "why_not": "the default applies only when nothing is said"}])
+        return Decision("budget", DEFAULT_BUDGET, f"no budget given (--budget or a phrase like 'in 5 minutes'); "
+                        f"the default is {DEFAULT_BUDGET:g} seconds", {})
+
+    def choose_target(self, brief: GoalBrief) -> Decision:
+        if brief.forced_target:
+            require_column(brief.columns, brief.forced_target)
+            return Decision("target", brief.forced_target, "--target was given", {"option": brief.forced_target})
+        matches = match_target(brief.goal, brief.columns)
+        if matches:
+            best = matches[0]
+            alts = [{"choice": m.column, "why_not": f"weaker match ({m.score:.2f} vs {best.score:.2f}): {m.why}"}
+                    for m in matches[1:4]]
+            return Decision("target", best.column, best.why + "; it is the thing to predict",
+                            {"match_score": best.score, "goal": brief.goal}, alts)
+        conventional = conventional_targets(brief.columns)
+        if len(conventional) == 1:
+            return Decision("target", conventional[0],
+                            f"the goal names no column; '{conventional[0]}' is named like a target by convention",
+                            {"goal": brief.goal}, [])
+        listing = ", ".join(brief.columns[:30])
+        raise DataError("Could not tell which column to predict: the goal "
+                        f"{'is empty' if not brief.goal else repr(brief.goal) + ' names none of the columns'}. "
+                        f"Pass --target with one of: {listing}.")
+
+    def choose_task(self, brief: GoalBrief, target: str, inferred: str, evidence: dict) -> Decision:
+        if brief.forced_task:
+            alt = [] if brief.forced_task == inferred else [{"choice": inferred, "why_not": "--task overrides it"}]
+            return Decision("task", brief.forced_task, "--task was given", evidence, alt)
+        others = [t for t in ("binary", "multiclass", "regression") if t != inferred]
+        why = {"binary": "the target has two distinct values",
+               "multiclass": "the target has a few distinct labels",
+               "regression": "the target is a numeric quantity with many distinct values"}[inferred]
+        alts = [{"choice": t, "why_not": f"does not fit {evidence.get('distinct_values')} distinct "
+                 f"{'integer ' if evidence.get('integer_valued') else ''}values"} for t in others]
+        if inferred == "multiclass" and evidence.get("integer_valued"):
+            alts = [{"choice": "regression", "why_not": "few integer levels: treated as classes; "
+                     "use --task regression to predict it as a number"}]
+        return Decision("task", inferred, why + f" ({evidence.get('rule')})", evidence, alts)
+
+    def choose_metric(self, brief: GoalBrief, task: str, target_info: dict) -> list[Decision]:
+        allows_mape = target_info.get("all_positive", False)
+        if brief.forced_metric:
+            metric = get_metric(brief.forced_metric, task).name
+            rule = _default_rule(metric, task)
+            return [Decision("metric", metric, "--metric was given", {"option": brief.forced_metric}),
+                    Decision("threshold_rule", rule, _rule_reason(rule, metric, task), {"metric": metric})]
+        intent = metric_intent(brief.goal, task)
+        default = DEFAULT_METRIC[task]
+        if intent is not None and intent.metric == "mape" and not allows_mape:
+            intent = None
+            default_reason = ("the goal asks for percentage error, but the target has zero or negative values, "
+                              "where it is undefined; using RMSE")
+        else:
+            default_reason = ""
+        if intent is not None:
+            metric = intent.metric
+            rule = intent.threshold_rule if task == "binary" else None
+            if task == "binary" and rule is None:
+                rule = _default_rule(metric, task)
+            alts = intent.alternatives or [{"choice": default, "why_not": f"the default for {task}, "
+                                            "but the goal asks for something more specific"}]
+            return [Decision("metric", metric, intent.why, {"phrase": intent.phrase}, alts),
+                    Decision("threshold_rule", rule, _rule_reason(rule, metric, task, intent.phrase),
+                             {"phrase": intent.phrase})]
+        reason = default_reason or {
+            "binary": "no scoring preference in the goal; ROC AUC is the default for two classes: it compares "
+                      "how well models rank cases, whatever threshold is used later",
+            "multiclass": "no scoring preference in the goal; log loss is the default for several classes: it "
+                          "rewards confident correct probabilities for every class",
+            "regression": "no scoring preference in the goal; RMSE is the default for numbers, in the target's "
+                          "units, weighing large errors more",
+        }[task]
+        alternatives = {"binary": [{"choice": "pr_auc", "why_not": "better when positives are rare; say "
+                                    "'recall matters' or 'avoid false alarms' to steer it"},
+                                   {"choice": "accuracy", "why_not": "depends on one threshold"}],
+                        "multiclass": [{"choice": "balanced_accuracy", "why_not": "say 'every class matters' "
+                                        "to weigh rare classes equally"}, {"choice": "accuracy", "why_not":
+                                        "hides poor rare-class performance"}],
+                        "regression": [{"choice": "mae", "why_not": "say 'error in dollars' for typical error"},
+                                       {"choice": "mape", "why_not": "say 'percentage error' for relative error"}]}[task]
+        rule = _default_rule(default, task)
+        return [Decision("metric", default, reason, {"goal": brief.goal}, alternatives),
+                Decision("threshold_rule", rule, _rule_reason(rule, default, task), {})]
+
+    # ---- validation and columns --------------------------------------------------------------------
+
+    def choose_validation(self, n_rows: int, task: str, budget: float, forced_folds: int | None) -> Decision:
+        holdout = 0.2 if n_rows <= 250_000 else round(50_000 / n_rows, 4)
+        train_rows = int(n_rows * (1 - holdout))
+        if forced_folds:
+            folds, why = forced_folds, "--folds was given"
+        elif budget < 30 or train_rows > 100_000:
+            folds, why = 3, ("a short budget" if budget < 30 else "many rows") + " favours 3 folds"
+        else:
+            folds, why = 5, "5 folds give a stable estimate at this size"
+        kind = "stratified" if task != "regression" else "shuffled"
+        reason = (f"{holdout:.0%} of the rows are held out, untouched until the final evaluation; {kind} "
+                  f"{folds}-fold cross-validation on the rest compares and tunes models ({why})")
+        return Decision("validation", {"holdout_share": holdout, "folds": folds, "stratified": task != "regression"},
+                        reason, {"rows": n_rows, "budget": budget},
+                        [{"choice": "no holdout", "why_not": "cross-validation scores used for selection are "
+                          "optimistic; an untouched holdout gives an honest estimate"}])
+
+    def choose_columns(self, brief: ColumnBrief) -> list[Decision]:
+        decisions: list[Decision] = []
+        columns = {c["name"]: c for c in brief.profile["columns"] if c["name"] != brief.target}
+        suspects = {s["column"]: s for s in brief.leakage.get("suspects", [])}
+        plan: dict[str, Any] = {"numeric": [], "boolean": [], "categorical": [], "high_cardinality": [],
+                                "datetime": [], "datetime_parts": {}, "missing_indicators": [], "dropped": {}}
+        for name, col in columns.items():
+            reason, evidence, alts = self._drop_reason(name, col, suspects.get(name), brief)
+            if reason is not None:
+                plan["dropped"][name] = reason
+                decisions.append(Decision(f"drop:{name}", "drop", reason, evidence, alts))
+                continue
+            if name in suspects:
+                s = suspects[name]
+                decisions.append(Decision(f"drop:{name}", "keep",
+                                          f"flagged as a possible leak ({s['reason']}) but kept because you asked "
+                                          "with --keep", s.get("evidence", {}),
+                                          [{"choice": "drop", "why_not": "overridden by --keep"}], actor="user"))
+            kind = col["kind"]
+            if kind == "numeric":
+                plan["numeric"].append(name)
+            elif kind == "boolean":
+                plan["boolean"].append(name)
+            elif kind == "datetime":
+                plan["datetime"].append(name)
+                plan["datetime_parts"][name] = _datetime_parts(brief.datetime_info.get(name, {}))
+            elif col["n_unique"] > HIGH_CARDINALITY:
+                plan["high_cardinality"].append(name)
+            else:
+                plan["categorical"].append(name)
+        indicators = {c: s for c, s in brief.missing_signal.items() if s.get("signal") and c in plan["numeric"]}
+        plan["missing_indicators"] = sorted(indicators)
+        if indicators:
+            decisions.append(Decision("missing_indicators", sorted(indicators),
+                                      "where a value is missing the target behaves differently, so models that "
+                                      "fill gaps also get a missing-value indicator for these columns",
+                                      {c: s for c, s in indicators.items()},
+                                      [{"choice": "impute only", "why_not": "would hide that the gap itself predicts"}]))
+        kept = len(plan["numeric"]) + len(plan["boolean"]) + len(plan["categorical"]) + \
+            len(plan["high_cardinality"]) + len(plan["datetime"])
+        reason = (f"{kept} columns kept: {len(plan['numeric'])} numeric, {len(plan['boolean'])} boolean, "
+                  f"{len(plan['categorical'])} categorical with at most {HIGH_CARDINALITY} levels (one-hot for "
+                  f"linear models, native categories for boosting), {len(plan['high_cardinality'])} with many "
+                  f"levels (target-encoded inside folds), {len(plan['datetime'])} dates (split into parts); "
+                  f"{len(plan['dropped'])} dropped")
+        decisions.append(Decision("column_plan", plan, reason, {"columns": len(columns)},
+                                  [{"choice": "use every column", "why_not": "identifiers, constants and leaks "
+                                    "hurt or flatter the model"}]))
+        return decisions
+
+    def _drop_reason(self, name: str, col: dict, suspect: dict | None,
+                     brief: ColumnBrief) -> tuple[str | None, dict, list[dict]]:
+        evidence = {k: col.get(k) for k in ("kind", "missing_share", "n_unique", "unique_share")}
+        if name in brief.drop:
+            return "you asked to drop it (--drop)", evidence, []
+        if name in brief.keep:
+            return None, evidence, []
+        if col["constant"]:
+            return ("constant: it has a single value" if col["missing_share"] < 1 else "empty: every value is missing",
+                    evidence, [])
+        if suspect is not None:
+            severity = "almost surely" if suspect["severity"] == "strong" else "probably"
+            return (f"{severity} leaks the target: {suspect['reason']} If it is known at prediction time, "
+                    f"keep it with --keep {name}", {**evidence, **suspect.get("evidence", {}),
+                                                    "score_alone": suspect.get("score_alone"),
+                                                    "rule": suspect.get("rule")},
+                    [{"choice": "keep", "why_not": "a model that relies on information from after the outcome "
+                      "looks excellent in testing and fails in use"}])
+        if col["id_like"]:
+            flags = "; ".join(col.get("flags", [])) or "unique per row"
+            return (f"identifier ({flags}): it names rows rather than describing them, so it cannot generalise",
+                    evidence, [{"choice": "keep", "why_not": "a model would memorise row ids"}])
+        if col["free_text"]:
+            return ("free text: mlpilot does not model text yet, and as categories it would be unique per row",
+                    evidence, [{"choice": "target-encode", "why_not": "almost every value is unique"}])
+        if col["near_constant"] and col["kind"] != "numeric" and col["n_unique"] <= 2:
+            minority = 1.0 - (col["top_values"][0][1] / max(1, sum(c for _, c in col["top_values"])))
+            if minority * brief.profile["n_rows"] < 10:
+                return ("nearly constant: fewer than 10 rows differ from the main value, too few to learn from",
+                        evidence, [])
+        return None, evidence, []
+
+    # ---- models ------------------------------------------------------------------------------------
+
+    def choose_candidates(self, task: str, n_rows: int, n_features: int, seconds_left: float) -> Decision:
+        names = list(CANDIDATES)
+        dropped: dict[str, str] = {}
+        if n_rows > 200_000:
+            dropped.update({n: "forests are slow on this many rows" for n in ("random_forest", "extra_trees")})
+        if seconds_left < 15:
+            dropped.update({n: f"only {seconds_left:.0f} s left: the cheapest strong models first"
+                            for n in ("random_forest", "extra_trees", "hist_gb")})
+        chosen = [n for n in names if n not in dropped]
+        return Decision("candidates", chosen,
+                        "a boosted-tree model, a second boosting implementation, two forests and a regularised "
+                        "linear model cover the usual winners on tables, from cheap to expensive",
+                        {"rows": n_rows, "features": n_features, "seconds_left": round(seconds_left, 1)},
+                        [{"choice": n, "why_not": why} for n, why in dropped.items()])
+
+    def choose_tuning(self, brief: SelectionBrief) -> Decision:
+        board = [r for r in brief.leaderboard if r.get("mean") is not None and r.get("folds", 0) > 0]
+        if not board:
+            return Decision("tuning", {"shares": {}}, "no candidate finished selection; nothing to tune", {})
+        sign = 1 if brief.greater_is_better else -1
+        board.sort(key=lambda r: -sign * r["mean"])
+        leader = board[0]
+        se = leader["sd"] / math.sqrt(max(leader["folds"], 1))
+        margin = max(2 * se, abs(leader["mean"]) * 0.01)
+        contenders = [r for r in board if sign * (leader["mean"] - r["mean"]) <= margin][:MAX_TUNED]
+        if len(contenders) == 1 and len(board) > 1:
+            contenders.append(board[1])
+        weights = [0.5] + [0.5 / (len(contenders) - 1)] * (len(contenders) - 1) if len(contenders) > 1 else [1.0]
+        shares = {r["candidate"]: round(w, 3) for r, w in zip(contenders, weights)}
+        others = [{"choice": r["candidate"], "why_not": f"{r['mean']:.4f} is more than {margin:.4f} behind the "
+                   f"leader"} for r in board if r["candidate"] not in shares]
+        reason = (f"{leader['candidate']} leads ({leader['mean']:.4f} +- {leader['sd']:.4f}); tuning the "
+                  f"{len(shares)} candidate(s) within {margin:.4f} of it (twice its standard error, or 1%), "
+                  f"half the trials to the leader; about {brief.tune_seconds:.0f} s, re-planned as trials finish")
+        return Decision("tuning", {"shares": shares}, reason, {"leaderboard": board[:6], "margin": margin}, others)
+
+    def choose_final(self, metric: str, leaderboard: list[dict], ensemble: dict | None) -> Decision:
+        m = get_metric(metric)
+        best = leaderboard[0]
+        single = {"kind": "single", "candidate": best["candidate"]}
+        if ensemble is None:
+            return Decision("final_model", single, f"{best['candidate']} has the best cross-validated "
+                            f"{m.label} ({best['mean']:.4f}); no blend with the other candidates scores better out of fold",
+                            {"best": best})
+        se = best["sd"] / math.sqrt(max(best["folds"], 1))
+        gain = m.oriented(ensemble["score"]) - m.oriented(ensemble["best_single_score"])
+        evidence = {"ensemble": ensemble, "best_single": best, "gain": gain, "standard_error": se}
+        if gain > 0.1 * se and gain > 0:
+            return Decision("final_model", {"kind": "ensemble", "weights": ensemble["weights"]},
+                            f"a weighted average of {', '.join(ensemble['weights'])} scores "
+                            f"{ensemble['score']:.4f} out of fold against {ensemble['best_single_score']:.4f} for "
+                            f"{ensemble['best_single']} alone", evidence,
+                            [{"choice": single, "why_not": "scores lower out of fold"}])
+        return Decision("final_model", single, f"{best['candidate']} alone: the best ensemble gains only "
+                        f"{gain:.5f}, within the noise ({0.1 * se:.5f})", evidence,
+                        [{"choice": {"kind": "ensemble", "weights": ensemble["weights"]},
+                          "why_not": "gain too small to justify a larger model"}])
+
+    def choose_refit(self, refit_seconds: float, seconds_left: float, interrupted: bool) -> Decision:
+        evidence = {"refit_seconds_estimate": round(refit_seconds, 2), "seconds_left": round(seconds_left, 2)}
+        if interrupted:
+            return Decision("refit", False, "the run was stopped: the model fitted on the training part is kept "
+                            "as is", evidence)
+        if refit_seconds * 1.5 + 1 < seconds_left:
+            return Decision("refit", True, "refit on all rows (training part + holdout): more data makes a "
+                            "better model, and the holdout has already given its honest score", evidence,
+                            [{"choice": False, "why_not": "would waste the holdout rows"}])
+        return Decision("refit", False, f"not enough time left to refit on all rows (about {refit_seconds:.0f} s "
+                        f"needed, {seconds_left:.0f} s left); the model fitted on the training part is kept",
+                        evidence, [{"choice": True, "why_not": "would break the time budget"}])
+
+
+def _default_rule(metric: str, task: str) -> dict | None:
+    if task != "binary":
+        return None
+    return {"accuracy": {"kind": "max_accuracy"}, "balanced_accuracy": {"kind": "max_balanced_accuracy"},
+            "log_loss": {"kind": "fixed", "value": 0.5}, "brier": {"kind": "fixed", "value": 0.5},
+            "precision": {"kind": "min_precision", "value": 0.8},
+            "recall": {"kind": "min_recall", "value": 0.8}}.get(metric, {"kind": "max_f1"})
+
+
+def _rule_reason(rule: dict | None, metric: str, task: str, phrase: str = "") -> str:
+    if task != "binary":
+        return "several classes: each row gets its most probable class"
+    source = f"the goal says '{phrase}'" if phrase else f"it matches the metric ({metric})"
+    return f"{describe_rule(rule)}, chosen on out-of-fold predictions of the training part; {source}"
+
+
+def _datetime_parts(info: dict) -> list[str]:
+    parts = ["month", "day_of_week", "day"]
+    if info.get("years", 1) > 1:
+        parts.insert(0, "year")
+    if info.get("has_time"):
+        parts.append("hour")
+    return parts

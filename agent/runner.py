@@ -1,0 +1,181 @@
+"""Running one job end to end: the run folder, the graph, Ctrl-C, the time wall, the report.
+
+`run_job` never lets an exception escape as a traceback: a problem the user must fix (`MlpilotError`)
+ends the run as ``failed`` with its message; any other exception is a bug, whose traceback goes to the
+event log while the user sees one line. Bad input found before any model work leaves no run folder
+behind; later failures keep the folder, marked ``failed``, without a model passed off as a result.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import threading
+import time
+import traceback
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from agent.context import RunContext
+from agent.decide import Decider
+from agent.events import EventLog, read_events
+from agent.graph import build_graph
+from agent.policy import Policy
+from agent.report import render_report
+from agent.rules import RulePolicy
+from agent.runfolder import EVENTS, MODEL, Manifest, new_run_dir, read_json
+from agent.settings import Settings
+from tools.errors import MlpilotError
+from tools.sniff import check_path
+
+EXIT_OK, EXIT_BUG, EXIT_USER, EXIT_WALL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EARLY_STEPS = ("intake", "profile", "plan")
+
+
+@dataclass
+class RunOutcome:
+    """How a run ended, for the CLI and for notebooks."""
+
+    run_id: str | None
+    run_dir: Path | None
+    status: str
+    exit_code: int
+    error: str | None = None
+    metrics: dict = field(default_factory=dict)
+    summary: dict = field(default_factory=dict)
+
+
+def run_job(settings: Settings, *, started: float, argv: list[str] | None = None,
+            listen: Callable[[dict], None] | None = None, policy: Policy | None = None) -> RunOutcome:
+    """Run the whole job for ``settings``; ``started`` is the process start (`time.monotonic()`)."""
+    if settings.data is None:
+        return RunOutcome(None, None, "failed", EXIT_USER, "No data file given. Pass a CSV or Parquet file.")
+    try:
+        check_path(settings.data)
+        run_id, run_dir = new_run_dir(settings.runs_dir, settings.data.name)
+    except MlpilotError as exc:
+        return RunOutcome(None, None, "failed", EXIT_USER, str(exc))
+    events = EventLog(run_dir / EVENTS, started=started)
+    if listen:
+        events.subscribe(listen)
+    manifest = Manifest.create(run_dir, run_id, settings.public(), argv or [])
+    active = policy or RulePolicy()
+    ctx = RunContext(settings=settings, run_id=run_id, run_dir=run_dir, events=events, manifest=manifest,
+                     decider=Decider(active, events), started=started)
+    events.emit("run_started", run_id=run_id, goal=settings.goal, data=str(settings.data),
+                policy=active.name, seed=settings.seed, settings=settings.public())
+    done = threading.Event()
+    watchdog = threading.Thread(target=_watchdog, args=(ctx, done), daemon=True, name="mlpilot-watchdog")
+    watchdog.start()
+    status, code, error = "completed", EXIT_OK, None
+    restore = _install_interrupt(ctx)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _quiet_libraries()
+            build_graph().invoke({"run_id": run_id, "run_dir": str(run_dir)}, context=ctx)
+        if ctx.should_stop():
+            status, code = "interrupted", EXIT_INTERRUPTED
+    except MlpilotError as exc:
+        status, code, error = "failed", EXIT_USER, str(exc)
+        events.emit("error", origin="user", message=error)
+    except KeyboardInterrupt:
+        status, code, error = "interrupted", EXIT_INTERRUPTED, "stopped at once by a second Ctrl-C"
+        events.emit("error", origin="interrupt", message=error)
+    except Exception as exc:  # a bug: full traceback in the log, one line for the user
+        status, code = "failed", EXIT_BUG
+        error = (f"internal error ({type(exc).__name__}: {exc}); the traceback is in {run_dir / EVENTS}. "
+                 "Please report it.")
+        events.emit("error", origin="bug", message=str(exc), traceback=traceback.format_exc())
+    finally:
+        restore()
+    if status == "failed" and code == EXIT_USER and _only_early_steps(run_dir):
+        done.set()
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return RunOutcome(None, None, "failed", code, error)
+    outcome = _finish(ctx, status, code, error)
+    done.set()
+    return outcome
+
+
+def _quiet_libraries() -> None:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def _only_early_steps(run_dir: Path) -> bool:
+    steps = {e.get("step") for e in read_events(run_dir / EVENTS) if e["kind"] == "step_started"}
+    return steps <= set(EARLY_STEPS)
+
+
+def _finish(ctx: RunContext, status: str, code: int, error: str | None) -> RunOutcome:
+    run_dir = ctx.run_dir
+    if status != "completed" and not (run_dir / MODEL).exists():
+        ctx.events.emit("warning", message="no model was saved: the run ended before one was fitted")
+    elapsed = round(time.monotonic() - ctx.started, 2)
+    ctx.events.emit("run_finished", status=status, elapsed=elapsed, error=error)
+    ctx.manifest.update(status=status, error=error, elapsed_seconds=elapsed,
+                        finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                        budget=ctx.clock.budget if ctx.clock else None, timings=ctx.timings)
+    try:
+        render_report(run_dir)
+    except Exception as exc:  # the report must never turn a finished run into a crash
+        ctx.events.emit("error", origin="bug", message=f"report: {exc}", traceback=traceback.format_exc())
+    metrics = read_json(run_dir / "metrics.json") if (run_dir / "metrics.json").exists() else {}
+    summary = summarize(run_dir)
+    return RunOutcome(ctx.run_id, run_dir, status, code, error, metrics, summary)
+
+
+def summarize(run_dir: Path) -> dict[str, Any]:
+    """The machine-readable summary of a run (what ``--json`` prints)."""
+    manifest = read_json(run_dir / "manifest.json")
+    metrics = read_json(run_dir / "metrics.json") if (run_dir / "metrics.json").exists() else {}
+    return {"run_id": manifest["run_id"], "run_dir": str(run_dir), "status": manifest["status"],
+            "error": manifest.get("error"), "elapsed_seconds": manifest.get("elapsed_seconds"),
+            "budget": manifest.get("budget"), "model": metrics.get("model"),
+            "primary_metric": metrics.get("primary"), "metrics": metrics.get("metrics", {}),
+            "baseline": metrics.get("baseline", {}), "threshold": metrics.get("threshold"),
+            "report": str(run_dir / "report.md"),
+            "model_file": str(run_dir / MODEL) if (run_dir / MODEL).exists() else None}
+
+
+def _install_interrupt(ctx: RunContext) -> Callable[[], None]:
+    """First Ctrl-C: stop gracefully with the best model so far. Second: stop at once."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum: int, frame: Any) -> None:
+        if ctx.stop.is_set():
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt
+        ctx.stop.set()
+        ctx.events.emit("interrupt", message="Ctrl-C: finishing with the best model so far "
+                                             "(press Ctrl-C again to stop at once)")
+
+    signal.signal(signal.SIGINT, handler)
+    return lambda: signal.signal(signal.SIGINT, previous)
+
+
+def _watchdog(ctx: RunContext, done: threading.Event) -> None:
+    """Last line of defence for the time wall: end the process, keeping what was saved."""
+    while not done.is_set():
+        if ctx.clock is not None:
+            left = ctx.clock.hard_end - 1.5 - time.monotonic()
+            if left <= 0:
+                break
+            done.wait(min(left, 0.5))
+        else:
+            done.wait(0.2)
+    if done.is_set():
+        return
+    ctx.events.emit("watchdog", message="the hard time wall was reached; the run ends with what is saved")
+    try:
+        _finish(ctx, "timed_out", EXIT_WALL, "the run reached its hard time wall (budget x 1.1 + 10 s)")
+    finally:
+        os._exit(EXIT_WALL)

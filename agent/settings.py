@@ -1,0 +1,140 @@
+"""One frozen settings object, resolved once: command-line flags, then ``MLPILOT_*`` environment
+variables (and the standard ``OPENAI_*`` ones), then defaults. Nothing below this module reads the
+environment.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from tools.errors import ConfigError
+
+DEFAULT_BUDGET = 120.0
+DEFAULT_SEED = 42
+MIN_BUDGET = 5.0
+TASKS = ("binary", "multiclass", "regression")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs to know about how it was asked to behave.
+
+    ``budget`` is None when neither ``--budget`` nor the environment set it: the policy then reads the
+    goal ("in 5 minutes") or uses the default, and logs which.
+    """
+
+    data: Path | None = None
+    goal: str = ""
+    target: str | None = None
+    task: str | None = None
+    metric: str | None = None
+    budget: float | None = None
+    runs_dir: Path = Path("runs")
+    seed: int = DEFAULT_SEED
+    n_jobs: int = 2
+    max_trials: int | None = None
+    folds: int | None = None
+    delimiter: str | None = None
+    encoding: str | None = None
+    keep: tuple[str, ...] = ()
+    drop: tuple[str, ...] = ()
+    quiet: bool = False
+    json: bool = False
+    yes: bool = False
+    llm_model: str | None = None
+    llm_base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+
+    def public(self) -> dict[str, Any]:
+        """Settings as logged in the manifest: JSON-able and without secrets."""
+        out: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            if name == "api_key":
+                out["api_key_set"] = self.api_key is not None
+                continue
+            value = getattr(self, name)
+            out[name] = str(value) if isinstance(value, Path) else value
+        return out
+
+    def with_(self, **changes: Any) -> "Settings":
+        return replace(self, **changes)
+
+
+def _env_float(env: Mapping[str, str], key: str) -> float | None:
+    raw = env.get(key)
+    if raw in (None, ""):
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"The environment variable {key}={raw!r} is not a number.") from None
+
+
+def resolve(flags: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Settings:
+    """Settings from parsed flags (None = not given) over the environment over defaults.
+
+    Raises:
+        ConfigError: a value out of range, naming the option, the value and the valid range.
+    """
+    env = os.environ if env is None else env
+
+    def pick(flag: str, env_key: str | None = None, default: Any = None, cast: Any = None) -> Any:
+        value = flags.get(flag)
+        if value is not None:
+            return value
+        if env_key and env.get(env_key) not in (None, ""):
+            raw = env[env_key]
+            if cast is None:
+                return raw
+            try:
+                return cast(raw)
+            except ValueError:
+                raise ConfigError(f"The environment variable {env_key}={raw!r} is not a valid "
+                                  f"{cast.__name__}.") from None
+        return default
+
+    budget = flags.get("budget")
+    if budget is None:
+        budget = _env_float(env, "MLPILOT_BUDGET")
+    if budget is not None and budget < MIN_BUDGET:
+        raise ConfigError(f"--budget must be at least {MIN_BUDGET:g} seconds; got {budget:g}. "
+                          "A run needs a few seconds to read, check and fit anything.")
+    n_jobs = int(pick("n_jobs", "MLPILOT_N_JOBS", os.cpu_count() or 1, int))
+    if n_jobs < 1:
+        raise ConfigError(f"--n-jobs must be 1 or more; got {n_jobs}.")
+    max_trials = pick("max_trials", "MLPILOT_MAX_TRIALS", None, int)
+    if max_trials is not None and max_trials < 0:
+        raise ConfigError(f"--max-trials must be 0 or more; got {max_trials}.")
+    folds = pick("folds", None, None)
+    if folds is not None and not 2 <= folds <= 20:
+        raise ConfigError(f"--folds must be between 2 and 20; got {folds}.")
+    task = flags.get("task")
+    if task is not None and task not in TASKS:
+        raise ConfigError(f"--task must be one of {', '.join(TASKS)}; got {task!r}.")
+    data = flags.get("data")
+    return Settings(
+        data=Path(data) if data else None,
+        goal=(flags.get("goal") or "").strip(),
+        target=flags.get("target"),
+        task=task,
+        metric=flags.get("metric"),
+        budget=float(budget) if budget is not None else None,
+        runs_dir=Path(pick("runs_dir", "MLPILOT_RUNS_DIR", "runs")),
+        seed=int(pick("seed", "MLPILOT_SEED", DEFAULT_SEED, int)),
+        n_jobs=n_jobs,
+        max_trials=max_trials,
+        folds=folds,
+        delimiter=flags.get("delimiter"),
+        encoding=flags.get("encoding"),
+        keep=tuple(flags.get("keep") or ()),
+        drop=tuple(flags.get("drop") or ()),
+        quiet=bool(flags.get("quiet")),
+        json=bool(flags.get("json")),
+        yes=bool(flags.get("yes")),
+        llm_model=pick("llm", "MLPILOT_LLM_MODEL", None),
+        llm_base_url=env.get("MLPILOT_LLM_BASE_URL") or env.get("OPENAI_BASE_URL") or None,
+        api_key=env.get("OPENAI_API_KEY") or None,
+    )

@@ -1,0 +1,40 @@
+"""Running the real `mlpilot` command as a subprocess, as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATASETS = ROOT.parent / "shared" / "datasets"
+
+
+def mlpilot(*args: str, runs_dir: Path, timeout: float = 180, env: dict | None = None,
+            cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m agent.cli ARGS`` with the runs folder set; returns the completed process."""
+    full_env = {**os.environ, "MLPILOT_RUNS_DIR": str(runs_dir), **(env or {})}
+    full_env.pop("OPENAI_API_KEY", None)
+    return subprocess.run([sys.executable, "-m", "agent.cli", *args], cwd=cwd or ROOT, env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def run_json(*args: str, runs_dir: Path, timeout: float = 180) -> tuple[subprocess.CompletedProcess, dict]:
+    """``mlpilot run ... --json`` and its parsed summary."""
+    proc = mlpilot("run", *args, "--json", runs_dir=runs_dir, timeout=timeout)
+    try:
+        summary = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        raise AssertionError(f"no JSON on stdout (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}") from None
+    return proc, summary
+
+
+def events(run_dir: Path | str) -> list[dict]:
+    return [json.loads(line) for line in (Path(run_dir) / "events.jsonl").read_text().splitlines() if line]
+
+
+def decisions(run_dir: Path | str) -> dict[str, dict]:
+    """The last decision per question."""
+    return {e["question"]: e for e in events(run_dir) if e["kind"] == "decision"}

@@ -1,0 +1,191 @@
+"""`mlpilot run` end to end, as a subprocess, on real shared datasets with small budgets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import joblib
+import pandas as pd
+import pytest
+
+from tests.cli_helpers import DATASETS, decisions, events, mlpilot, run_json
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("runs")
+
+
+@pytest.fixture(scope="module")
+def titanic_run(runs: Path) -> dict:
+    proc, summary = run_json(str(DATASETS / "titanic.csv"), "--goal",
+                             "predict who survived; missing a survivor is worse than a false alarm",
+                             "--budget", "20", runs_dir=runs)
+    assert proc.returncode == 0, proc.stderr
+    return summary
+
+
+def test_titanic_run_leaves_a_complete_run_folder(titanic_run: dict) -> None:
+    run_dir = Path(titanic_run["run_dir"])
+    assert titanic_run["status"] == "completed"
+    for name in ("events.jsonl", "manifest.json", "model.joblib", "reference.json", "metrics.json", "report.md",
+                 "study.journal", "profile.json"):
+        assert (run_dir / name).exists(), name
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "completed" and manifest["seed"] == 42
+    assert manifest["data"]["rows"] == 891 and len(manifest["data"]["sha256"]) == 64
+    assert {"pandas", "scikit-learn", "lightgbm", "optuna"} <= set(manifest["packages"])
+    assert manifest["elapsed_seconds"] <= 20 * 1.1 + 10
+    joblib.load(run_dir / "model.joblib")
+
+
+def test_titanic_goal_becomes_target_metric_and_threshold_rule(titanic_run: dict) -> None:
+    d = decisions(titanic_run["run_dir"])
+    assert d["target"]["choice"] == "survived" and d["task"]["choice"] == "binary"
+    assert d["metric"]["choice"] == "pr_auc" and d["threshold_rule"]["choice"]["kind"] == "min_recall"
+    assert d["drop:name"]["choice"] == "drop" and "identifier" in d["drop:name"]["reason"]
+    for e in d.values():
+        assert e["reason"] and e["actor"] in ("rules", "user") and isinstance(e["alternatives"], list)
+    assert d["metric"]["alternatives"], "the metric decision lists what it was chosen over"
+    assert 0 < d["threshold"]["choice"] < 1 and d["threshold"]["evidence"]["recall"] >= 0.8
+
+
+def test_titanic_metrics_beat_the_baseline_and_report_reads_well(titanic_run: dict) -> None:
+    m = titanic_run["metrics"]
+    for name in ("roc_auc", "pr_auc", "log_loss", "accuracy", "balanced_accuracy"):
+        assert name in m
+    assert m["roc_auc"] > 0.78 and titanic_run["baseline"]["roc_auc"] == 0.5
+    metrics = json.loads((Path(titanic_run["run_dir"]) / "metrics.json").read_text())
+    assert set(metrics["at_threshold"]) == {"precision", "recall", "f1"}
+    assert metrics["confusion"]["labels"] == ["0", "1"]
+    assert metrics["importances"][0]["feature"] == "sex"
+    report = (Path(titanic_run["run_dir"]) / "report.md").read_text()
+    for section in ("## What was asked", "## The data", "## Decisions", "## Model selection", "## Tuning",
+                    "## Holdout evaluation", "## What the model relies on", "## Reproduce and use"):
+        assert section in report
+
+
+def test_report_rerenders_identically_from_the_folder(titanic_run: dict, runs: Path) -> None:
+    run_dir = Path(titanic_run["run_dir"])
+    before = (run_dir / "report.md").read_text()
+    (run_dir / "report.md").unlink()
+    proc = mlpilot("report", run_dir.name, "--path-only", runs_dir=runs)
+    assert proc.returncode == 0, proc.stderr
+    assert Path(proc.stdout.strip()) == run_dir / "report.md"
+    assert (run_dir / "report.md").read_text() == before
+
+
+def test_predict_round_trip(titanic_run: dict, runs: Path, tmp_path: Path) -> None:
+    run_dir = Path(titanic_run["run_dir"])
+    new = pd.read_csv(DATASETS / "titanic.csv").drop(columns=["survived"]).head(40)
+    new["note"] = "extra column"
+    new.loc[0, "embarked"] = "X"  # a port never seen in training
+    new.to_csv(tmp_path / "new.csv", index=False)
+    out = tmp_path / "pred.csv"
+    proc = mlpilot("predict", run_dir.name, str(tmp_path / "new.csv"), "--output", str(out), runs_dir=runs)
+    assert proc.returncode == 0, proc.stderr
+    pred = pd.read_csv(out)
+    assert list(pred.columns) == ["prediction", "proba_0", "proba_1"] and len(pred) == 40
+    assert ((pred.proba_0 + pred.proba_1 - 1).abs() < 1e-9).all()
+    threshold = titanic_run["threshold"]
+    assert ((pred.proba_1 >= threshold).astype(int) == pred.prediction).all()
+    assert "note" in proc.stderr, "the extra column is mentioned"
+    assert list((run_dir / "predictions").glob("*.json"))
+
+
+def test_predict_refuses_missing_columns_and_tampered_models(titanic_run: dict, runs: Path, tmp_path: Path) -> None:
+    run_dir = Path(titanic_run["run_dir"])
+    new = pd.read_csv(DATASETS / "titanic.csv").drop(columns=["survived", "sex"]).head(5)
+    new.to_csv(tmp_path / "no_sex.csv", index=False)
+    proc = mlpilot("predict", run_dir.name, str(tmp_path / "no_sex.csv"), "--output", str(tmp_path / "p.csv"),
+                   runs_dir=runs)
+    assert proc.returncode == 2 and "'sex'" in proc.stderr and not (tmp_path / "p.csv").exists()
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for f in ("manifest.json", "events.jsonl"):
+        (copy / f).write_bytes((run_dir / f).read_bytes())
+    (copy / "model.joblib").write_bytes((run_dir / "model.joblib").read_bytes() + b"tampered")
+    proc = mlpilot("predict", str(copy), str(DATASETS / "titanic.csv"), "--output", str(tmp_path / "p.csv"),
+                   runs_dir=runs)
+    assert proc.returncode == 2 and "sha256" in proc.stderr and "differs" in proc.stderr
+
+
+def test_bank_marketing_semicolons_and_the_duration_leak(runs: Path) -> None:
+    proc, summary = run_json(str(DATASETS / "bank_marketing.csv"), "--goal",
+                             "will the client subscribe to a term deposit", "--target", "y", "--budget", "20",
+                             runs_dir=runs)
+    assert proc.returncode == 0, proc.stderr
+    run_dir = Path(summary["run_dir"])
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["data"]["delimiter"] == ";" and manifest["data"]["columns"] == 17
+    d = decisions(run_dir)
+    assert d["drop:duration"]["choice"] == "drop" and "leak" in d["drop:duration"]["reason"]
+    assert d["positive_class"]["choice"] == "yes"
+    leak = next(e for e in events(run_dir) if e["kind"] == "leakage_check")
+    assert [s["column"] for s in leak["suspects"]] == ["duration"]
+    assert summary["metrics"]["roc_auc"] > 0.68
+
+
+def test_california_regression_in_dollars(runs: Path) -> None:
+    proc, summary = run_json(str(DATASETS / "california_housing.csv"), "--goal",
+                             "predict median house value; the error in dollars is what counts", "--budget", "25",
+                             runs_dir=runs)
+    assert proc.returncode == 0, proc.stderr
+    d = decisions(summary["run_dir"])
+    assert d["target"]["choice"] == "median_house_value" and d["task"]["choice"] == "regression"
+    assert d["metric"]["choice"] == "mae"
+    m = summary["metrics"]
+    assert set(m) >= {"rmse", "mae", "r2", "mape"} and m["r2"] > 0.7
+    assert m["mae"] < summary["baseline"]["mae"] * 0.5
+
+
+def test_hypothyroid_multiclass_with_a_rare_class(runs: Path, tmp_path: Path) -> None:
+    proc, summary = run_json(str(DATASETS / "hypothyroid.csv"), "--goal", "predict the Class", "--budget", "20",
+                             runs_dir=runs)
+    assert proc.returncode == 0, proc.stderr
+    run_dir = Path(summary["run_dir"])
+    d = decisions(run_dir)
+    assert d["task"]["choice"] == "multiclass" and d["metric"]["choice"] == "log_loss"
+    assert d["rare_class:secondary_hypothyroid"]["choice"] == "drop rows"
+    assert summary["metrics"]["log_loss"] < summary["baseline"]["log_loss"] / 2
+    out = tmp_path / "p.csv"
+    proc = mlpilot("predict", str(run_dir), str(DATASETS / "hypothyroid.csv"), "--output", str(out), runs_dir=runs)
+    assert proc.returncode == 0, proc.stderr
+    pred = pd.read_csv(out)
+    assert [c for c in pred.columns if c.startswith("proba_")] == [
+        "proba_compensated_hypothyroid", "proba_negative", "proba_primary_hypothyroid"]
+
+
+def test_taxis_total_leak_and_dates(runs: Path) -> None:
+    proc, summary = run_json(str(DATASETS / "taxis.csv"), "--goal", "predict the tip", "--budget", "20",
+                             runs_dir=runs)
+    assert proc.returncode == 0, proc.stderr
+    d = decisions(summary["run_dir"])
+    assert d["drop:total"]["choice"] == "drop" and "leak" in d["drop:total"]["reason"]
+    plan = d["column_plan"]["choice"]
+    assert "pickup" in plan["datetime"] and "hour" in plan["datetime_parts"]["pickup"]
+
+
+def test_same_seed_and_data_give_the_same_holdout_metric(runs: Path) -> None:
+    args = [str(DATASETS / "titanic.csv"), "--target", "survived", "--budget", "60", "--max-trials", "8",
+            "--seed", "3"]
+    values = []
+    for _ in range(2):
+        proc, summary = run_json(*args, runs_dir=runs)
+        assert proc.returncode == 0, proc.stderr
+        values.append((summary["metrics"]["roc_auc"], summary["model"], summary["threshold"]))
+    assert values[0] == values[1]
+
+
+def test_budget_is_a_hard_wall_on_a_big_dataset(runs: Path) -> None:
+    import time
+
+    start = time.monotonic()
+    proc, summary = run_json(str(DATASETS / "diamonds.csv"), "--target", "price", "--budget", "8", runs_dir=runs)
+    wall = time.monotonic() - start
+    assert proc.returncode == 0, proc.stderr
+    assert wall <= 8 * 1.1 + 10, f"took {wall:.1f} s"
+    assert summary["status"] == "completed" and summary["model_file"]

@@ -1,0 +1,106 @@
+"""Leakage detection: the two known traps in the shared datasets are found, strong features are not."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tools.errors import ToolArgumentError
+from tools.leakage import find_leakage
+
+DATASETS = Path("/work/shared/datasets")
+
+
+def _read(name: str, **kwargs) -> pd.DataFrame:
+    return pd.read_csv(DATASETS / name, **kwargs)
+
+
+def test_bank_duration_is_flagged() -> None:
+    report = find_leakage(_read("bank_marketing.csv", sep=";"), "y", "binary")
+    assert [s.column for s in report.suspects] == ["duration"]
+    suspect = report.suspects[0]
+    assert suspect.severity == "suspect" and suspect.rule == "dominates_alone"
+    assert suspect.score_alone == pytest.approx(0.80, abs=0.03)
+    assert suspect.evidence["second_best_score"] < 0.7
+    assert suspect.evidence["score_without"] < report.full_score - 0.1
+    assert "duration" in report.summary() and report.complete
+
+
+def test_taxis_total_is_flagged() -> None:
+    frame = _read("taxis.csv", parse_dates=["pickup", "dropoff"])
+    report = find_leakage(frame, "tip", "regression")
+    assert [s.column for s in report.suspects] == ["total"]
+    suspect = report.suspects[0]
+    assert suspect.rule == "reconstructs_target"
+    assert report.linear_score > 0.8 and report.linear_scores_without["total"] < 0.4
+    assert "pickup" in report.single_column_scores  # datetimes are scored as epoch seconds
+
+
+@pytest.mark.parametrize(
+    ("name", "target", "task"),
+    [("titanic.csv", "survived", "binary"),
+     ("diamonds.csv", "price", "regression"),  # carat/x/y/z are strong but twins
+     ("california_housing.csv", "median_house_value", "regression"),  # median_income is strong
+     ("hypothyroid.csv", "Class", "multiclass")],  # TSH alone has AUC ~0.99 and is legitimate
+)
+def test_no_false_alarm_on_strong_features(name: str, target: str, task: str) -> None:
+    report = find_leakage(_read(name), target, task)
+    assert report.suspects == (), report.summary()
+    assert report.complete and report.full_score is not None
+    json.loads(json.dumps(report.to_dict(), allow_nan=False))
+
+
+def _synthetic(task: str, n: int = 1000) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({f"x{i}": rng.normal(size=n) for i in range(4)})
+    frame["group"] = pd.Series(rng.choice(["a", "b", "c"], n), dtype="str")
+    signal = frame["x0"] + 0.5 * rng.normal(size=n)
+    frame["target"] = (signal > 0).astype("int64") if task == "binary" else signal
+    frame["copy"] = frame["target"] + rng.normal(scale=0.01, size=n)
+    frame["customer"] = pd.Series([f"c{i:05d}" for i in range(n)], dtype="str")
+    frame["constant"] = 1.0
+    return frame
+
+
+@pytest.mark.parametrize("task", ["binary", "regression"])
+def test_target_plus_noise_is_strong(task: str) -> None:
+    report = find_leakage(_synthetic(task), "target", task)
+    strong = [s for s in report.suspects if s.severity == "strong"]
+    assert [s.column for s in strong] == ["copy"]
+    assert strong[0].rule == "near_perfect_alone" and strong[0].score_alone > 0.95
+    assert "x0" not in [s.column for s in report.suspects]
+    assert report.skipped == {"customer": "identifier-like text (almost one value per row)",
+                              "constant": "constant or empty"}
+
+
+def test_time_limit_is_respected() -> None:
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(rng.normal(size=(5000, 400)), columns=[f"c{i}" for i in range(400)])
+    frame["target"] = rng.integers(0, 2, 5000)
+    report = find_leakage(frame, "target", "binary", time_limit=1.0)
+    assert report.seconds < 2.5
+    assert not report.complete and report.full_score is None
+    assert any("time limit" in note for note in report.notes)
+
+
+def test_columns_and_sampling() -> None:
+    frame = _read("bank_marketing.csv", sep=";")
+    report = find_leakage(frame, "y", "binary", columns=["age", "balance", "month"], max_rows=1000, seed=3)
+    assert set(report.single_column_scores) == {"age", "balance", "month"}
+    assert report.n_rows_used == 1000 and report.suspects == ()
+
+
+def test_argument_errors() -> None:
+    frame = _synthetic("binary", n=100)
+    with pytest.raises(ToolArgumentError, match="task must be one of"):
+        find_leakage(frame, "target", "classification")
+    with pytest.raises(ToolArgumentError, match="No target column"):
+        find_leakage(frame, "tgt", "binary")
+    with pytest.raises(ToolArgumentError, match="numeric target"):
+        find_leakage(frame, "group", "regression")
+    with pytest.raises(ToolArgumentError, match="multiclass"):
+        find_leakage(frame, "group", "binary")

@@ -1,0 +1,79 @@
+"""Metrics registry and threshold choice."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from tools.errors import ToolArgumentError
+from tools.metrics import get_metric, labels_from_proba, metrics_for
+from tools.threshold import choose_threshold, validate_rule
+
+
+@pytest.fixture
+def binary_scores() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 2000)
+    score = np.clip(y * 0.35 + rng.normal(0.35, 0.2, 2000), 0, 1)
+    return y, score
+
+
+def test_metrics_agree_with_sklearn(binary_scores: tuple[np.ndarray, np.ndarray]) -> None:
+    y, s = binary_scores
+    proba = np.column_stack([1 - s, s])
+    assert get_metric("roc_auc")(y, proba) == pytest.approx(skm.roc_auc_score(y, s))
+    assert get_metric("pr_auc")(y, proba) == pytest.approx(skm.average_precision_score(y, s))
+    assert get_metric("accuracy")(y, proba) == pytest.approx(skm.accuracy_score(y, s >= 0.5))
+    assert get_metric("brier")(y, proba) == pytest.approx(skm.brier_score_loss(y, s))
+    assert get_metric("rmse")(np.array([1.0, 2.0]), np.array([1.0, 4.0])) == pytest.approx(np.sqrt(2))
+
+
+def test_multiclass_roc_auc_survives_a_missing_class() -> None:
+    y = np.array([0, 0, 1, 1, 0, 1])
+    proba = np.array([[.8, .1, .1], [.7, .2, .1], [.2, .7, .1], [.1, .8, .1], [.6, .3, .1], [.3, .6, .1]])
+    assert get_metric("roc_auc")(y, proba) == pytest.approx(1.0)
+
+
+def test_get_metric_rejects_a_metric_of_another_task() -> None:
+    with pytest.raises(ToolArgumentError, match="does not fit a regression task.*rmse"):
+        get_metric("roc_auc", "regression")
+    with pytest.raises(ToolArgumentError, match="Unknown metric 'rsme'"):
+        get_metric("rsme", "regression")
+    assert "mape" in metrics_for("regression") and "log_loss" in metrics_for("multiclass")
+
+
+def test_direction() -> None:
+    assert get_metric("rmse").better(1.0, 2.0) and not get_metric("roc_auc").better(0.6, 0.7)
+    assert labels_from_proba(np.array([[0.7, 0.3], [0.4, 0.6]]), 0.25).tolist() == [1, 1]
+
+
+def test_min_recall_rule_reaches_the_recall(binary_scores: tuple[np.ndarray, np.ndarray]) -> None:
+    y, s = binary_scores
+    choice = choose_threshold(y, s, {"kind": "min_recall", "value": 0.9})
+    assert choice.feasible and choice.recall >= 0.9
+    looser = choose_threshold(y, s, {"kind": "min_recall", "value": 0.6})
+    assert looser.threshold > choice.threshold and looser.precision >= choice.precision
+
+
+def test_min_precision_and_f1_rules(binary_scores: tuple[np.ndarray, np.ndarray]) -> None:
+    y, s = binary_scores
+    strict = choose_threshold(y, s, {"kind": "min_precision", "value": 0.9})
+    assert strict.precision >= 0.9
+    f1 = choose_threshold(y, s, {"kind": "max_f1"})
+    for t in (0.3, 0.5, 0.7):
+        assert f1.f1 >= skm.f1_score(y, s >= t) - 1e-9
+
+
+def test_infeasible_rule_says_so() -> None:
+    y = np.array([0, 1, 0, 1])
+    s = np.array([0.9, 0.1, 0.8, 0.2])
+    choice = choose_threshold(y, s, {"kind": "min_precision", "value": 0.99})
+    assert not choice.feasible and "no threshold reaches precision" in choice.note
+
+
+def test_validate_rule_rejects_nonsense() -> None:
+    with pytest.raises(ToolArgumentError, match="valid kinds"):
+        validate_rule({"kind": "max_magic"})
+    with pytest.raises(ToolArgumentError, match="between 0 and 1"):
+        validate_rule({"kind": "min_recall", "value": 1.5})

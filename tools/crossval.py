@@ -1,0 +1,179 @@
+"""Cross-validation on fixed folds of the training part, shared by selection and tuning.
+
+Every candidate and every trial is scored on the same folds, so their scores are comparable. The
+preprocessor is fitted on each training fold only; as its settings are not tuned, its output per
+(encoding, fold) is cached and reused by every trial, which saves most of the cleaning time.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.model_selection import KFold, StratifiedKFold
+
+from tools.candidates import Candidate
+from tools.metrics import Metric
+from tools.preprocess import ColumnPlan, build_preprocessor
+
+# Above this many cached cells the cache stops growing (8 bytes each: about 1.6 GB).
+CACHE_CELL_LIMIT = 200_000_000
+
+
+@dataclass
+class TrainingData:
+    """The training part, encoded, with its folds.
+
+    Attributes:
+        X: raw feature columns of the training rows.
+        y: encoded target: class index 0..k-1 (binary: 1 is the positive class) or float values.
+        task: ``binary``, ``multiclass`` or ``regression``.
+        classes: original class labels in encoded order (empty for regression).
+        plan: the column plan.
+        folds: (train indices, validation indices) pairs into X.
+        seed: seed for preprocessing randomness.
+    """
+
+    X: pd.DataFrame
+    y: np.ndarray
+    task: str
+    classes: list
+    plan: ColumnPlan
+    folds: list[tuple[np.ndarray, np.ndarray]]
+    seed: int = 0
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def n_features(self) -> int:
+        return len(self.plan.features)
+
+    def fold_matrices(self, encoding: str, fold: int) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+        """Transformed (train, validation) frames of one fold and the seconds it took to build them."""
+        key = (encoding, fold)
+        if key in self._cache:
+            return (*self._cache[key], 0.0)
+        start = time.monotonic()
+        train_idx, val_idx = self.folds[fold]
+        prep = build_preprocessor(self.plan, encoding=encoding, task=self.task, seed=self.seed)
+        X_train = prep.fit_transform(self.X.iloc[train_idx], self.y[train_idx])
+        X_val = prep.transform(self.X.iloc[val_idx])
+        if sum(a.size for pair in self._cache.values() for a in pair) + X_train.size + X_val.size \
+                <= CACHE_CELL_LIMIT:
+            self._cache[key] = (X_train, X_val)
+        return X_train, X_val, time.monotonic() - start
+
+
+def make_folds(y: np.ndarray, task: str, *, n_folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified K folds for classification, shuffled K folds for regression."""
+    splitter = (KFold(n_folds, shuffle=True, random_state=seed) if task == "regression"
+                else StratifiedKFold(n_folds, shuffle=True, random_state=seed))
+    return [(tr, va) for tr, va in splitter.split(np.zeros(len(y)), y)]
+
+
+@dataclass
+class CVResult:
+    """Scores of one configuration on the folds.
+
+    Attributes:
+        candidate: registry name.
+        params: the configuration.
+        scores: metric per completed fold.
+        fit_seconds: wall time of all fits (preprocessing included).
+        oof: out-of-fold predictions (probabilities or values), None unless every fold completed.
+        iterations: best boosting rounds per fold (iterative models).
+        complete: True when every fold ran to the end without the deadline cutting a fit.
+    """
+
+    candidate: str
+    params: dict
+    scores: list[float]
+    fit_seconds: float
+    oof: np.ndarray | None
+    iterations: list[int]
+    complete: bool
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.scores)) if self.scores else float("nan")
+
+    @property
+    def sd(self) -> float:
+        return float(np.std(self.scores, ddof=1)) if len(self.scores) > 1 else 0.0
+
+    def summary(self) -> dict:
+        return {"candidate": self.candidate, "mean": round(self.mean, 6), "sd": round(self.sd, 6),
+                "folds": len(self.scores), "fit_seconds": round(self.fit_seconds, 3),
+                "complete": self.complete, "params": self.params}
+
+
+def cross_validate(candidate: Candidate, params: dict, data: TrainingData, metric: Metric, *,
+                   n_jobs: int = 2, deadline: float | None = None,
+                   on_fold: Callable[[int, float], None] | None = None) -> CVResult:
+    """Score ``candidate`` with ``params`` on every fold of ``data``.
+
+    Args:
+        candidate: the model family.
+        params: its configuration (from `Candidate.defaults` or a trial).
+        data: training part with folds.
+        metric: the metric to score.
+        n_jobs: threads for the model.
+        deadline: `time.monotonic()` after which fits stop early and no new fold starts.
+        on_fold: called after each fold with (fold, running mean); may raise to prune.
+    """
+    k = len(data.classes)
+    oof: np.ndarray = np.zeros((len(data.y), k)) if data.task != "regression" else np.zeros(len(data.y))
+    scores: list[float] = []
+    iterations: list[int] = []
+    seconds = 0.0
+    complete = True
+    template = candidate.make(data.task, params, seed=data.seed, n_jobs=n_jobs)
+    for fold, (train_idx, val_idx) in enumerate(data.folds):
+        if deadline is not None and time.monotonic() > deadline:
+            complete = False
+            break
+        X_train, X_val, prep_seconds = data.fold_matrices(candidate.encoding, fold)
+        model = clone(template)
+        y_train, y_val = data.y[train_idx], data.y[val_idx]
+        info = candidate.fit(model, X_train, y_train, X_val=X_val if candidate.iterative else None,
+                             y_val=y_val if candidate.iterative else None, deadline=deadline)
+        seconds += info.seconds + prep_seconds
+        prediction = predict_encoded(model, X_val, data.task, k)
+        oof[val_idx] = prediction
+        scores.append(safe_score(metric, y_val, prediction))
+        if info.iterations is not None:
+            iterations.append(info.iterations)
+        if info.cut_by_deadline:
+            complete = False
+            break
+        if on_fold is not None:
+            on_fold(fold, float(np.nanmean(scores)))
+    return CVResult(candidate.name, dict(params), scores, seconds, oof if complete else None, iterations,
+                    complete)
+
+
+def predict_encoded(model: Any, X: pd.DataFrame, task: str, n_classes: int) -> np.ndarray:
+    """Predictions in the module convention: an (n, k) probability matrix, or values for regression.
+
+    Models here were fitted on encoded labels 0..k-1; a fold that lacked a class yields fewer columns,
+    which are put back in place.
+    """
+    if task == "regression":
+        return np.asarray(model.predict(X), dtype=float)
+    proba = np.asarray(model.predict_proba(X), dtype=float)
+    if proba.shape[1] == n_classes:
+        return proba
+    full = np.zeros((len(X), n_classes))
+    full[:, np.asarray(model.classes_, dtype=int)] = proba
+    return full
+
+
+def safe_score(metric: Metric, y_true: np.ndarray, prediction: np.ndarray) -> float:
+    """The metric, or NaN where it is undefined (e.g. ROC AUC on a fold with one class)."""
+    try:
+        return metric(y_true, prediction)
+    except ValueError:
+        return float("nan")

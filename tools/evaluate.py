@@ -1,0 +1,162 @@
+"""Honest evaluation on the untouched holdout: every metric beside a dummy baseline, the confusion matrix
+at the chosen threshold, and permutation importance of the raw columns.
+
+The holdout is used here and only here; the threshold was chosen before, on out-of-fold predictions.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.dummy import DummyClassifier, DummyRegressor
+from sklearn.inspection import permutation_importance
+from sklearn.metrics import confusion_matrix, f1_score, precision_score, recall_score
+
+from tools.crossval import safe_score
+from tools.metrics import get_metric, labels_from_proba, report_metrics
+from tools.model import ModelSpec, class_probabilities
+
+
+@dataclass
+class Evaluation:
+    """Holdout results.
+
+    Attributes:
+        n_rows: holdout rows.
+        metrics: name -> value for the model.
+        baseline: name -> value for the dummy baseline (class prior / mean).
+        primary: the plan's metric name.
+        threshold: the decision threshold used for labels (binary), else None.
+        at_threshold: precision, recall, F1 of the labels at the threshold (macro for multiclass).
+        confusion: {"labels": [...], "matrix": [[...]]} (rows true, columns predicted).
+        importances: [{"feature", "mean", "sd"}] by decreasing mean drop of the primary metric.
+        importance_note: how importances were computed (or why they were skipped).
+        seconds: time spent.
+    """
+
+    n_rows: int
+    metrics: dict[str, float]
+    baseline: dict[str, float]
+    primary: str
+    threshold: float | None = None
+    at_threshold: dict[str, float] = field(default_factory=dict)
+    confusion: dict = field(default_factory=dict)
+    importances: list[dict] = field(default_factory=list)
+    importance_note: str = ""
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def encode_labels(labels: pd.Series | np.ndarray, classes: list) -> np.ndarray:
+    """Original labels -> indices in ``classes``."""
+    index = {c: i for i, c in enumerate(classes)}
+    return np.array([index[v] for v in np.asarray(labels)], dtype=int)
+
+
+def evaluate_holdout(model: Any, spec: ModelSpec, X_train: pd.DataFrame, y_train: pd.Series,
+                     X_hold: pd.DataFrame, y_hold: pd.Series, *, primary: str, seed: int,
+                     importance_seconds: float = 10.0) -> Evaluation:
+    """Score a model fitted on the training part against the holdout, beside a dummy baseline.
+
+    Args:
+        model: fitted estimator (from `tools.model.fit_model`).
+        spec: its spec (task, classes, threshold).
+        X_train, y_train: training part (only to fit the baseline).
+        X_hold, y_hold: the holdout, original labels / values.
+        primary: the plan's metric, used for permutation importance.
+        seed: seed of the permutations.
+        importance_seconds: time allowed for permutation importance (0 skips it).
+    """
+    start = time.monotonic()
+    task = spec.task
+    allows_mape = task == "regression" and bool(np.all(np.abs(np.asarray(y_train, dtype=float)) > 1e-9))
+    names = report_metrics(task, allows_mape)
+    if primary not in names:
+        names.append(primary)
+    if task == "regression":
+        y = np.asarray(y_hold, dtype=float)
+        pred = np.asarray(model.predict(X_hold), dtype=float)
+        dummy = DummyRegressor().fit(X_train.iloc[:, :1], np.asarray(y_train, dtype=float))
+        base = dummy.predict(X_hold.iloc[:, :1])
+        ev = Evaluation(len(y), _scores(names, y, pred), _scores(names, y, base), primary)
+    else:
+        y = encode_labels(y_hold, spec.classes)
+        proba = class_probabilities(model, X_hold, spec)
+        dummy = DummyClassifier(strategy="prior").fit(X_train.iloc[:, :1], encode_labels(y_train, spec.classes))
+        base = np.zeros_like(proba)
+        base[:, np.asarray(dummy.classes_, dtype=int)] = dummy.predict_proba(X_hold.iloc[:, :1])
+        scores = _scores(names, y, proba, spec.threshold)
+        ev = Evaluation(len(y), scores, _scores(names, y, base), primary, threshold=spec.threshold)
+        predicted = labels_from_proba(proba, spec.threshold)
+        average = "binary" if task == "binary" else "macro"
+        ev.at_threshold = {
+            "precision": round(float(precision_score(y, predicted, average=average, zero_division=0)), 6),
+            "recall": round(float(recall_score(y, predicted, average=average, zero_division=0)), 6),
+            "f1": round(float(f1_score(y, predicted, average=average, zero_division=0)), 6),
+        }
+        ev.confusion = {"labels": [str(c) for c in spec.classes],
+                        "matrix": confusion_matrix(y, predicted, labels=list(range(len(spec.classes)))).tolist()}
+    if importance_seconds > 0:
+        ev.importances, ev.importance_note = _importances(model, spec, X_hold, y, primary, seed,
+                                                          importance_seconds)
+    else:
+        ev.importance_note = "skipped: no time left in the budget"
+    ev.seconds = round(time.monotonic() - start, 3)
+    return ev
+
+
+def _scores(names: list[str], y: np.ndarray, pred: np.ndarray, threshold: float | None = None) -> dict[str, float]:
+    out = {}
+    for name in names:
+        metric = get_metric(name)
+        if not metric.threshold_free and threshold is not None and pred.ndim == 2 and pred.shape[1] == 2:
+            # Hard-label metrics are reported at the chosen threshold, as the model will be used.
+            value = safe_score(metric, y, np.column_stack([1 - (pred[:, 1] >= threshold), pred[:, 1] >= threshold]))
+        else:
+            value = safe_score(metric, y, pred)
+        out[name] = round(float(value), 6) if np.isfinite(value) else float("nan")
+    return out
+
+
+def _importances(model: Any, spec: ModelSpec, X: pd.DataFrame, y: np.ndarray, primary: str, seed: int,
+                 seconds: float) -> tuple[list[dict], str]:
+    metric = get_metric(primary)
+    features = list(X.columns)
+
+    def scorer(est: Any, X_: pd.DataFrame, y_: np.ndarray) -> float:
+        if spec.task == "regression":
+            pred = np.asarray(est.predict(X_), dtype=float)
+        else:
+            pred = class_probabilities(est, X_, spec)
+            if not metric.threshold_free and spec.threshold is not None and pred.shape[1] == 2:
+                hard = pred[:, 1] >= spec.threshold
+                pred = np.column_stack([1 - hard, hard]).astype(float)
+        return metric.oriented(safe_score(metric, y_, pred))
+
+    # Time one scoring pass to size the work: repeats x features passes must fit the allowance.
+    t0 = time.monotonic()
+    scorer(model, X, y)
+    one = max(time.monotonic() - t0, 1e-3)
+    rows = len(X)
+    repeats = 5
+    while repeats > 1 and one * repeats * len(features) > seconds:
+        repeats -= 1
+    if one * repeats * len(features) > seconds:
+        rows = max(200, int(rows * seconds / (one * len(features))))
+        rows = min(rows, len(X))
+    if one * (rows / len(X)) * len(features) > seconds * 1.5:
+        return [], f"skipped: about {one * len(features):.0f} s needed, {seconds:.0f} s left"
+    result = permutation_importance(model, X, y, scoring=scorer, n_repeats=repeats, random_state=seed,
+                                    max_samples=rows if rows < len(X) else 1.0)
+    order = np.argsort(-result.importances_mean)
+    rows_note = f" on {rows} sampled rows" if rows < len(X) else ""
+    note = (f"drop in holdout {metric.label} when one column is shuffled, {repeats} repeats{rows_note}; "
+            "larger means the model relies on it more")
+    return [{"feature": features[i], "mean": round(float(result.importances_mean[i]), 6),
+             "sd": round(float(result.importances_std[i]), 6)} for i in order], note

@@ -1,0 +1,477 @@
+"""Intake: read a user's table into a typed DataFrame, and bring later batches to the same schema.
+
+`read_table(path)` reads a delimited text file (CSV, TSV, ...) or a Parquet file and returns a `Table`:
+the frame, where it came from (resolved path, sha256 of the bytes) and how it was read (encoding,
+delimiter, decimal mark, one `ColumnSpec` per column, and `notes`, one sentence per non-trivial thing
+done). Every column comes out as one of four kinds:
+
+| kind       | dtype                         | from                                                         |
+| ---------- | ----------------------------- | ------------------------------------------------------------ |
+| "numeric"  | int64 (no missing) or float64 | numbers, numbers stored as text ("$1,234.50", "'-1'", "12%") |
+| "boolean"  | pandas nullable "boolean"     | exactly two tokens of yes/no, y/n, true/false, t/f           |
+| "datetime" | datetime64[ns], naive         | dates in one consistent format (zones converted to UTC)      |
+| "string"   | pandas "str"                  | anything else, stripped of surrounding whitespace            |
+
+Text files: the encoding is UTF-8 (a BOM is removed), UTF-16 with a BOM, else cp1252 or latin-1; the
+delimiter is the one of `,` `;` tab `|` under which most sample rows have as many fields as the header
+(or a leading Excel "sep=X" line, or the `delimiter` argument); decimal commas are detected when the
+delimiter is not `,`. The NA tokens of `tools.sniff.NA_TOKENS` ("?", "NA", "N/A", "-", "--", "null",
+empty, ... but not "-1" and not lower-case "none") become missing. A 0/1 column stays numeric. Column
+names are stripped; empty names become "Unnamed: <i>" and repeated names get a suffix ("a", "a_2"),
+each with a note; an empty, unnamed last column (every line ends with the delimiter) is dropped. A row
+with more fields than the header is an error naming its line, because silently dropping rows would
+also drop predictions at predict time; a row with fewer fields is padded with missing values. Types
+are detected on a sample of each column and converted vectorised on the whole column (rules in
+`tools.coltypes`). Booleans record the file's spelling of True and False (`true_token`, e.g. "yes")
+so labels can be mapped back; a column holding only one of the two tokens (all "f") stays text.
+
+Parquet files keep their own types; only their text columns go through the detection above.
+
+Anything the user must fix (missing file, folder, empty or whitespace-only file, binary content or a
+spreadsheet, a single column, a header without rows, ragged rows, bad encoding) raises
+`tools.errors.DataError` with a message that says what is wrong and what to do.
+
+`conform(batch, schema, required=...)` coerces a new batch to a training schema (`Table.schema()`), for
+prediction and monitoring.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import re
+import warnings
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tools import coltypes
+from tools.coltypes import Typed
+from tools.errors import DataError
+from tools.sniff import (
+    DELIMITERS,
+    NA_TOKENS,
+    check_path,
+    decode_head,
+    describe_delimiter,
+    detect_encoding,
+    detect_decimal,
+    excel_sep_hint,
+    file_kind,
+    read_head,
+    sniff_delimiter,
+    split_rows,
+)
+from tools.sniff import file_sha256 as _file_sha256
+
+__all__ = ["ColumnSpec", "Table", "read_table", "conform", "file_sha256"]
+
+_COMMA_NUMBER = re.compile(r"^[-+]?[\d.]*\d,\d+$")
+_RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+_BAD_LINE = re.compile(r"Skipping line (\d+): expected (\d+) fields, saw (\d+)")
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """How one column was read: its kind, its dtype after intake and where it came from."""
+
+    name: str
+    kind: str  # "numeric" | "boolean" | "datetime" | "string"
+    dtype: str  # pandas dtype after intake: "float64", "int64", "boolean", "datetime64[ns]", "str"
+    parsed_from: str  # "as read", "numbers stored as text", "decimal comma", "yes/no tokens", "dates (%Y-%m-%d)"
+    true_token: str | None = None  # booleans: the original spelling of True, to map labels back
+    false_token: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ColumnSpec:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: comparing DataFrames with == is elementwise, not a bool
+class Table:
+    """A table as read by `read_table`, with everything needed to reproduce and explain the reading."""
+
+    frame: pd.DataFrame
+    path: str
+    file_format: str  # "csv" | "parquet"
+    sha256: str
+    encoding: str | None  # None for parquet
+    delimiter: str | None
+    decimal: str | None  # "." or ","
+    columns: tuple[ColumnSpec, ...]
+    notes: tuple[str, ...]
+
+    def schema(self) -> list[dict[str, Any]]:
+        """JSON-able column specs, in column order: what `conform` takes to coerce a later batch."""
+        return [c.to_dict() for c in self.columns]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.frame.shape
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """The sha256 hex digest of a file's bytes."""
+    return _file_sha256(path)
+
+
+def read_table(path: str | os.PathLike[str], *, delimiter: str | None = None, encoding: str | None = None) -> Table:
+    """Read a CSV (or TSV, or other delimited text) or Parquet file into a typed DataFrame.
+
+    Detects encoding, delimiter, decimal mark, missing-value tokens, numbers stored as text, booleans and
+    dates; see the module docstring for the rules. Raises DataError for anything the user must fix.
+
+    Args:
+        path: the file to read; ".parquet" / ".pq" (or Parquet content) is read as Parquet, anything
+            else as delimited text.
+        delimiter: the field delimiter, when detection gets it wrong (e.g. ";" or "\\t").
+        encoding: the text encoding, when detection gets it wrong (e.g. "latin-1").
+    """
+    p = check_path(path)
+    head = read_head(p)
+    if file_kind(p, head, encoding=encoding) == "parquet":
+        return _read_parquet(p)
+    return _read_text(p, head, delimiter=delimiter, encoding=encoding)
+
+
+# ---- delimited text ---------------------------------------------------------------------------------
+
+def _read_text(p: Path, head: bytes, *, delimiter: str | None, encoding: str | None) -> Table:
+    # hashlib releases the GIL: hashing a large file in a thread overlaps with parsing and typing.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        sha = pool.submit(_file_sha256, p)
+        frame, fields = _read_text_frame(p, head, delimiter=delimiter, encoding=encoding)
+        return Table(frame, str(p), "csv", sha.result(), *fields)
+
+
+def _read_text_frame(p: Path, head: bytes, *, delimiter: str | None, encoding: str | None) -> tuple[pd.DataFrame, tuple[Any, ...]]:
+    enc = detect_encoding(p, head, encoding=encoding)
+    truncated = p.stat().st_size > len(head)
+    text = decode_head(head, enc, truncated=truncated)
+    if not text.strip():
+        raise DataError(f"The file '{p.name}' contains only whitespace: no header and no rows. Check that it was exported completely.")
+    notes: list[str] = []
+    if encoding is None and enc != "utf-8":
+        notes.append({
+            "utf-8-sig": "encoding: UTF-8 with a byte-order mark (removed)",
+            "utf-16": "encoding: UTF-16 (from its byte-order mark)",
+        }.get(enc, f"encoding: not valid UTF-8, read as {enc}"))
+    skip = 0
+    hint = excel_sep_hint(text)
+    if hint is not None:
+        skip, text = 1, text.split("\n", 1)[1] if "\n" in text else ""
+        notes.append(f"first line 'sep={hint}' (an Excel convention) skipped")
+        delimiter = delimiter or hint
+    delimiter = _choose_delimiter(p, text, delimiter, truncated=truncated, notes=notes)
+    rows = split_rows(text, delimiter, truncated=truncated)
+    if not rows or len(rows[0]) < 2:
+        raise DataError(
+            f"With the delimiter {describe_delimiter(delimiter)}, '{p.name}' has a single column. "
+            f"Check the delimiter (the file's first line is {text.lstrip().split(chr(10), 1)[0][:80]!r})."
+        )
+    # "a,b,c," on every line (some exporters do it) gives an unnamed, empty last column: dropped below.
+    trailing = not rows[0][-1].strip() and len(rows[0]) > 2
+    names, name_notes = _clean_names(rows[0][:-1] if trailing else rows[0])
+    notes.extend(name_notes)
+    if trailing:
+        names.append(f"Unnamed: {len(names)}")
+    decimal = detect_decimal(rows[1:], delimiter)
+    if decimal == ",":
+        example = next((c.strip() for r in rows[1:] for c in r if _COMMA_NUMBER.match(c.strip())), "3,14")
+        notes.append(f"decimal mark: comma (detected), e.g. {example!r} read as {example.replace('.', '').replace(',', '.')}")
+    frame = _parse_csv(p, enc, delimiter, decimal, names, skip)
+    if frame.empty:
+        raise DataError(f"'{p.name}' has a header ({', '.join(names[:6])}{', ...' if len(names) > 6 else ''}) but no data rows.")
+    if trailing:
+        if frame[names[-1]].isna().all():
+            frame = frame.drop(columns=names[-1])
+            notes.append("the header ends with a delimiter and the last column is empty; dropped it")
+        else:
+            notes.append(f"the last column has no name in the header; called it {names[-1]!r}")
+    frame, specs, col_notes = _type_columns(frame, rows, decimal)
+    return frame, (enc, delimiter, decimal, specs, (*notes, *col_notes))
+
+
+def _choose_delimiter(p: Path, text: str, given: str | None, *, truncated: bool, notes: list[str]) -> str:
+    if given is not None:
+        if len(given) != 1:
+            raise DataError(f"The delimiter must be a single character; got {given!r}.")
+        return given
+    found = sniff_delimiter(text, truncated=truncated)
+    if found is None:
+        first = text.lstrip().split("\n", 1)[0].strip()[:80]
+        tried = ", ".join(describe_delimiter(d) for d in DELIMITERS)
+        raise DataError(
+            f"'{p.name}' reads as a single column: none of the delimiters {tried} splits its first line "
+            f"({first!r}) into two or more fields. If it uses another delimiter, pass it explicitly "
+            "(delimiter=... in Python, --delimiter on the command line); a table needs at least two columns."
+        )
+    if found != ",":
+        notes.append(f"delimiter: {describe_delimiter(found)} (detected)")
+    return found
+
+
+def _clean_names(header: Sequence[Any]) -> tuple[list[str], list[str]]:
+    """Stripped names; empty ones become "Unnamed: <i>" (as pandas calls them), repeats get "_2", "_3"."""
+    names: list[str] = []
+    notes: list[str] = []
+    for i, raw in enumerate(header):
+        name = str(raw).strip().lstrip("\ufeff").strip()
+        if not name:
+            name = f"Unnamed: {i}"
+            notes.append(f"column {i + 1} has no name in the header; called it {name!r}")
+        names.append(name)
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        if name in seen:
+            k = 2
+            while f"{name}_{k}" in seen or f"{name}_{k}" in names:
+                k += 1
+            names[i] = f"{name}_{k}"
+            notes.append(f"column {i + 1} repeats the name {name!r}; renamed it {names[i]!r}")
+        seen.add(names[i])
+    return names, notes
+
+
+def _parse_csv(p: Path, enc: str, delimiter: str, decimal: str, names: list[str], skip: int) -> pd.DataFrame:
+    options: dict[str, Any] = dict(
+        sep=delimiter, encoding=enc, decimal=decimal, header=0, names=names, skiprows=skip, index_col=False,
+        quotechar='"', doublequote=True, skipinitialspace=True, na_values=list(NA_TOKENS), keep_default_na=False,
+    )
+    try:
+        with warnings.catch_warnings():
+            # A column whose type changes between the parser's chunks comes back as object; we retype it.
+            warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+            # on_bad_lines="warn" costs ~70% more parse time: fail fast, then count in a second pass.
+            return pd.read_csv(p, on_bad_lines="error", **options)
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"'{p.name}' is not valid {enc} text ({exc.reason} at byte {exc.start}). "
+            "Pass the right encoding (e.g. encoding='latin-1', --encoding latin-1) or re-save the file as UTF-8."
+        ) from None
+    except pd.errors.ParserError as exc:
+        msg = str(exc).replace("Error tokenizing data. C error: ", "")
+        ragged = _RAGGED.search(msg)
+        if ragged is None:
+            raise DataError(
+                f"'{p.name}' could not be parsed with the delimiter {describe_delimiter(delimiter)}: {msg}. "
+                "Check for an unclosed quote or pass the right delimiter."
+            ) from None
+    want, line, saw = ragged.groups()
+    raise DataError(
+        f"'{p.name}' line {line} has {saw} fields but the header has {want} "
+        f"({_count_bad_lines(p, options)} line(s) like this in all). Usually a value contains the delimiter "
+        f"{describe_delimiter(delimiter)} without quotes: quote such values, or pass the right delimiter."
+    )
+
+
+def _count_bad_lines(p: Path, options: dict[str, Any]) -> int:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pd.read_csv(p, on_bad_lines="warn", **options)
+    return sum(len(_BAD_LINE.findall(str(w.message))) for w in caught)
+
+
+def _type_columns(frame: pd.DataFrame, rows: list[list[str]], decimal: str) -> tuple[pd.DataFrame, tuple[ColumnSpec, ...], list[str]]:
+    specs: list[ColumnSpec] = []
+    notes: list[str] = []
+    booleans: dict[tuple[str, str | None], list[str]] = {}
+    out = frame
+    # Arrow's string kernels release the GIL, so columns typed in two threads overlap well.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        typed_columns = list(pool.map(lambda name: coltypes.type_native(name, frame[name], decimal=decimal), frame.columns))
+    for i, (name, typed) in enumerate(zip(frame.columns, typed_columns)):
+        s = frame[name]
+        sample = [r[i].strip() for r in rows[1:] if len(r) > i]
+        if typed.kind == "boolean" and typed.true_token is None and s.dtype in (bool, object):
+            typed = _parser_booleans(typed, sample)
+        elif decimal == "," and s.dtype == "float64" and any("," in v for v in sample):
+            typed = typed._replace(parsed_from="decimal comma")
+        if typed.values is not s:
+            if out is frame:
+                out = frame.copy(deep=False)
+            out[name] = typed.values
+        specs.append(_spec(name, typed))
+        if typed.kind == "boolean" and typed.true_token is not None:
+            booleans.setdefault((typed.true_token, typed.false_token), []).append(name)
+        else:
+            notes.extend(typed.notes)
+    # One note per token pair rather than per column: hypothyroid alone has 19 t/f columns.
+    for (t, f), cols in booleans.items():
+        which = f"column {cols[0]!r}" if len(cols) == 1 else f"{len(cols)} columns ({', '.join(repr(c) for c in cols)})"
+        notes.append(f"{which}: {t!r}/{f!r} read as booleans ({t!r} = True)")
+    return out, tuple(specs), notes
+
+
+def _parser_booleans(typed: Typed, sample: list[str]) -> Typed:
+    """pandas itself reads True/TRUE/true as booleans; recover the file's spelling from the sample."""
+    def spelling(word: str) -> str:
+        found = [v for v in sample if v.lower() == word]
+        return max(set(found), key=found.count) if found else word.capitalize()
+
+    return typed._replace(parsed_from="true/false tokens", true_token=spelling("true"), false_token=spelling("false"))
+
+
+def _spec(name: str, typed: Typed) -> ColumnSpec:
+    return ColumnSpec(name, typed.kind, str(typed.values.dtype), typed.parsed_from, typed.true_token, typed.false_token)
+
+
+# ---- parquet ----------------------------------------------------------------------------------------
+
+def _read_parquet(p: Path) -> Table:
+    import pyarrow as pa  # lazily: only Parquet needs it directly
+    import pyarrow.parquet as pq
+
+    try:
+        frame = pq.read_table(p).to_pandas()
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise DataError(f"'{p.name}' could not be read as Parquet ({exc}). Check that the file is complete, or export it as CSV.") from None
+    if not isinstance(frame.index, pd.RangeIndex) or frame.index.name is not None:
+        frame = frame.reset_index()  # a saved pandas index is data too
+    names, notes = _clean_names(list(frame.columns))
+    frame.columns = names
+    if frame.shape[1] < 2:
+        raise DataError(f"'{p.name}' has a single column ({names[0] if names else 'none'}); a table needs at least two columns.")
+    if frame.empty:
+        raise DataError(f"'{p.name}' has columns ({', '.join(names[:6])}) but no rows.")
+    out: dict[str, pd.Series] = {}
+    specs: list[ColumnSpec] = []
+    for name in names:
+        typed = coltypes.type_native(name, frame[name])
+        out[name] = typed.values
+        specs.append(_spec(name, typed))
+        notes.extend(typed.notes)
+    typed_frame = pd.DataFrame(out, index=frame.index)
+    return Table(typed_frame, str(p), "parquet", _file_sha256(p), None, None, None, tuple(specs), tuple(notes))
+
+
+# ---- conform ----------------------------------------------------------------------------------------
+
+def conform(frame: pd.DataFrame | Table, schema: list[dict[str, Any]], *, required: Sequence[str]) -> tuple[pd.DataFrame, list[str]]:
+    """Coerce a new batch (read with read_table) to a training schema, for prediction.
+
+    Missing required columns: DataError naming them (and the closest names present, via difflib).
+    A name that differs only in case or surrounding spaces is matched, with a note. Extra columns:
+    dropped, with a note. Schema columns that are absent but not required (e.g. the target at predict
+    time) are left out, with a note. Columns of another type: coerced the same way as at training
+    (numbers with errors -> NaN and a note counting how many values could not be read, booleans via
+    the stored tokens, datetimes via the stored format), with a note.
+
+    Args:
+        frame: the batch, as a DataFrame or as the `Table` from read_table (the Table also carries the
+            batch's own boolean spellings and date formats, used when a column must go back to text).
+        schema: the training `Table.schema()`.
+        required: names that must be present (usually the model's input columns).
+
+    Returns:
+        (frame with the schema's columns that are present, in schema order; notes)
+    """
+    batch_specs: dict[str, ColumnSpec] = {}
+    if isinstance(frame, Table):
+        batch_specs = {c.name: c for c in frame.columns}
+        frame = frame.frame
+    specs = [ColumnSpec.from_dict(d) for d in schema]
+    notes: list[str] = []
+    present = [str(c) for c in frame.columns]
+    wanted = [s.name for s in specs] + [r for r in required if r not in {s.name for s in specs}]
+    source = _match_columns(present, wanted, notes)
+    missing = [r for r in required if r not in source]
+    if missing:
+        unused = [c for c in present if c not in source.values()]
+        parts = []
+        for name in missing:
+            close = difflib.get_close_matches(name, unused, n=2, cutoff=0.6)
+            parts.append(repr(name) + (f" (closest present: {', '.join(repr(c) for c in close)})" if close else ""))
+        raise DataError(
+            f"The data lacks {len(missing)} column(s) the model needs: {'; '.join(parts)}. "
+            f"Columns present: {', '.join(present[:20])}{', ...' if len(present) > 20 else ''}. "
+            "Rename the columns to match the training data."
+        )
+    extra = [c for c in present if c not in source.values()]
+    if extra:
+        notes.append(f"dropped {len(extra)} column(s) not in the training data: {', '.join(repr(c) for c in extra[:10])}"
+                     + (", ..." if len(extra) > 10 else ""))
+    out: dict[str, pd.Series] = {}
+    for spec in specs:
+        if spec.name not in source:
+            notes.append(f"column {spec.name!r} of the training data is absent; left out")
+            continue
+        column = source[spec.name]
+        values, note = _coerce(frame[column], spec, batch_specs.get(column))
+        out[spec.name] = values
+        if note:
+            notes.append(note)
+    return pd.DataFrame(out, index=frame.index), notes
+
+
+def _match_columns(present: list[str], wanted: list[str], notes: list[str]) -> dict[str, str]:
+    """wanted name -> batch column; exact names first, then unique case/space-insensitive matches."""
+    source = {w: w for w in wanted if w in present}
+    taken = set(source.values())
+
+    def key(name: str) -> str:
+        return " ".join(name.split()).lower()
+
+    for w in wanted:
+        if w in source:
+            continue
+        hits = [c for c in present if c not in taken and key(c) == key(w)]
+        if len(hits) == 1:
+            source[w] = hits[0]
+            taken.add(hits[0])
+            notes.append(f"column {hits[0]!r} matched to the training column {w!r}")
+    return source
+
+
+def _coerce(s: pd.Series, spec: ColumnSpec, batch: ColumnSpec | None) -> tuple[pd.Series, str | None]:
+    """One batch column to the training spec's kind; returns (values, note or None)."""
+    have = coltypes.kind_of(s)
+    if have == spec.kind:
+        return _same_kind(s, spec), None
+    found = {"numeric": "numbers", "boolean": "booleans", "datetime": "dates", "string": "text"}
+    note = f"column {spec.name!r}: expected {found[spec.kind]} as at training, found {found[have]}; converted"
+    if spec.kind == "numeric":
+        if have == "string":
+            values = coltypes.parse_numbers(s, decimal="," if "decimal comma" in spec.parsed_from else ".")[0]
+        elif have == "boolean":
+            values = s.astype("Float64").astype("float64")  # via Float64: NA -> NaN
+        else:
+            values = pd.Series(np.nan, index=s.index, dtype="float64")
+    elif spec.kind == "boolean":
+        if have == "numeric":
+            values = pd.Series(pd.NA, index=s.index, dtype="boolean").mask(s == 1, True).mask(s == 0, False)
+        else:
+            values = coltypes.to_boolean(s, spec.true_token, spec.false_token)
+    elif spec.kind == "datetime":
+        if have == "string":
+            fmt = coltypes.format_of(spec.parsed_from) or "ISO8601"
+            values = coltypes.parse_dates(coltypes.clean_text(s), fmt, utc="%z" in fmt or "UTC" in spec.parsed_from)
+        else:
+            values = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
+    else:
+        tokens = (batch.true_token, batch.false_token) if batch else (None, None)
+        return coltypes.to_text(s, *tokens, fmt=coltypes.format_of(batch.parsed_from) if batch else None), note
+    lost = int((s.notna() & values.isna()).sum())
+    if lost:
+        note += f"; {lost} value(s) could not be read as {found[spec.kind]} ({coltypes.examples(s[s.notna() & values.isna()])}) and are now missing"
+    return values, note
+
+
+def _same_kind(s: pd.Series, spec: ColumnSpec) -> pd.Series:
+    if spec.kind == "numeric":
+        return coltypes.numeric_dtype(s)
+    if spec.kind == "boolean":
+        return s.astype("boolean")
+    if spec.kind == "datetime":
+        return coltypes.to_naive_ns(s)
+    return s.astype("str")

@@ -1,0 +1,236 @@
+"""Tuning: one seeded Optuna study per candidate, scheduled across candidates within a deadline.
+
+Each study lives in the run folder's journal file (openable with optuna-dashboard), is seeded with the
+selection result of its candidate (so TPE starts from a known-good point), samples with a seeded TPE
+sampler and prunes poor trials fold by fold with a median pruner; boosting models also stop early on
+each validation fold. A trial that raises is recorded as failed and the search carries on.
+
+The scheduler gives each candidate trials in proportion to its share of the plan (counted in trials,
+so a run with a trial cap is reproducible) and re-plans after every trial: a candidate that has had a
+fair number of trials and still trails the leader by more than the leader's fold-to-fold spread is
+dropped, and its share goes to the others. Each re-plan is reported through ``on_replan``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import optuna
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import TrialState, create_trial
+
+from tools.candidates import get_candidate
+from tools.crossval import CVResult, TrainingData, cross_validate
+from tools.metrics import Metric
+
+MIN_TRIALS_BEFORE_DROP = 4
+PATIENCE = 25
+
+
+@dataclass
+class TrialRecord:
+    """One finished trial, as logged."""
+
+    candidate: str
+    number: int
+    state: str             # complete | pruned | failed | cut (the deadline stopped it)
+    value: float | None
+    sd: float | None
+    params: dict
+    seconds: float
+    best_so_far: float | None
+    note: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class TuneResult:
+    """What tuning found: the best complete result per candidate and the history."""
+
+    best: dict[str, CVResult]
+    trials: list[TrialRecord] = field(default_factory=list)
+    replans: list[dict] = field(default_factory=list)
+    stopped: str = "budget"
+
+    def leader(self, metric: Metric) -> CVResult | None:
+        ranked = sorted(self.best.values(), key=lambda r: metric.oriented(r.mean), reverse=True)
+        return ranked[0] if ranked else None
+
+
+def open_study(path: Path, name: str, direction: str, seed: int) -> optuna.Study:
+    """The study ``name`` in the journal file at ``path`` (created or reopened), with a seeded TPE."""
+    storage = JournalStorage(JournalFileBackend(str(path)))
+    sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=6, multivariate=True)
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1)
+    return optuna.create_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner,
+                               direction=direction, load_if_exists=True)
+
+
+def tune(shares: dict[str, float], data: TrainingData, metric: Metric, *, seeds: dict[str, CVResult],
+         storage_path: Path, seed: int, deadline: float, max_trials: int | None = None,
+         should_stop: Callable[[], bool] = lambda: False,
+         on_trial: Callable[[TrialRecord], None] | None = None,
+         on_replan: Callable[[dict], None] | None = None, n_jobs: int = 2) -> TuneResult:
+    """Tune the candidates in ``shares`` until the deadline, the trial cap or a stop request.
+
+    Args:
+        shares: candidate -> share of the tuning trials (normalised here).
+        data: training part with its folds.
+        metric: what to optimise.
+        seeds: candidate -> its selection result, added to its study as the first trial.
+        storage_path: the journal file of the studies.
+        seed: base seed of the samplers.
+        deadline: `time.monotonic()` by which tuning must end.
+        max_trials: cap on new trials over all candidates (None: only the deadline stops).
+        should_stop: polled between trials and folds (Ctrl-C).
+        on_trial: called with each finished trial.
+        on_replan: called with each change of the active candidates.
+        n_jobs: threads per model.
+    """
+    n_rows, n_features = len(data.y), data.n_features
+    active = _normalise({c: s for c, s in shares.items() if s > 0})
+    result = TuneResult(best={c: r for c, r in seeds.items() if r.complete and c in active})
+    studies: dict[str, optuna.Study] = {}
+    counts = {c: 0 for c in active}
+    durations: dict[str, list[float]] = {c: [seeds[c].fit_seconds] if c in seeds else [] for c in active}
+    last_gain = {c: 0 for c in active}
+    for i, name in enumerate(sorted(active)):
+        study = open_study(storage_path, f"tune-{name}", metric.direction, seed + i)
+        cand = get_candidate(name)
+        if name in seeds and seeds[name].complete and not study.trials:
+            space = cand.search_space(n_rows, n_features, data.task)
+            study.add_trial(create_trial(params=seeds[name].params, distributions=space,
+                                         value=seeds[name].mean, user_attrs={"source": "selection"}))
+        studies[name] = study
+
+    while active:
+        if should_stop():
+            result.stopped = "interrupted"
+            break
+        if max_trials is not None and sum(counts.values()) >= max_trials:
+            result.stopped = "max_trials"
+            break
+        name = _next_candidate(active, counts, durations, deadline)
+        if name is None:
+            result.stopped = "budget"
+            break
+        record, cv = _run_trial(studies[name], name, data, metric, deadline, should_stop, n_jobs)
+        counts[name] += 1
+        durations[name].append(record.seconds)
+        if cv is not None and metric.better(cv.mean, result.best[name].mean if name in result.best else None):
+            result.best[name] = cv
+            last_gain[name] = counts[name]
+        leader = result.leader(metric)
+        record.best_so_far = leader.mean if leader else None
+        result.trials.append(record)
+        if on_trial:
+            on_trial(record)
+        change = _replan(active, counts, last_gain, result, metric)
+        if change:
+            active = change["active"]
+            result.replans.append(change)
+            if on_replan:
+                on_replan(change)
+    return result
+
+
+def _run_trial(study: optuna.Study, name: str, data: TrainingData, metric: Metric, deadline: float,
+               should_stop: Callable[[], bool], n_jobs: int) -> tuple[TrialRecord, CVResult | None]:
+    cand = get_candidate(name)
+    trial = study.ask()
+    start = time.monotonic()
+    params: dict = {}
+
+    def report(fold: int, running: float) -> None:
+        trial.report(running, fold)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+        if should_stop():
+            raise _Stopped()
+
+    try:
+        params = cand.suggest(trial, len(data.y), data.n_features, data.task)
+        cv = cross_validate(cand, params, data, metric, n_jobs=n_jobs, deadline=deadline, on_fold=report)
+    except optuna.TrialPruned:
+        study.tell(trial, state=TrialState.PRUNED)
+        return TrialRecord(name, trial.number, "pruned", None, None, params,
+                           time.monotonic() - start, None, "worse than the median trial after the same folds"), None
+    except _Stopped:
+        study.tell(trial, state=TrialState.FAIL)
+        return TrialRecord(name, trial.number, "cut", None, None, params, time.monotonic() - start, None,
+                           "stopped on request"), None
+    except Exception as exc:  # a failed trial is data, not a crash (Optuna's own rule)
+        trial.set_user_attr("error", f"{type(exc).__name__}: {exc}"[:500])
+        study.tell(trial, state=TrialState.FAIL)
+        return TrialRecord(name, trial.number, "failed", None, None, params, time.monotonic() - start, None,
+                           f"{type(exc).__name__}: {exc}"[:300]), None
+    seconds = time.monotonic() - start
+    if not cv.complete or not np.isfinite(cv.mean):
+        study.tell(trial, state=TrialState.FAIL)
+        note = "cut by the time budget" if not cv.complete else "score undefined on some fold"
+        return TrialRecord(name, trial.number, "cut", None, None, params, seconds, None, note), None
+    if cv.iterations:
+        trial.set_user_attr("iterations", cv.iterations)
+    study.tell(trial, cv.mean)
+    return TrialRecord(name, trial.number, "complete", cv.mean, cv.sd, params, seconds, None), cv
+
+
+class _Stopped(Exception):
+    pass
+
+
+def _normalise(shares: dict[str, float]) -> dict[str, float]:
+    total = sum(shares.values())
+    return {c: s / total for c, s in shares.items()} if total > 0 else {}
+
+
+def _next_candidate(active: dict[str, float], counts: dict[str, int], durations: dict[str, list[float]],
+                    deadline: float) -> str | None:
+    """The active candidate furthest behind its share whose typical trial still fits before the deadline."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        return None
+    total = sum(counts.values()) + 1
+    order = sorted(active, key=lambda c: (counts[c] - active[c] * total, c))
+    for name in order:
+        typical = float(np.median(durations[name])) if durations[name] else 0.0
+        # A trial expected to take far longer than what is left would only be cut: skip it.
+        if typical <= max(left * 1.5, 0.5):
+            return name
+    return None
+
+
+def _replan(active: dict[str, float], counts: dict[str, int], last_gain: dict[str, int],
+            result: TuneResult, metric: Metric) -> dict | None:
+    if len(active) < 2:
+        return None
+    leader = result.leader(metric)
+    if leader is None:
+        return None
+    spread = leader.sd / math.sqrt(max(len(leader.scores), 1)) * 2 + 1e-12
+    dropped: dict[str, str] = {}
+    for name in active:
+        if name == leader.candidate or counts[name] < MIN_TRIALS_BEFORE_DROP:
+            continue
+        best = result.best.get(name)
+        gap = metric.oriented(leader.mean) - (metric.oriented(best.mean) if best else -math.inf)
+        if gap > spread:
+            dropped[name] = (f"after {counts[name]} trials its best ({best.mean:.4f}) trails "
+                             f"{leader.candidate} ({leader.mean:.4f}) by more than twice the leader's "
+                             f"standard error ({spread / 2:.4f})" if best else
+                             f"no complete trial in {counts[name]} attempts")
+        elif counts[name] - last_gain[name] >= PATIENCE:
+            dropped[name] = f"no improvement in its last {PATIENCE} trials"
+    if not dropped:
+        return None
+    remaining = _normalise({c: s for c, s in active.items() if c not in dropped})
+    return {"trial": sum(counts.values()), "dropped": dropped, "active": remaining,
+            "leader": leader.candidate, "leader_score": leader.mean}
