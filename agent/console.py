@@ -29,7 +29,6 @@ class Terminal:
         self._budget: float | None = None
         self._trials = 0
         self._best: float | None = None
-        self._metric: str | None = None
 
     # ---- progress -------------------------------------------------------------------------------
 
@@ -60,7 +59,8 @@ class Terminal:
         if kind == "data_read":
             return f"read {e['rows']:,} rows x {e['columns']} columns"
         if kind == "step_started":
-            return f"[bold]{e['step']}[/bold]"
+            left = f" [dim]({self._budget - e['t']:.0f} s left)[/dim]" if self._budget else ""
+            return f"[bold]{e['step']}[/bold]{left}"
         if kind == "decision":
             if e["question"] == "column_plan":
                 return f"  [green]decided[/green] columns: {e['reason']}"
@@ -71,7 +71,6 @@ class Terminal:
         if kind == "fallback":
             return f"  [yellow]fallback to rules[/yellow] for {e.get('question')}: {e.get('problem')}"
         if kind == "candidate_scored":
-            self._metric = self._metric or None
             cut = "" if e["complete"] else " [yellow](cut by time)[/yellow]"
             return f"  {e['candidate']:<14} {e['mean']:.4f} +- {e['sd']:.4f}  ({e['fit_seconds']:.1f} s){cut}"
         if kind == "candidate_failed":

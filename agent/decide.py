@@ -23,7 +23,7 @@ class Decider:
 
     def __init__(self, policy: Policy, events: EventLog, rules: RulePolicy | None = None) -> None:
         self.policy = policy
-        self.rules = rules or (policy if isinstance(policy, RulePolicy) else RulePolicy())
+        self.rules = rules or (policy if policy.name == RulePolicy.name else RulePolicy())
         self.events = events
 
     def ask(self, ask: Ask, facts: dict[str, Any], *, step: str) -> list[Decision]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from agent.runfolder import MODEL, read_json, sha256_file, write_json
-from tools.errors import ConfigError, DataError
+from tools.errors import ConfigError
 from tools.intake import conform, read_table
 from tools.model import ModelSpec, predict_table
 
@@ -60,7 +60,7 @@ def predict_run(run_dir: Path, data: Path, output: Path, *, delimiter: str | Non
     table = read_table(data, delimiter=delimiter, encoding=encoding)
     schema = manifest["data"]["schema"]
     frame, notes = conform(table, schema, required=features)
-    notes += _unseen_levels(frame, manifest, features)
+    notes += _unseen_levels(frame, run_dir)
     result = predict_table(model, frame, spec)
     if with_input:
         result = pd.concat([table.frame.reset_index(drop=True), result.reset_index(drop=True)], axis=1)
@@ -82,25 +82,21 @@ def predict_run(run_dir: Path, data: Path, output: Path, *, delimiter: str | Non
     return PredictOutcome(output, len(result), notes, list(result.columns))
 
 
-def _unseen_levels(frame: pd.DataFrame, manifest: dict, features: list[str]) -> list[str]:
-    """A note per categorical column with values the model never saw (they are handled, but worth knowing)."""
-    plan = next((e for e in manifest.get("column_levels", [])), None)
-    del plan
+def _unseen_levels(frame: pd.DataFrame, run_dir: Path) -> list[str]:
+    """A note per categorical column with values the model never saw (handled as unknown, worth knowing)."""
+    path = run_dir / "reference.json"
+    if not path.exists():
+        return []
+    features = read_json(path).get("features", {})
     notes = []
-    reference = manifest.get("levels", {})
-    for col, levels in reference.items():
-        if col not in frame.columns or col not in features:
+    for col, ref in features.items():
+        complete = ref.get("kind") == "categorical" and ref.get("n_levels", 0) == len(ref.get("levels", {}))
+        if not complete or col not in frame.columns:
             continue
-        seen = set(levels)
         values = frame[col].dropna().astype(str)
-        unseen = values[~values.isin(seen)]
+        unseen = values[~values.isin(set(ref["levels"]))]
         if len(unseen):
             examples = ", ".join(repr(v) for v in unseen.unique()[:3])
-            notes.append(f"column '{col}': {len(unseen):,} values never seen in training (e.g. {examples}); "
+            notes.append(f"column '{col}': {len(unseen):,} value(s) never seen in training (e.g. {examples}); "
                          "treated as unknown")
     return notes
-
-
-def check_output_path(output: Path | None) -> None:
-    if output is None:
-        raise DataError("--output is required: the file to write predictions to (CSV or .parquet).")

@@ -45,17 +45,22 @@ class RulePolicy:
             require_column(brief.columns, brief.forced_target)
             return Decision("target", brief.forced_target, "--target was given", {"option": brief.forced_target})
         matches = match_target(brief.goal, brief.columns)
-        if matches:
-            best = matches[0]
+        conventional = conventional_targets(brief.columns)
+        strong = [m for m in matches if m.score >= 0.9]
+        if strong or (matches and len(conventional) != 1):
+            best = (strong or matches)[0]
             alts = [{"choice": m.column, "why_not": f"weaker match ({m.score:.2f} vs {best.score:.2f}): {m.why}"}
                     for m in matches[1:4]]
             return Decision("target", best.column, best.why + "; it is the thing to predict",
                             {"match_score": best.score, "goal": brief.goal}, alts)
-        conventional = conventional_targets(brief.columns)
         if len(conventional) == 1:
+            # A word shared with a feature's name ("credit" in credit_amount) is weaker evidence than a
+            # column named like a target by convention.
+            alts = [{"choice": m.column, "why_not": f"only part of its name is in the goal ({m.why})"}
+                    for m in matches[:3]]
             return Decision("target", conventional[0],
-                            f"the goal names no column; '{conventional[0]}' is named like a target by convention",
-                            {"goal": brief.goal}, [])
+                            f"the goal names no column in full; '{conventional[0]}' is named like a target by "
+                            "convention", {"goal": brief.goal}, alts)
         listing = ", ".join(brief.columns[:30])
         raise DataError("Could not tell which column to predict: the goal "
                         f"{'is empty' if not brief.goal else repr(brief.goal) + ' names none of the columns'}. "

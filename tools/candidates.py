@@ -34,6 +34,7 @@ _LGB_EVAL_XY = "eval_X" in inspect.signature(lgb.LGBMModel.fit).parameters
 EARLY_STOPPING_ROUNDS = 50
 MAX_BOOSTING_ROUNDS = 3000
 FOREST_CHUNK = 50
+HIST_GB_CHUNK = 100
 
 
 @dataclass
@@ -100,12 +101,7 @@ class Candidate:
         if isinstance(estimator, (lgb.LGBMClassifier, lgb.LGBMRegressor)):
             info = _fit_lightgbm(estimator, X, y, X_val, y_val, deadline)
         elif isinstance(estimator, (HistGradientBoostingClassifier, HistGradientBoostingRegressor)):
-            if X_val is not None:
-                estimator.set_params(early_stopping=True)
-                estimator.fit(X, y, X_val=X_val, y_val=y_val)
-            else:
-                estimator.fit(X, y)
-            info = FitInfo(0.0, int(estimator.n_iter_))
+            info = _fit_hist_gb(estimator, X, y, X_val, y_val, deadline)
         elif isinstance(estimator, (RandomForestClassifier, RandomForestRegressor, ExtraTreesClassifier,
                                     ExtraTreesRegressor)):
             info = _fit_forest(estimator, X, y, deadline)
@@ -143,6 +139,29 @@ def _fit_lightgbm(est: Any, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame 
     est.fit(X, y, callbacks=callbacks, **kwargs)
     best = est.best_iteration_ if X_val is not None and est.best_iteration_ else est.n_estimators_
     return FitInfo(0.0, int(best), cut["flag"])
+
+
+def _fit_hist_gb(est: Any, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame | None,
+                 y_val: np.ndarray | None, deadline: float | None) -> FitInfo:
+    val = {"X_val": X_val, "y_val": y_val} if X_val is not None else {}
+    if X_val is not None:
+        est.set_params(early_stopping=True)
+    if deadline is None:
+        est.fit(X, y, **val)
+        return FitInfo(0.0, int(est.n_iter_))
+    # Grow in chunks (warm start) so the deadline is checked between them.
+    target = int(est.max_iter)
+    est.set_params(warm_start=True, max_iter=min(HIST_GB_CHUNK, target))
+    est.fit(X, y, **val)
+    cut = False
+    while est.n_iter_ >= est.max_iter and est.max_iter < target:
+        if time.monotonic() > deadline:
+            cut = True
+            break
+        est.set_params(max_iter=min(est.max_iter + HIST_GB_CHUNK, target))
+        est.fit(X, y, **val)
+    est.set_params(warm_start=False)
+    return FitInfo(0.0, int(est.n_iter_), cut)
 
 
 def _fit_forest(est: Any, X: pd.DataFrame, y: np.ndarray, deadline: float | None) -> FitInfo:

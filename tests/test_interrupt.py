@@ -1,0 +1,62 @@
+"""Ctrl-C during tuning: the run stops gracefully with the best model so far, a report and status
+``interrupted``."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.cli_helpers import DATASETS, ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def _wait_for(path: Path, kind: str, timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if path.exists() and any(json.loads(line)["kind"] == kind for line in path.read_text().splitlines()
+                                 if line.strip().endswith("}")):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_ctrl_c_during_tuning_keeps_the_best_model(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    env = {**os.environ, "MLPILOT_RUNS_DIR": str(runs)}
+    proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "run", str(DATASETS / "phoneme.csv"), "--target",
+                             "class", "--budget", "120", "--json"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not list(runs.glob("*/events.jsonl")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        log = next(runs.glob("*/events.jsonl"))
+        assert _wait_for(log, "trial", 90), "tuning never started"
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        stopped_in = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert stopped_in < 30, f"took {stopped_in:.1f} s to stop"
+    run_dir = log.parent
+    summary = json.loads(out)
+    assert summary["status"] == "interrupted" and summary["model_file"]
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted" and manifest["model"]["sha256"]
+    kinds = [json.loads(line)["kind"] for line in log.read_text().splitlines()]
+    assert "interrupt" in kinds and kinds[-1] == "run_finished"
+    refit = [json.loads(line) for line in log.read_text().splitlines() if '"question": "refit"' in line]
+    assert refit and refit[0]["choice"] is False
+    report = (run_dir / "report.md").read_text()
+    assert "interrupted" in report and "## Holdout evaluation" in report

@@ -1,0 +1,138 @@
+"""The rule policy, the guard and the decider: decisions with reasons, checked, logged, with fallback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from agent.decide import Decider
+from agent.events import EventLog, read_events
+from agent.guard import check
+from agent.policy import ColumnBrief, Decision, GoalBrief, SelectionBrief
+from agent.rules import RulePolicy
+from tools.errors import DataError
+from tools.leakage import find_leakage
+from tools.profile import profile_frame
+from tools.target import check_target, infer_task
+
+rules = RulePolicy()
+
+
+def brief(goal: str, columns: list[str], **kw: object) -> GoalBrief:
+    return GoalBrief(goal=goal, columns=columns, profile_summary="", column_kinds={}, n_rows=100, **kw)
+
+
+def test_budget_from_option_goal_or_default() -> None:
+    assert rules.choose_budget("in 5 minutes", 30.0).choice == 30.0
+    from_goal = rules.choose_budget("predict churn in 5 minutes", None)
+    assert from_goal.choice == 300.0 and "5 minutes" in from_goal.reason
+    assert rules.choose_budget("predict churn", None).choice == 120.0
+
+
+def test_target_from_goal_convention_or_error() -> None:
+    cols = ["age", "income", "churned"]
+    assert rules.choose_target(brief("who churns next month?", cols)).choice == "churned"
+    assert rules.choose_target(brief("", ["a", "b", "class"])).choice == "class"
+    credit = rules.choose_target(brief("predict bad credit risk", ["credit_amount", "credit_history", "class"]))
+    assert credit.choice == "class" and credit.alternatives[0]["choice"].startswith("credit_")
+    with pytest.raises(DataError, match="Pass --target with one of: age, income, churned"):
+        rules.choose_target(brief("make money", cols))
+    with pytest.raises(DataError, match="Did you mean 'churned'"):
+        rules.choose_target(brief("", cols, forced_target="churn"))
+
+
+def test_task_evidence_and_metric_defaults(datasets_dir: Path) -> None:
+    wine = pd.read_csv(datasets_dir / "wine_quality_white.csv")
+    task, evidence = infer_task(wine["quality"])
+    d = rules.choose_task(brief("", list(wine.columns)), "quality", task, evidence)
+    assert d.choice == "multiclass" and d.alternatives[0]["choice"] == "regression"
+    metric, rule = rules.choose_metric(brief("", []), "binary", {})
+    assert (metric.choice, rule.choice) == ("roc_auc", {"kind": "max_f1"})
+    metric, rule = rules.choose_metric(brief("percentage error", []), "regression", {"all_positive": False})
+    assert metric.choice == "rmse" and "zero or negative" in metric.reason
+    forced = rules.choose_metric(brief("recall matters", [], forced_metric="accuracy"), "binary", {})
+    assert forced[0].choice == "accuracy" and forced[1].choice == {"kind": "max_accuracy"}
+
+
+def test_columns_drop_ids_constants_and_leaks(datasets_dir: Path) -> None:
+    bank = pd.read_csv(datasets_dir / "bank_marketing.csv", sep=";").head(3000)
+    bank["row_id"] = range(len(bank))
+    bank["constant"] = 1
+    prof = profile_frame(bank)
+    leak = find_leakage(bank, "y", "binary", seed=0)
+    column_brief = ColumnBrief(target="y", task="binary", profile=prof.to_dict(), leakage=leak.to_dict(),
+                               missing_signal={}, datetime_info={})
+    decisions = {d.question: d for d in rules.choose_columns(column_brief)}
+    assert decisions["drop:duration"].choice == "drop" and "--keep duration" in decisions["drop:duration"].reason
+    assert decisions["drop:row_id"].choice == "drop" and "identifier" in decisions["drop:row_id"].reason
+    assert decisions["drop:constant"].choice == "drop"
+    plan = decisions["column_plan"].choice
+    assert "y" not in sum((plan[k] for k in ("numeric", "categorical", "boolean")), [])
+    assert "job" in plan["categorical"] and "balance" in plan["numeric"]
+    kept = rules.choose_columns(ColumnBrief("y", "binary", prof.to_dict(), leak.to_dict(), {}, {}, keep=["duration"]))
+    keep_decision = next(d for d in kept if d.question == "drop:duration")
+    assert keep_decision.choice == "keep" and keep_decision.actor == "user"
+
+
+def test_tuning_shares_follow_the_leaderboard() -> None:
+    board = [{"candidate": "lightgbm", "mean": 0.90, "sd": 0.01, "folds": 5, "complete": True},
+             {"candidate": "hist_gb", "mean": 0.895, "sd": 0.01, "folds": 5, "complete": True},
+             {"candidate": "linear", "mean": 0.80, "sd": 0.01, "folds": 5, "complete": True}]
+    d = rules.choose_tuning(SelectionBrief("binary", "roc_auc", True, board, 30.0, 1000))
+    assert d.choice["shares"] == {"lightgbm": 0.5, "hist_gb": 0.5}
+    assert d.alternatives[0]["choice"] == "linear"
+
+
+def test_guard_rejects_invalid_decisions() -> None:
+    facts = {"columns": ["a", "b", "y"], "target": "y", "task": "binary", "evaluated": ["lightgbm"]}
+    assert "no column 'z'" in check(Decision("target", "z", ""), facts)
+    assert "does not fit a binary task" in check(Decision("metric", "rmse", ""), facts)
+    assert "cannot be dropped" in check(Decision("drop:y", "drop", ""), facts)
+    assert "valid kinds" in check(Decision("threshold_rule", {"kind": "magic"}, ""), facts)
+    assert "subset of" in check(Decision("candidates", ["xgboost"], ""), facts)
+    assert "evaluated" in check(Decision("tuning", {"shares": {"linear": 1}}, ""), facts)
+    plan = {"numeric": ["a", "y"], "dropped": {}}
+    assert "cannot be a feature" in check(Decision("column_plan", plan, ""), facts)
+    assert check(Decision("metric", "pr_auc", ""), facts) is None
+
+
+class _BadPolicy(RulePolicy):
+    name = "llm"
+
+    def choose_metric(self, brief: GoalBrief, task: str, target_info: dict) -> list[Decision]:
+        return [Decision("metric", "rmse", "the model thought so", actor="llm"),
+                Decision("threshold_rule", {"kind": "max_f1"}, "", actor="llm")]
+
+    def choose_candidates(self, *args: object) -> Decision:
+        raise TimeoutError("endpoint did not answer")
+
+
+def test_decider_falls_back_to_rules_and_logs_it(tmp_path: Path) -> None:
+    log = EventLog(tmp_path / "events.jsonl")
+    decider = Decider(_BadPolicy(), log)
+    metric = decider.ask(lambda p: p.choose_metric(brief("", []), "binary", {}), {"task": "binary"}, step="plan")
+    assert metric[0].choice == "roc_auc" and metric[0].actor == "rules"
+    cands = decider.one(lambda p: p.choose_candidates("binary", 100, 5, 60.0), {}, step="plan")
+    assert cands.actor == "rules" and "lightgbm" in cands.choice
+    events = read_events(tmp_path / "events.jsonl")
+    fallbacks = [e for e in events if e["kind"] == "fallback"]
+    assert fallbacks[0]["rejected"] == "rmse" and "does not fit" in fallbacks[0]["problem"]
+    assert "TimeoutError" in fallbacks[1]["problem"]
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+
+
+def test_target_checks_and_positive_class(datasets_dir: Path) -> None:
+    credit = pd.read_csv(datasets_dir / "credit_g.csv")
+    info = check_target(credit, "class", "binary", goal="predict bad credit")
+    assert info.classes == ["good", "bad"] and "mentions 'bad'" in info.positive_reason
+    info = check_target(credit, "class", "binary")
+    assert info.classes[1] == "bad" and "rarer" in info.positive_reason
+    hypo = pd.read_csv(datasets_dir / "hypothyroid.csv")
+    info = check_target(hypo, "Class", "multiclass")
+    assert info.rare_classes == {"secondary_hypothyroid": 2} and len(info.classes) == 3
+    with pytest.raises(DataError, match="cannot be a regression target"):
+        check_target(credit, "class", "regression")
+    with pytest.raises(DataError, match="looks like an identifier"):
+        check_target(pd.read_csv(datasets_dir / "titanic.csv"), "name", "multiclass")
