@@ -20,6 +20,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from threadpoolctl import threadpool_limits
+
 from agent.context import RunContext
 from agent.decide import Decider
 from agent.events import EventLog, read_events
@@ -74,7 +76,7 @@ def run_job(settings: Settings, *, started: float, argv: list[str] | None = None
     status, code, error = "completed", EXIT_OK, None
     restore = _install_interrupt(ctx)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), threadpool_limits(limits=settings.n_jobs):
             warnings.simplefilter("ignore")
             _quiet_libraries()
             build_graph().invoke({"run_id": run_id, "run_dir": str(run_dir)}, context=ctx)

@@ -34,7 +34,7 @@ class Settings:
     budget: float | None = None
     runs_dir: Path = Path("runs")
     seed: int = DEFAULT_SEED
-    n_jobs: int = 2
+    n_jobs: int = 1
     max_trials: int | None = None
     folds: int | None = None
     delimiter: str | None = None
@@ -102,7 +102,9 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str] | None = None) -> S
     if budget is not None and budget < MIN_BUDGET:
         raise ConfigError(f"--budget must be at least {MIN_BUDGET:g} seconds; got {budget:g}. "
                           "A run needs a few seconds to read, check and fit anything.")
-    n_jobs = int(pick("n_jobs", "MLPILOT_N_JOBS", os.cpu_count() or 1, int))
+    # Half the cores by default: OpenMP models slow down many times over when their threads compete
+    # with another process for every core (measured on 2-core machines), so leave headroom.
+    n_jobs = int(pick("n_jobs", "MLPILOT_N_JOBS", max(1, (os.cpu_count() or 1) // 2), int))
     if n_jobs < 1:
         raise ConfigError(f"--n-jobs must be 1 or more; got {n_jobs}.")
     max_trials = pick("max_trials", "MLPILOT_MAX_TRIALS", None, int)

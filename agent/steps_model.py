@@ -207,7 +207,7 @@ def evaluate(state: RunState, runtime: Runtime[RunContext]) -> RunState:
                           n_jobs=ctx.settings.n_jobs)
         w["model"] = model
         _save_model(ctx, model, fitted_on="training part", features=plan.features)
-        refit_est = _fit_estimate(_results(ctx), [m.candidate for m in spec.members], 5) * 1.25
+        refit_est = _fit_estimate(_results(ctx), [m.candidate for m in spec.members], len(w["data"].folds)) * 1.25
         allowance = 0.0 if ctx.should_stop() else \
             max(0.0, min(10.0, 0.05 * ctx.clock.budget, ctx.seconds_left() - refit_est * 1.5 - REPORT_SECONDS))
         ev = evaluate_holdout(model, spec, w["X_train"][plan.features], w["labels_train"],
@@ -233,7 +233,7 @@ def refit(state: RunState, runtime: Runtime[RunContext]) -> RunState:
     plan = ColumnPlan.from_dict(state["column_plan"])
     w = ctx.workspace
     with ctx.step("refit"):
-        estimate = _fit_estimate(_results(ctx), [m.candidate for m in spec.members], 5) * 1.25
+        estimate = _fit_estimate(_results(ctx), [m.candidate for m in spec.members], len(w["data"].folds)) * 1.25
         decision = ctx.decider.one(lambda p: p.choose_refit(estimate, ctx.seconds_left() - REPORT_SECONDS,
                                                             ctx.should_stop()), {}, step="refit")
         if decision.choice:

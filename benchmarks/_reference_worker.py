@@ -85,7 +85,8 @@ def floor_features(train: pd.DataFrame, test: pd.DataFrame) -> tuple[pd.DataFram
         elif _is_text(col):
             cats = pd.Index(sorted(col.dropna().unique()))
             train[name] = pd.Categorical(col, categories=cats)
-            test[name] = pd.Categorical(test[name], categories=cats)
+            tcol = test[name]
+            test[name] = pd.Categorical(tcol.where(tcol.isin(cats)), categories=cats)
     return train, test
 
 

@@ -224,6 +224,13 @@ def run_mlpilot(ds: Dataset, split: Split, metric: str, budget: float, seed: int
     res.wall_seconds = done.seconds
     (workdir / "mlpilot-run.stderr").write_text(done.stderr)
     summary = _parse_json(done.stdout) or {}
+    if not summary.get("run_dir"):
+        # No summary on stdout (e.g. the watchdog ended the process): the run folder still says what happened.
+        found = sorted(p for p in runs_dir.glob("*") if p.is_dir()) if runs_dir.exists() else []
+        if len(found) == 1 and (found[0] / "manifest.json").exists():
+            manifest = json.loads((found[0] / "manifest.json").read_text())
+            summary = {"run_dir": str(found[0]), "status": manifest.get("status"), "error": manifest.get("error"),
+                       "elapsed_seconds": manifest.get("elapsed_seconds")}
     res.extra.update({"exit_code": done.returncode, "timed_out": done.timed_out,
                       "status": summary.get("status"), "elapsed_seconds": summary.get("elapsed_seconds"),
                       "own_holdout": summary.get("metrics"), "threshold": summary.get("threshold")})
@@ -233,14 +240,11 @@ def run_mlpilot(ds: Dataset, split: Split, metric: str, budget: float, seed: int
     if done.returncode not in (0, None):
         res.notes.append(f"run exited {done.returncode}: {summary.get('error') or _tail(done.stderr)}")
     run_dir = summary.get("run_dir")
-    if not run_dir:
-        found = sorted(p for p in runs_dir.glob("*") if p.is_dir()) if runs_dir.exists() else []
-        run_dir = str(found[-1]) if len(found) == 1 else None
+    res.extra["run_dir"] = run_dir
     if not run_dir or not (Path(run_dir) / "model.joblib").exists():
         res.error = (f"no model (exit {done.returncode}, status {summary.get('status')}): "
                      f"{summary.get('error') or _tail(done.stderr)}")
         return res, None
-    res.extra["run_dir"] = run_dir
     pred_csv = workdir / "mlpilot-pred.csv"
     cmd = [python, "-m", "agent.cli", "predict", run_dir, str(split.test_x_csv), "--output", str(pred_csv),
            "--json", "--quiet"]
@@ -316,8 +320,8 @@ def match_labels(labels: list[str], names: list[str]) -> tuple[dict[str, str], C
     raise BenchError(f"cannot match test classes {labels} to proba columns {names}")
 
 
-def score(pred: pd.DataFrame, split: Split, task: str) -> tuple[float, dict[str, float]]:
-    """The primary metric and the secondary ones for one system's predictions."""
+def score(pred: pd.DataFrame, split: Split, task: str) -> tuple[float, dict[str, float], str | None]:
+    """The primary metric, the secondary ones, and how class names were matched (classification)."""
     y = split.y_test
     if len(pred) != len(y):
         raise BenchError(f"{len(pred)} predictions for {len(y)} test rows")
@@ -328,11 +332,12 @@ def score(pred: pd.DataFrame, split: Split, task: str) -> tuple[float, dict[str,
         t = y.to_numpy(dtype="float64")
         sse = float(np.sum((t - p) ** 2))
         sst = float(np.sum((t - t.mean()) ** 2))
-        return math.sqrt(sse / len(t)), {"r2": 1 - sse / sst, "mae": float(np.mean(np.abs(t - p)))}
+        return math.sqrt(sse / len(t)), {"r2": 1 - sse / sst, "mae": float(np.mean(np.abs(t - p)))}, None
     names = [c[len("proba_"):] for c in pred.columns if c.startswith("proba_")]
     if not names:
         raise BenchError(f"no proba_<class> columns in predictions (columns: {list(pred.columns)})")
     mapping, norm = match_labels(split.classes, names)
+    matched = {str: "exact", _canon: "normalised", _canon_bool: "as booleans"}[norm]
     proba = np.column_stack([pd.to_numeric(pred[f"proba_{mapping[c]}"], errors="coerce").to_numpy("float64")
                              for c in split.classes])
     if np.isnan(proba).any():
@@ -345,12 +350,12 @@ def score(pred: pd.DataFrame, split: Split, task: str) -> tuple[float, dict[str,
     accuracy = float(np.mean(pred["prediction"].map(norm).to_numpy() == y_str.map(norm).to_numpy()))
     if task == "binary":
         pos = split.classes.index(split.positive)
-        return float(roc_auc_score(idx == pos, proba[:, pos])), {"accuracy": accuracy}
+        return float(roc_auc_score(idx == pos, proba[:, pos])), {"accuracy": accuracy}, matched
     # Log loss by hand (clip, renormalise): the same for every system whatever sklearn version is about.
     clipped = np.clip(proba, LOG_LOSS_EPS, 1.0)
     clipped /= clipped.sum(axis=1, keepdims=True)
     logloss = float(-np.mean(np.log(clipped[np.arange(len(idx)), idx])))
-    return logloss, {"accuracy": accuracy}
+    return logloss, {"accuracy": accuracy}, matched
 
 
 def compare(ours: float | None, ref: float | None, metric: str) -> tuple[str | None, float | None]:
@@ -426,10 +431,10 @@ def render(rows: list[dict], budget: float, systems: list[str]) -> str:
             value = None if res is None else res["secondary"].get(key)
             cells.append("-" if value is None else f"{value:.4f}")
         ml, fl = row["systems"].get("mlpilot") or {}, row["systems"].get("flaml") or {}
-        status = ml.get("extra", {}).get("status") if ml else None
-        exit_code = ml.get("extra", {}).get("exit_code") if ml else None
+        extra = ml.get("extra", {})
+        status = f"{extra.get('status') or '?'} (exit {extra.get('exit_code')})" if ml else "-"
         lines.append(f"| {row['dataset']} ({key}) | {' | '.join(cells)} | {ml.get('model') or '-'} | "
-                     f"{fl.get('model') or '-'} | {status or '-'} (exit {exit_code}) |")
+                     f"{fl.get('model') or '-'} | {status} |")
     problems = [(row["dataset"], system, res) for row in rows for system, res in row["systems"].items()
                 if res["error"] or res["notes"]]
     if problems:
@@ -454,7 +459,7 @@ def summary_line(rows: list[dict], budget: float, systems: list[str]) -> str:
     if "mlpilot" in systems:
         ok = sum(r["mlpilot_within_wall"] is True for r in rows)
         parts.append(f"mlpilot wall within budget x 1.1 + 10 s ({budget * 1.1 + 10:.0f} s) on {ok} of {n}")
-    return "Summary: " + "; ".join(parts) + "."
+    return "Summary: " + ("; ".join(parts) or "nothing to compare (mlpilot not run)") + "."
 
 
 # ---------------------------------------------------------------------------------------------- main
@@ -502,7 +507,9 @@ def bench_one(ds: Dataset, args: argparse.Namespace, systems: list[str], workdir
                     res, pred = run_reference(system, ds, split, metric, args.budget, args.seed,
                                               args.bench_python, workdir)
                 if pred is not None:
-                    res.score, res.secondary = score(pred, split, ds.task)
+                    res.score, res.secondary, matched = score(pred, split, ds.task)
+                    if matched:
+                        res.extra["class_names_matched"] = matched
             except Exception as exc:  # one system's failure is a cell, not the end of the benchmark
                 res = res if res is not None else SystemResult(system)
                 res.error = f"{type(exc).__name__}: {exc}"

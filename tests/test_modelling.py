@@ -97,7 +97,7 @@ def test_tune_records_trials_in_the_journal_and_respects_the_cap(data: TrainingD
                                data, metric) for n in ("lightgbm", "linear")}
     seen = []
     result = tune({"lightgbm": 0.5, "linear": 0.5}, data, metric, seeds=seeds, storage_path=tmp_path / "s.journal",
-                  seed=1, deadline=time.monotonic() + 60, max_trials=8, on_trial=seen.append)
+                  seed=1, deadline=time.monotonic() + 600, max_trials=8, on_trial=seen.append)
     assert result.stopped == "max_trials" and len(result.trials) == 8 == len(seen)
     assert {t.candidate for t in result.trials} == {"lightgbm", "linear"}
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(tmp_path / "s.journal")))
@@ -120,7 +120,7 @@ def test_tuning_same_seed_same_trials(data: TrainingData, tmp_path: Path) -> Non
     runs = []
     for i in range(2):
         r = tune({"lightgbm": 1.0}, data, metric, seeds={}, storage_path=tmp_path / f"{i}.journal", seed=7,
-                 deadline=time.monotonic() + 60, max_trials=4)
+                 deadline=time.monotonic() + 600, max_trials=4)
         runs.append([(t.params, t.value) for t in r.trials])
     assert runs[0] == runs[1]
 

@@ -33,8 +33,7 @@ Space = dict[str, BaseDistribution]
 _LGB_EVAL_XY = "eval_X" in inspect.signature(lgb.LGBMModel.fit).parameters
 EARLY_STOPPING_ROUNDS = 50
 MAX_BOOSTING_ROUNDS = 3000
-FOREST_CHUNK = 50
-HIST_GB_CHUNK = 100
+FIRST_CHUNK = 20
 
 
 @dataclass
@@ -149,37 +148,42 @@ def _fit_hist_gb(est: Any, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame |
     if deadline is None:
         est.fit(X, y, **val)
         return FitInfo(0.0, int(est.n_iter_))
-    # Grow in chunks (warm start) so the deadline is checked between them.
-    target = int(est.max_iter)
-    est.set_params(warm_start=True, max_iter=min(HIST_GB_CHUNK, target))
-    est.fit(X, y, **val)
-    cut = False
-    while est.n_iter_ >= est.max_iter and est.max_iter < target:
-        if time.monotonic() > deadline:
-            cut = True
-            break
-        est.set_params(max_iter=min(est.max_iter + HIST_GB_CHUNK, target))
-        est.fit(X, y, **val)
-    est.set_params(warm_start=False)
+    _, cut = _grow(est, "max_iter", int(est.max_iter), FIRST_CHUNK, lambda: est.fit(X, y, **val), deadline,
+                   stopped_early=lambda: est.n_iter_ < est.max_iter)
     return FitInfo(0.0, int(est.n_iter_), cut)
 
 
 def _fit_forest(est: Any, X: pd.DataFrame, y: np.ndarray, deadline: float | None) -> FitInfo:
-    target = int(est.n_estimators)
     if deadline is None:
         est.fit(X, y)
-        return FitInfo(0.0, target)
-    est.set_params(warm_start=True, n_estimators=min(FOREST_CHUNK, target))
-    est.fit(X, y)
+        return FitInfo(0.0, int(est.n_estimators))
+    built, cut = _grow(est, "n_estimators", int(est.n_estimators), FIRST_CHUNK, lambda: est.fit(X, y), deadline,
+                       stopped_early=lambda: False)
+    return FitInfo(0.0, built, cut)
+
+
+def _grow(est: Any, param: str, target: int, first: int, fit: Callable[[], object], deadline: float, *,
+          stopped_early: Callable[[], bool]) -> tuple[int, bool]:
+    """Fit with warm start, adding trees or rounds in chunks sized from the measured pace so that the
+    deadline is checked often without paying for many tiny fits. Returns (size built, cut by deadline)."""
+    size = min(first, target)
+    est.set_params(warm_start=True, **{param: size})
+    start = time.monotonic()
+    fit()
+    pace = (time.monotonic() - start) / size
     cut = False
-    while est.n_estimators < target:
-        if time.monotonic() > deadline:
+    while size < target and not stopped_early():
+        step = min(target - size, int((deadline - time.monotonic()) * 0.8 / max(pace, 1e-6)))
+        if step < 1:
             cut = True
             break
-        est.set_params(n_estimators=min(est.n_estimators + FOREST_CHUNK, target))
-        est.fit(X, y)
+        size += step
+        est.set_params(**{param: size})
+        start = time.monotonic()
+        fit()
+        pace = (time.monotonic() - start) / step
     est.set_params(warm_start=False)
-    return FitInfo(0.0, int(est.n_estimators), cut)
+    return size, cut
 
 
 # ---- LightGBM ---------------------------------------------------------------------------------------
