@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -36,3 +37,19 @@ def test_a_torn_last_line_is_skipped(tmp_path: Path) -> None:
     with path.open("a") as handle:
         handle.write('{"v": 1, "seq": 2, "kind": "tri')
     assert [e["seq"] for e in read_events(path)] == [1]
+
+
+def test_python_api_runs_a_job_and_counts_dropped_target_rows(tmp_path: Path, datasets_dir: Path) -> None:
+    import pandas as pd
+
+    from agent import run
+
+    frame = pd.read_csv(datasets_dir / "titanic.csv")
+    frame.loc[:19, "survived"] = None
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    outcome = run(tmp_path / "t.csv", goal="predict survived", budget=15, max_trials=0,
+                  runs_dir=tmp_path / "runs")
+    assert outcome.status == "completed" and outcome.exit_code == 0
+    dropped = [e for e in read_events(outcome.run_dir / "events.jsonl") if e["kind"] == "rows_dropped"]
+    assert dropped[0]["rows"] == 20 and "missing" in dropped[0]["reason"]
+    assert outcome.metrics["n_rows"] == math.ceil((891 - 20) * 0.2)
