@@ -205,7 +205,7 @@ def _classification_intent(text: str, task: str) -> MetricIntent | None:
         if m:
             recall_side, phrase = True, m.group(0)
     if not (recall_side or precision_side):
-        m = re.search(r"precision|avoid false|few(er)? false (alarm|positive)s?|no false (alarm|positive)s?"
+        m = re.search(r"precision|avoid(ing)? false (alarm|positive)s?|avoid false|few(er)? false (alarm|positive)s?|no false (alarm|positive)s?"
                       r"|only (flag|alert) when (sure|certain|confident)|false (alarm|positive)s? (are|is) (costly|expensive|bad)", text)
         if m:
             precision_side, phrase = True, m.group(0)

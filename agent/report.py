@@ -20,7 +20,8 @@ def render_report(run_dir: Path) -> Path:
     events = read_events(run_dir / EVENTS)
     metrics = _optional(run_dir / "metrics.json")
     profile = _optional(run_dir / "profile.json")
-    parts = [_header(manifest, events, metrics), _asked(manifest, events), _data(manifest, events, profile),
+    parts = [_header(manifest, events, metrics), _plan(events), _asked(manifest, events),
+             _data(manifest, events, profile),
              _decisions(events), _leakage(events), _selection(events), _tuning(events),
              _holdout(metrics, events), _importances(events), _warnings(events),
              _reproduce(manifest, run_dir)]
@@ -92,6 +93,30 @@ def _header(manifest: dict, events: list[dict], metrics: dict) -> str:
         lines += ["", f"The saved model (`{MODEL}`) was fitted on {model.get('fitted_on', '?')}"
                       + (f": {refit['reason']}" if refit else ".")]
     return "\n".join(lines) + "\n"
+
+
+def _plan(events: list[dict]) -> str:
+    """The plan in a few lines: what a reader wants before the details."""
+    lines = []
+    target, task = _decision(events, "target"), _decision(events, "task")
+    if target and task:
+        positive = _decision(events, "positive_class")
+        lines.append(f"- Predict **{target['choice']}** ({task['choice']}"
+                     + (f", positive class {positive['choice']!r}" if positive else "") + f"): {target['reason']}.")
+    metric, rule = _decision(events, "metric"), _decision(events, "threshold_rule")
+    if metric:
+        lines.append(f"- Judge models by **{_label(metric['choice'])}**: {metric['reason']}.")
+    if rule and rule["choice"]:
+        lines.append(f"- Decision threshold: {rule['reason']}.")
+    drops = [e for e in events if e["kind"] == "decision" and e["question"].startswith("drop:")
+             and e["choice"] == "drop"]
+    if drops:
+        lines.append("- Dropped: " + "; ".join(f"**{d['question'][5:]}** ({_short(d['reason'], 90)})"
+                                               for d in drops) + ".")
+    final = _decision(events, "final_model")
+    if final:
+        lines.append(f"- Final model: {final['reason']}.")
+    return "## The plan in short\n\n" + "\n".join(lines) + "\n" if lines else ""
 
 
 def _asked(manifest: dict, events: list[dict]) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from agent.goal import (conventional_targets, match_target, metric_intent, parse_budget)
+from agent.goal import column_words, conventional_targets, match_target, metric_intent, parse_budget
 from agent.policy import ColumnBrief, Decision, GoalBrief, SelectionBrief
 from agent.settings import DEFAULT_BUDGET
 from tools.candidates import CANDIDATES
@@ -133,8 +133,10 @@ class RulePolicy:
         train_rows = int(n_rows * (1 - holdout))
         if forced_folds:
             folds, why = forced_folds, "--folds was given"
-        elif budget < 30 or train_rows > 100_000:
-            folds, why = 3, ("a short budget" if budget < 30 else "many rows") + " favours 3 folds"
+        elif budget < 30 or train_rows >= 10_000:
+            folds, why = 3, ("a short budget favours 3 folds" if budget < 30 else
+                             f"with {train_rows:,} training rows each of 3 folds validates on thousands of rows, "
+                             "stable enough, and leaves more time for tuning")
         else:
             folds, why = 5, "5 folds give a stable estimate at this size"
         kind = "stratified" if task != "regression" else "shuffled"
@@ -159,10 +161,18 @@ class RulePolicy:
                 continue
             if name in suspects:
                 s = suspects[name]
-                decisions.append(Decision(f"drop:{name}", "keep",
-                                          f"flagged as a possible leak ({s['reason']}) but kept because you asked "
-                                          "with --keep", s.get("evidence", {}),
-                                          [{"choice": "drop", "why_not": "overridden by --keep"}], actor="user"))
+                if name in brief.keep:
+                    decisions.append(Decision(f"drop:{name}", "keep",
+                                              f"flagged as a possible leak ({s['reason']}) but kept because you "
+                                              "asked with --keep", s.get("evidence", {}),
+                                              [{"choice": "drop", "why_not": "overridden by --keep"}], actor="user"))
+                else:
+                    decisions.append(Decision(
+                        f"drop:{name}", "keep",
+                        f"flagged as a possible leak ({s['reason']}) but kept: nothing in its name says it is only "
+                        f"known after the outcome, and it may simply be the strongest feature. If it is only known "
+                        f"afterwards, rerun with --drop {name}", {**s.get("evidence", {}), "rule": s.get("rule")},
+                        [{"choice": "drop", "why_not": "would throw away what may be a legitimate strong feature"}]))
             kind = col["kind"]
             if kind == "numeric":
                 plan["numeric"].append(name)
@@ -205,7 +215,7 @@ class RulePolicy:
         if col["constant"]:
             return ("constant: it has a single value" if col["missing_share"] < 1 else "empty: every value is missing",
                     evidence, [])
-        if suspect is not None:
+        if suspect is not None and _clear_leak(name, suspect):
             severity = "almost surely" if suspect["severity"] == "strong" else "probably"
             return (f"{severity} leaks the target: {suspect['reason']} If it is known at prediction time, "
                     f"keep it with --keep {name}", {**evidence, **suspect.get("evidence", {}),
@@ -292,13 +302,29 @@ class RulePolicy:
         if interrupted:
             return Decision("refit", False, "the run was stopped: the model fitted on the training part is kept "
                             "as is", evidence)
-        if refit_seconds * 1.5 + 1 < seconds_left:
-            return Decision("refit", True, "refit on all rows (training part + holdout): more data makes a "
-                            "better model, and the holdout has already given its honest score", evidence,
+        if refit_seconds * 1.3 < seconds_left:
+            return Decision("refit", True, f"refit on all rows (training part + holdout): more data makes a "
+                            f"better model, and the holdout has already given its honest score (about "
+                            f"{refit_seconds:.1f} s needed, {seconds_left:.1f} s left)", evidence,
                             [{"choice": False, "why_not": "would waste the holdout rows"}])
-        return Decision("refit", False, f"not enough time left to refit on all rows (about {refit_seconds:.0f} s "
-                        f"needed, {seconds_left:.0f} s left); the model fitted on the training part is kept",
-                        evidence, [{"choice": True, "why_not": "would break the time budget"}])
+        return Decision("refit", False, f"not enough time left to refit on all rows (about {refit_seconds:.1f} s "
+                        f"needed, with a 30% margin; {seconds_left:.1f} s left); the model fitted on the training "
+                        "part is kept", evidence, [{"choice": True, "why_not": "would break the time budget"}])
+
+
+# Words naming things known only once the outcome is known: how long it lasted, what it came to in the
+# end, how it was settled. A suspect column whose name holds one is treated as a leak.
+AFTER_THE_FACT = frozenset("""duration length total sum final outcome result status resolution resolved
+settled settlement closed closing paid payout refund refunded charged billed end ended after post outcome
+response responded converted churned cancelled canceled returned""".split())
+
+
+def _clear_leak(name: str, suspect: dict) -> bool:
+    """A suspect is dropped when it is near-certain, rebuilds the target arithmetically, or is named like
+    something known only after the outcome; otherwise it is kept with a warning."""
+    if suspect.get("severity") == "strong" or suspect.get("rule") == "reconstructs_target":
+        return True
+    return bool(AFTER_THE_FACT & set(column_words(name)))
 
 
 def _default_rule(metric: str, task: str) -> dict | None:
@@ -311,6 +337,8 @@ def _default_rule(metric: str, task: str) -> dict | None:
 
 
 def _rule_reason(rule: dict | None, metric: str, task: str, phrase: str = "") -> str:
+    if task == "regression":
+        return "a regression predicts values: no decision threshold"
     if task != "binary":
         return "several classes: each row gets its most probable class"
     source = f"the goal says '{phrase}'" if phrase else f"it matches the metric ({metric})"

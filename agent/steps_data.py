@@ -163,6 +163,10 @@ def _plan_columns(ctx: RunContext, target: str, task: str, prof: object) -> Colu
         raise DataError(f"--keep/--drop name columns that are not in the data: {', '.join(unknown)}.")
     facts = {"columns": [str(c) for c in table.frame.columns], "target": target, "task": task}
     decisions = ctx.decider.ask(lambda p: p.choose_columns(brief), facts, step="plan")
+    for d in decisions:
+        if d.question.startswith("drop:") and d.choice == "keep" and d.actor != "user":
+            ctx.events.emit("warning", step="plan", message=f"'{d.question[5:]}' looks like it could leak the "
+                            f"target and was kept: {d.reason}")
     plan_dict = next(d.choice for d in decisions if d.question == "column_plan")
     return ColumnPlan.from_dict(plan_dict)
 

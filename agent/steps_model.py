@@ -19,9 +19,9 @@ from agent.runfolder import MODEL, sha256_file, write_json
 from tools.candidates import CANDIDATES, get_candidate
 from tools.crossval import CVResult, TrainingData, cross_validate, make_folds
 from tools.ensemble import blend, select_ensemble
-from tools.evaluate import evaluate_holdout
+from tools.evaluate import encode_labels, evaluate_holdout
 from tools.metrics import get_metric
-from tools.model import Member, ModelSpec, fit_model, predict_table
+from tools.model import Member, ModelSpec, class_probabilities, fit_model, predict_table
 from tools.preprocess import ColumnPlan
 from tools.reference import bootstrap_spread, feature_reference, numeric_bins
 from tools.threshold import choose_threshold, describe_rule
@@ -196,6 +196,13 @@ def finalize(state: RunState, runtime: Runtime[RunContext]) -> RunState:
     return {"step": "finalize", "final": spec.to_dict()}
 
 
+def _final_deadline(ctx: RunContext) -> float:
+    """Final fits may run a little past the budget (never near the hard wall): a model cut short for want
+    of a second is worse than a run that ends a second late."""
+    clock = ctx.clock
+    return min(clock.end + 0.05 * clock.budget + 2.0, clock.hard_end - 4.0)
+
+
 def evaluate(state: RunState, runtime: Runtime[RunContext]) -> RunState:
     """Fit the final spec on the training part, score it on the untouched holdout, save it."""
     ctx = runtime.context
@@ -203,13 +210,18 @@ def evaluate(state: RunState, runtime: Runtime[RunContext]) -> RunState:
     plan = ColumnPlan.from_dict(state["column_plan"])
     w = ctx.workspace
     with ctx.step("evaluate", model=spec.label):
-        model = fit_model(spec, plan, w["X_train"], w["labels_train"], seed=ctx.settings.seed,
-                          n_jobs=ctx.settings.n_jobs)
+        fitted = fit_model(spec, plan, w["X_train"], w["labels_train"], seed=ctx.settings.seed,
+                           n_jobs=ctx.settings.n_jobs, deadline=_final_deadline(ctx))
+        model = fitted.estimator
+        if fitted.cut:
+            ctx.events.emit("warning", step="evaluate", message=f"the time budget cut the final fit of "
+                            f"{', '.join(fitted.cut)} short: it has fewer trees or rounds than tuned")
         w["model"] = model
+        w["fit_seconds"] = fitted.seconds
         _save_model(ctx, model, fitted_on="training part", features=plan.features)
-        refit_est = _fit_estimate(_results(ctx), [m.candidate for m in spec.members], len(w["data"].folds)) * 1.25
-        allowance = 0.0 if ctx.should_stop() else \
-            max(0.0, min(10.0, 0.05 * ctx.clock.budget, ctx.seconds_left() - refit_est * 1.5 - REPORT_SECONDS))
+        left = _final_deadline(ctx) - time.monotonic() - REPORT_SECONDS
+        allowance = 0.0 if ctx.should_stop() else max(0.0, min(10.0, 0.05 * ctx.clock.budget,
+                                                               left - fitted.seconds * 1.5))
         ev = evaluate_holdout(model, spec, w["X_train"][plan.features], w["labels_train"],
                               w["X_hold"][plan.features], w["labels_hold"], primary=state["metric"],
                               seed=ctx.settings.seed, importance_seconds=allowance)
@@ -233,16 +245,24 @@ def refit(state: RunState, runtime: Runtime[RunContext]) -> RunState:
     plan = ColumnPlan.from_dict(state["column_plan"])
     w = ctx.workspace
     with ctx.step("refit"):
-        estimate = _fit_estimate(_results(ctx), [m.candidate for m in spec.members], len(w["data"].folds)) * 1.25
-        decision = ctx.decider.one(lambda p: p.choose_refit(estimate, ctx.seconds_left() - REPORT_SECONDS,
-                                                            ctx.should_stop()), {}, step="refit")
+        rows = len(w["X_train"]) + len(w["X_hold"])
+        estimate = w["fit_seconds"] * rows / max(len(w["X_train"]), 1)
+        left = _final_deadline(ctx) - time.monotonic() - REPORT_SECONDS
+        decision = ctx.decider.one(lambda p: p.choose_refit(estimate, left, ctx.should_stop()), {}, step="refit")
+        refitted = False
         if decision.choice:
             X_all = pd.concat([w["X_train"], w["X_hold"]], ignore_index=True)
             labels_all = pd.concat([w["labels_train"], w["labels_hold"]], ignore_index=True)
-            model = fit_model(spec, plan, X_all, labels_all, seed=ctx.settings.seed, n_jobs=ctx.settings.n_jobs)
-            w["model"] = model
-            _save_model(ctx, model, fitted_on="all rows", features=plan.features)
-    return {"step": "refit", "refit": bool(decision.choice)}
+            fitted = fit_model(spec, plan, X_all, labels_all, seed=ctx.settings.seed, n_jobs=ctx.settings.n_jobs,
+                               deadline=_final_deadline(ctx))
+            if fitted.cut:
+                ctx.events.emit("warning", step="refit", message="the time budget cut the refit on all rows "
+                                "short; the complete model fitted on the training part is kept")
+            else:
+                w["model"] = fitted.estimator
+                _save_model(ctx, fitted.estimator, fitted_on="all rows", features=plan.features)
+                refitted = True
+    return {"step": "refit", "refit": refitted}
 
 
 def _save_model(ctx: RunContext, model: object, *, fitted_on: str, features: list[str]) -> None:
@@ -259,8 +279,6 @@ def _save_model(ctx: RunContext, model: object, *, fitted_on: str, features: lis
 
 
 def _holdout_spread(model: object, spec: ModelSpec, w: object, metric_name: str, seed: int) -> dict:
-    from tools.model import class_probabilities
-    from tools.evaluate import encode_labels
     metric = get_metric(metric_name)
     X = w["X_hold"]
     if spec.task == "regression":

@@ -39,6 +39,7 @@ Output: a markdown table on stdout and the rows as JSON in benchmarks/results/be
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -435,6 +436,14 @@ def render(rows: list[dict], budget: float, systems: list[str]) -> str:
         status = f"{extra.get('status') or '?'} (exit {extra.get('exit_code')})" if ml else "-"
         lines.append(f"| {row['dataset']} ({key}) | {' | '.join(cells)} | {ml.get('model') or '-'} | "
                      f"{fl.get('model') or '-'} | {status} |")
+    sources: dict[str, list[str]] = {}
+    for row in rows:
+        source = (row["systems"].get("mlpilot") or {}).get("extra", {}).get("source")
+        if source:
+            sources.setdefault(source, []).append(row["dataset"])
+    if len(sources) > 1:
+        lines += ["", f"Warning: mlpilot's source changed during the benchmark ({len(sources)} versions): "
+                  + "; ".join(f"{h}: {', '.join(names)}" for h, names in sources.items())]
     problems = [(row["dataset"], system, res) for row in rows for system, res in row["systems"].items()
                 if res["error"] or res["notes"]]
     if problems:
@@ -482,6 +491,21 @@ def _git_state() -> dict[str, Any]:
     return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
 
 
+def source_fingerprint() -> str:
+    """A short hash of mlpilot's source (agent/, tools/, prompts/) as it is now.
+
+    mlpilot may be edited while a long benchmark runs; each run imports the code afresh, so the hash is
+    taken per run and the report warns when it differs between datasets.
+    """
+    digest = hashlib.sha256()
+    for folder in ("agent", "tools", "prompts"):
+        for path in sorted((ROOT / folder).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(ROOT)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def bench_one(ds: Dataset, args: argparse.Namespace, systems: list[str], workdir: Path) -> dict:
     metric = METRIC_FOR_TASK[ds.task]
     row: dict[str, Any] = {"dataset": ds.name, "task": ds.task, "metric": metric,
@@ -501,11 +525,14 @@ def bench_one(ds: Dataset, args: argparse.Namespace, systems: list[str], workdir
             res: SystemResult | None = None
             try:
                 if system == "mlpilot":
+                    source = source_fingerprint()
                     res, pred = run_mlpilot(ds, split, metric, args.budget, args.seed, args.mlpilot_python,
                                             workdir)
                 else:
                     res, pred = run_reference(system, ds, split, metric, args.budget, args.seed,
                                               args.bench_python, workdir)
+                if system == "mlpilot":
+                    res.extra["source"] = source
                 if pred is not None:
                     res.score, res.secondary, matched = score(pred, split, ds.task)
                     if matched:

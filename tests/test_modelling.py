@@ -135,7 +135,7 @@ def test_ensemble_and_final_model_round_trip(titanic: tuple, data: TrainingData,
     members = [Member(n, results[n].params, 1, results[n].iterations) for n in ("lightgbm", "linear")]
     spec = ModelSpec(members, "binary", [0, 1], threshold=0.4)
     train, hold = frame.iloc[:700], frame.iloc[700:]
-    model = fit_model(spec, plan, train, labels.iloc[:700], seed=0, n_jobs=2)
+    model = fit_model(spec, plan, train, labels.iloc[:700], seed=0, n_jobs=2).estimator
     table = predict_table(model, hold, spec)
     assert list(table.columns) == ["prediction", "proba_0", "proba_1"]
     assert ((table.proba_1 >= 0.4).astype(int) == table.prediction).all()

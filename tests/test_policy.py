@@ -136,3 +136,17 @@ def test_target_checks_and_positive_class(datasets_dir: Path) -> None:
         check_target(credit, "class", "regression")
     with pytest.raises(DataError, match="looks like an identifier"):
         check_target(pd.read_csv(datasets_dir / "titanic.csv"), "name", "multiclass")
+
+
+def test_a_dominant_column_without_an_after_the_fact_name_is_kept_with_a_warning() -> None:
+    leakage = {"suspects": [{"column": "x0", "severity": "suspect", "rule": "dominates_alone",
+                             "reason": "alone it does most of the work.", "evidence": {}, "score_alone": 0.8},
+                            {"column": "call_duration", "severity": "suspect", "rule": "dominates_alone",
+                             "reason": "alone it does most of the work.", "evidence": {}, "score_alone": 0.8}]}
+    column = {"kind": "numeric", "missing_share": 0.0, "n_unique": 500, "unique_share": 0.5, "constant": False,
+              "id_like": False, "free_text": False, "near_constant": False, "flags": [], "top_values": []}
+    profile = {"n_rows": 1000, "columns": [{**column, "name": n} for n in ("x0", "call_duration", "x1", "y")]}
+    decisions = {d.question: d for d in rules.choose_columns(ColumnBrief("y", "binary", profile, leakage, {}, {}))}
+    assert decisions["drop:x0"].choice == "keep" and "--drop x0" in decisions["drop:x0"].reason
+    assert decisions["drop:call_duration"].choice == "drop"
+    assert "x0" in decisions["column_plan"].choice["numeric"]

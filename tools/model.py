@@ -1,24 +1,26 @@
 """Turning a chosen configuration into the fitted scikit-learn pipeline that is saved and served.
 
 A `ModelSpec` (JSON-able) names the members (candidate, parameters, weight, CV boosting rounds), the
-classes and, for binary problems, the decision threshold. `build_model` makes a plain scikit-learn
-object from it: a `Pipeline` (cleaning + model), a soft `VotingClassifier` / `VotingRegressor` of such
-pipelines for an ensemble, wrapped in `FixedThresholdClassifier` when a threshold other than 0.5 was
-chosen. Nothing of mlpilot is needed to load or use the result.
+classes and, for binary problems, the decision threshold. `fit_model` makes a plain scikit-learn object
+from it: a `Pipeline` (cleaning + model), a soft `VotingClassifier` / `VotingRegressor` of such pipelines
+for an ensemble, wrapped in `FixedThresholdClassifier` when a threshold other than 0.5 was chosen.
+Nothing of mlpilot is needed to load or use the result.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import VotingClassifier, VotingRegressor
+from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import FixedThresholdClassifier
 from sklearn.pipeline import Pipeline
 
-from tools.candidates import get_candidate
+from tools.candidates import FitInfo, get_candidate
 from tools.preprocess import ColumnPlan, build_preprocessor
 
 
@@ -65,38 +67,56 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def member_pipeline(member: Member, plan: ColumnPlan, task: str, *, seed: int, n_jobs: int) -> Pipeline:
-    """Cleaning + model for one member, with boosting rounds fixed from cross-validation."""
+@dataclass
+class FittedModel:
+    """A fitted estimator and the members whose fit the deadline cut short (fewer trees or rounds)."""
+
+    estimator: Any
+    cut: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def fit_member(member: Member, plan: ColumnPlan, task: str, X: pd.DataFrame, y: np.ndarray, *, seed: int,
+               n_jobs: int, deadline: float | None = None) -> tuple[Pipeline, FitInfo]:
+    """Cleaning + model for one member, fitted with boosting rounds fixed from cross-validation and never
+    past ``deadline``. The steps are fitted one by one so the model's own deadline-aware fit is used."""
     cand = get_candidate(member.candidate)
     params = cand.final_params(member.params, member.iterations)
     prep = build_preprocessor(plan, encoding=cand.encoding, task=task, seed=seed)
-    return Pipeline([("prep", prep), ("model", cand.make(task, params, seed=seed, n_jobs=n_jobs))])
-
-
-def build_model(spec: ModelSpec, plan: ColumnPlan, *, seed: int, n_jobs: int) -> Any:
-    """The unfitted scikit-learn estimator for ``spec``."""
-    pipes = [member_pipeline(m, plan, spec.task, seed=seed, n_jobs=n_jobs) for m in spec.members]
-    if len(pipes) == 1:
-        model: Any = pipes[0]
-    elif spec.task == "regression":
-        model = VotingRegressor([(m.candidate, p) for m, p in zip(spec.members, pipes)],
-                                weights=[m.weight for m in spec.members])
-    else:
-        model = VotingClassifier([(m.candidate, p) for m, p in zip(spec.members, pipes)], voting="soft",
-                                 weights=[m.weight for m in spec.members])
-    if spec.task == "binary" and spec.threshold is not None and abs(spec.threshold - 0.5) > 1e-9:
-        model = FixedThresholdClassifier(model, threshold=spec.threshold, pos_label=spec.positive,
-                                         response_method="predict_proba")
-    return model
+    Xt = prep.fit_transform(X[plan.features], y)
+    model = cand.make(task, params, seed=seed, n_jobs=n_jobs)
+    info = cand.fit(model, Xt, y, deadline=deadline)
+    return Pipeline([("prep", prep), ("model", model)]), info
 
 
 def fit_model(spec: ModelSpec, plan: ColumnPlan, X: pd.DataFrame, labels: pd.Series | np.ndarray, *,
-              seed: int, n_jobs: int) -> Any:
-    """Build and fit the final estimator on raw rows ``X`` with original ``labels`` (or values)."""
-    model = build_model(spec, plan, seed=seed, n_jobs=n_jobs)
+              seed: int, n_jobs: int, deadline: float | None = None) -> FittedModel:
+    """Fit the final estimator on raw rows ``X`` with original ``labels`` (or values).
+
+    Members are fitted first and then frozen (`FrozenEstimator`) inside the soft-voting ensemble and the
+    fixed-threshold wrapper, whose own ``fit`` then only records the classes.
+    """
+    start = time.monotonic()
     y = np.asarray(labels)
-    model.fit(X[plan.features], y)
-    return model
+    fitted: list[tuple[str, Pipeline]] = []
+    cut: list[str] = []
+    for member in spec.members:
+        pipe, info = fit_member(member, plan, spec.task, X, y, seed=seed, n_jobs=n_jobs, deadline=deadline)
+        fitted.append((member.candidate, pipe))
+        if info.cut_by_deadline:
+            cut.append(member.candidate)
+    features = X[plan.features]
+    if len(fitted) == 1:
+        model: Any = fitted[0][1]
+    else:
+        frozen = [(name, FrozenEstimator(pipe)) for name, pipe in fitted]
+        weights = [m.weight for m in spec.members]
+        model = (VotingRegressor(frozen, weights=weights) if spec.task == "regression"
+                 else VotingClassifier(frozen, voting="soft", weights=weights)).fit(features, y)
+    if spec.task == "binary" and spec.threshold is not None and abs(spec.threshold - 0.5) > 1e-9:
+        model = FixedThresholdClassifier(FrozenEstimator(model), threshold=spec.threshold,
+                                         pos_label=spec.positive, response_method="predict_proba").fit(features, y)
+    return FittedModel(model, cut, time.monotonic() - start)
 
 
 def predict_table(model: Any, X: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
