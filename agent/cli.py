@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--drop", action="append", metavar="COLUMN", help="drop a column (repeatable)")
     run.add_argument("--delimiter", help="field delimiter, if detection gets it wrong (e.g. ';' or '\\t')")
     run.add_argument("--encoding", help="text encoding, if detection gets it wrong (e.g. latin-1)")
-    run.add_argument("--n-jobs", type=int, dest="n_jobs", help="threads for model fitting (default: all cores)")
+    run.add_argument("--n-jobs", type=int, dest="n_jobs", help="threads for model fitting (default: half the cores)")
+    _llm_options(run)
     _common(run)
     run.add_argument("--yes", "-y", action="store_true", help="do not ask for plan approval (the CLI never asks yet)")
 
@@ -63,6 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--encoding")
     _common(predict)
 
+    rerun = sub.add_parser("rerun", help="run again with a run's data, goal and settings",
+                           description="Start a new run with the same data, goal and settings as RUN. With "
+                           "--replay, the LLM's recorded answers are replayed offline, so its decisions repeat.")
+    rerun.add_argument("run", help="run folder or run id")
+    rerun.add_argument("--replay", action="store_true", dest="replay_answers",
+                       help="replay the LLM's recorded answers (no network)")
+    rerun.add_argument("--budget", "-b", type=float, help="override the budget")
+    _common(rerun)
+
     report = sub.add_parser("report", help="re-render and show a run's report")
     report.add_argument("run", help="run folder or run id")
     report.add_argument("--path-only", action="store_true", help="print only the report's path")
@@ -71,6 +81,16 @@ def build_parser() -> argparse.ArgumentParser:
     runs = sub.add_parser("runs", help="list runs")
     _common(runs)
     return parser
+
+
+def _llm_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--llm", metavar="MODEL", help="plan with this chat model (any OpenAI-compatible endpoint); "
+                   "'off' forces the offline rules. Default: on when OPENAI_API_KEY or a base URL is set")
+    p.add_argument("--llm-budget", dest="llm_budget", help="stop using the LLM past this spend: dollars (0.50) "
+                   "or tokens (20k tokens); the rules carry on")
+    p.add_argument("--llm-prices", dest="llm_prices", metavar="FILE", help="JSON price table overriding the "
+                   'built-in one: {"model": [input, output]} in dollars per million tokens')
+    p.add_argument("--llm-timeout", dest="llm_timeout", type=float, help="seconds per LLM request (default 60)")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -97,6 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(settings, term, argv)
         if args.command == "predict":
             return _predict(args, settings, term)
+        if args.command == "rerun":
+            return _rerun(args, settings, term, argv)
         if args.command == "report":
             return _report(args, settings, term)
         if args.command == "runs":
@@ -123,6 +145,37 @@ def _run(settings: object, term: object, argv: list[str]) -> int:
         term.error(outcome.error)
     term.summary(outcome.summary)
     return outcome.exit_code
+
+
+def _rerun(args: argparse.Namespace, settings: object, term: object, argv: list[str]) -> int:
+    import os
+
+    from agent.runfolder import read_json, resolve_run
+    from agent.settings import resolve
+    from tools.errors import ConfigError
+
+    run_dir = resolve_run(args.run, settings.runs_dir)
+    old = read_json(run_dir / "manifest.json")
+    flags = {k: old["settings"].get(k) for k in ("data", "goal", "target", "task", "metric", "seed", "max_trials",
+                                                 "folds", "keep", "drop", "delimiter", "encoding", "n_jobs")}
+    usd, tokens = old["settings"].get("llm_budget_usd"), old["settings"].get("llm_budget_tokens")
+    flags.update(budget=args.budget or old.get("budget") or old["settings"].get("budget"),
+                 runs_dir=str(settings.runs_dir), quiet=args.quiet, json=args.json, parent=old["run_id"],
+                 llm_budget=str(usd) if usd is not None else f"{tokens} tokens" if tokens is not None else None)
+    model = old["settings"].get("llm_model")
+    if args.replay_answers:
+        recorded = run_dir / "llm_calls.jsonl"
+        if not model or not recorded.exists():
+            raise ConfigError(f"The run '{run_dir.name}' made no LLM calls to replay; rerun it without --replay.")
+        flags.update(llm=model, replay=str(recorded))
+        env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL",
+                                                                 "MLPILOT_LLM_BASE_URL")}
+    else:
+        flags.update(llm=model or "off")
+        env = dict(os.environ)
+    new_settings = resolve(flags, env)
+    term.info(f"rerun of {old['run_id']}" + (" replaying its LLM answers offline" if args.replay_answers else ""))
+    return _run(new_settings, term, argv)
 
 
 def _predict(args: argparse.Namespace, settings: object, term: object) -> int:

@@ -43,6 +43,7 @@ class RunState(TypedDict, total=False):
     final: dict
     evaluation: dict
     refit: bool
+    iterating: bool
     warnings: list[str]
 
 

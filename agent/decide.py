@@ -38,13 +38,14 @@ class Decider:
         except Exception as exc:  # an LLM policy that cannot answer: the rules take over
             if self.policy is self.rules:
                 raise
-            decisions, bad = [], [(None, f"{type(exc).__name__}: {exc}")]
+            decisions, bad = [], [(getattr(exc, "question", None), f"{type(exc).__name__}: {exc}")]
         if bad:
             if self.policy is self.rules:
                 raise AssertionError(f"rule policy made an invalid decision: {bad}")
             for decision, problem in bad:
-                self.events.emit("fallback", step=step, question=decision.question if decision else None,
-                                 rejected=decision.choice if decision else None, problem=problem,
+                rejected = isinstance(decision, Decision)
+                self.events.emit("fallback", step=step, question=decision.question if rejected else decision,
+                                 rejected=decision.choice if rejected else None, problem=problem,
                                  actor=self.policy.name)
             answer = ask(self.rules)
             decisions = answer if isinstance(answer, list) else [answer]

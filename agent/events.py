@@ -44,8 +44,9 @@ def jsonable(value: Any) -> Any:
 class EventLog:
     """Appends events to a file and tells listeners (the console) about each one."""
 
-    def __init__(self, path: Path, *, started: float | None = None) -> None:
+    def __init__(self, path: Path, *, started: float | None = None, secrets: tuple[str, ...] = ()) -> None:
         self.path = Path(path)
+        self.secrets = tuple(s for s in secrets if s and len(s) >= 4)
         self.started = time.monotonic() if started is None else started
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()
@@ -62,11 +63,21 @@ class EventLog:
                      "ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
                      "t": round(time.monotonic() - self.started, 3), "kind": kind, "step": step,
                      **jsonable(payload)}
+            line = json.dumps(event, ensure_ascii=False)
+            if self.secrets:
+                line = self.redact(line)
+                event = json.loads(line)
             with self.path.open("a", encoding="utf-8") as handle:
-                handle.write(json.dumps(event, ensure_ascii=False) + "\n")
+                handle.write(line + "\n")
         for listener in self._listeners:
             listener(event)
         return event
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret replaced (the API key must never reach a file)."""
+        for secret in self.secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
 
     def decision(self, question: str, choice: Any, *, reason: str, step: str | None = None,
                  evidence: dict | None = None, alternatives: Iterable[dict] | None = None,

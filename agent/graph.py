@@ -1,7 +1,9 @@
 """The run as one LangGraph `StateGraph`.
 
     intake -> profile -> plan -> clean -> select -> tune -> finalize -> evaluate -> refit -> END
-                                            \\________\\_____/ (stop requested: straight to finalize)
+
+    select -> finalize directly when a stop was requested or nothing finished;
+    tune or finalize -> clean once when the policy asks for one more iteration.
 
 Nodes live in agent.steps_data and agent.steps_model and return partial state. Routing functions are
 pure and named for the question they answer. The report is written by the runner after the graph ends,
@@ -26,8 +28,15 @@ def has_candidates_to_tune(state: RunState) -> str:
     return "tune"
 
 
+def wants_another_round(state: RunState) -> str:
+    """After tuning: back to cleaning when the policy asked for one more iteration, else finalize."""
+    return "clean" if state.get("iterating") else "finalize"
+
+
 def has_model_to_evaluate(state: RunState) -> str:
-    """After finalize: evaluate a chosen model, or end when there is none."""
+    """After finalize: another iteration if asked, evaluate a chosen model, or end when there is none."""
+    if state.get("iterating"):
+        return "clean"
     return "evaluate" if state.get("final") else END
 
 
@@ -44,8 +53,8 @@ def build_graph(checkpointer: Any | None = None) -> Any:
     graph.add_edge("plan", "clean")
     graph.add_edge("clean", "select")
     graph.add_conditional_edges("select", has_candidates_to_tune, ["tune", "finalize"])
-    graph.add_edge("tune", "finalize")
-    graph.add_conditional_edges("finalize", has_model_to_evaluate, ["evaluate", END])
+    graph.add_conditional_edges("tune", wants_another_round, ["clean", "finalize"])
+    graph.add_conditional_edges("finalize", has_model_to_evaluate, ["clean", "evaluate", END])
     graph.add_edge("evaluate", "refit")
     graph.add_edge("refit", END)
     return graph.compile(checkpointer=checkpointer)

@@ -124,6 +124,8 @@ def _tuning(d: Decision, f: dict) -> str | None:
 
 
 def _final(d: Decision, f: dict) -> str | None:
+    if d.choice.get("kind") == "iterate":
+        return None
     allowed = f.get("evaluated", [])
     names = list(d.choice.get("weights", {})) if d.choice.get("kind") == "ensemble" else [d.choice.get("candidate")]
     bad = [n for n in names if n not in allowed]

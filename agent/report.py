@@ -23,8 +23,8 @@ def render_report(run_dir: Path) -> Path:
     parts = [_header(manifest, events, metrics), _plan(events), _asked(manifest, events),
              _data(manifest, events, profile),
              _decisions(events), _leakage(events), _selection(events), _tuning(events),
-             _holdout(metrics, events), _importances(events), _warnings(events),
-             _reproduce(manifest, run_dir)]
+             _holdout(metrics, events), _importances(events), _narrative(run_dir, events), _llm(manifest, events),
+             _warnings(events), _reproduce(manifest, run_dir)]
     path = run_dir / "report.md"
     write_text(path, "\n".join(p for p in parts if p).rstrip() + "\n")
     return path
@@ -134,7 +134,8 @@ def _asked(manifest: dict, events: list[dict]) -> str:
     started = _first(events, "run_started")
     if started:
         rows.append(["decided by", "the rule policy (offline)" if started.get("policy") == "rules"
-                     else f"{started.get('policy')} with the rules as fallback"])
+                     else f"the language model `{started.get('model')}`, checked by the guard, with the rules "
+                          "as fallback"])
     return "## What was asked\n\n" + _table(["", ""], rows)
 
 
@@ -228,12 +229,18 @@ def _board(rows: list[dict], metric: str) -> str:
 
 
 def _selection(events: list[dict]) -> str:
-    board = next((e for e in events if e["kind"] == "leaderboard" and e.get("stage") == "selection"), None)
-    if not board:
+    boards = [e for e in events if e["kind"] == "leaderboard" and e.get("stage") == "selection"]
+    if not boards:
         return ""
     failed = [e for e in events if e["kind"] == "candidate_failed"]
     text = ("## Model selection\n\nEach candidate with its default settings, on the same cross-validation "
-            "folds of the training part.\n\n" + _board(board["rows"], board["metric"]))
+            "folds of the training part.\n\n" + _board(boards[0]["rows"], boards[0]["metric"]))
+    for iteration, board in zip([e for e in events if e["kind"] == "iteration"], boards[1:]):
+        changes = "; ".join(part for part in (
+            f"dropped {', '.join(iteration['dropped'])}" if iteration.get("dropped") else "",
+            f"added {', '.join(iteration['added'])}" if iteration.get("added") else "") if part)
+        text += (f"\nSecond round, after the {iteration['step']} review asked to go back ({changes}): "
+                 f"{iteration['reason']}\n\n" + _board(board["rows"], board["metric"]))
     for f in failed:
         text += f"\n- {f['candidate']} failed: {f['error']}"
     return text
@@ -313,6 +320,56 @@ def _importances(events: list[dict]) -> str:
             ".\n\n" + _table(["column", "importance", "sd"], rows))
 
 
+def _narrative(run_dir: Path, events: list[dict]) -> str:
+    path = run_dir / "narrative.md"
+    note = _last(events, "narrative")
+    if not path.exists() or not note:
+        return ""
+    text = path.read_text(encoding="utf-8").strip()
+    quoted = "\n".join(f"> {line}" if line else ">" for line in text.splitlines())
+    return (f"## In the model's words\n\n*Written by the language model `{note['model']}` from the decision log; "
+            "unlike the rest of this report it is not derived mechanically from the events, so check it against "
+            "the sections above.*\n\n" + quoted + "\n")
+
+
+def _llm(manifest: dict, events: list[dict]) -> str:
+    llm = manifest.get("llm")
+    calls = [e for e in events if e["kind"] == "llm_call"]
+    if not llm and not calls:
+        return ""
+    ok = [c for c in calls if "error" not in c]
+    prompt = sum(c.get("prompt_tokens", 0) for c in ok)
+    completion = sum(c.get("completion_tokens", 0) for c in ok)
+    cost = sum(c.get("cost_usd", 0.0) for c in ok)
+    latency = sum(c.get("latency", 0.0) for c in calls)
+    priced = all(c.get("priced", True) for c in ok)
+    lines = ["## The language model", "",
+             f"Model `{(llm or {}).get('model')}`" + (" (replayed from a recording, no network)"
+                                                      if (llm or {}).get("replay_of") else "")
+             + f": {len(ok)} answered calls, {len(calls) - len(ok)} failed attempts, {prompt:,} tokens in, "
+               f"{completion:,} out, estimated cost ${cost:.4f}" + ("" if priced else " (model not in the price "
+                                                                    "table: cost unknown)")
+             + f", {latency:.1f} s waiting.", ""]
+    by_actor: dict[str, int] = {}
+    for e in events:
+        if e["kind"] == "decision":
+            by_actor[e["actor"]] = by_actor.get(e["actor"], 0) + 1
+    lines.append("Decisions by actor: " + ", ".join(f"{k} {v}" for k, v in sorted(by_actor.items())) + ".")
+    differ = [e for e in events if e["kind"] == "decision" and e["actor"] == "llm" and any(
+        a.get("by") == "rules" and a.get("choice") != e["choice"] for a in e.get("alternatives", []))]
+    if differ:
+        lines += ["", "Where the model and the rule policy differ:", ""]
+        rows = [[e["question"], _short(e["choice"], 50),
+                 _short(next(a["choice"] for a in e["alternatives"] if a.get("by") == "rules"), 50), e["reason"]]
+                for e in differ]
+        lines.append(_table(["question", "model chose", "rules would choose", "model's reason"], rows))
+    failed = [e for e in events if e["kind"] in ("fallback", "llm_stage_failed")]
+    if failed:
+        lines += ["", "Where the rules took over:", ""]
+        lines += [f"- {e.get('question') or e.get('stage')}: {e['problem']}" for e in failed]
+    return "\n".join(lines) + "\n"
+
+
 def _warnings(events: list[dict]) -> str:
     items = [e["message"] for e in events if e["kind"] == "warning"]
     items += [f"{e['candidate']} was cut by its time share: {e.get('note')}" for e in events
@@ -333,7 +390,7 @@ def _reproduce(manifest: dict, run_dir: Path) -> str:
     files = sorted(p.name for p in run_dir.iterdir() if p.is_file() and not p.name.startswith("."))
     lines = ["## Reproduce and use", "",
              f"- Seed {manifest.get('seed')}; data sha256 `{manifest.get('data', {}).get('sha256')}`.",
-             f"- Command: `{' '.join(manifest.get('command', []))}`",
+             f"- Command: `{manifest.get('command', '')}`",
              f"- Packages: {versions}.", f"- Files: {', '.join(files)}.",
              f"- Predict: `mlpilot predict {run_dir} new_rows.csv --output predictions.csv`",
              "- Load in Python without mlpilot: `joblib.load('model.joblib').predict(frame)` (scikit-learn and "

@@ -12,7 +12,7 @@ import os
 import platform
 import re
 import secrets
-import sys
+import shlex
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -90,7 +90,7 @@ class Manifest:
             "run_id": run_id, "mlpilot_schema": 1,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "status": "running", "goal": settings.get("goal", ""), "settings": settings,
-            "seed": settings.get("seed"), "command": [Path(sys.argv[0]).name] + argv,
+            "seed": settings.get("seed"), "command": shlex.join(["mlpilot"] + argv),
             "packages": package_versions(), "timings": {}, "data": {}, "artifacts": {},
         })
 

@@ -26,6 +26,8 @@ from agent.context import RunContext
 from agent.decide import Decider
 from agent.events import EventLog, read_events
 from agent.graph import build_graph
+from agent.llm.policy import LLMPolicy
+from agent.llm.setup import make_llm_policy, write_narrative
 from agent.policy import Policy
 from agent.report import render_report
 from agent.rules import RulePolicy
@@ -61,15 +63,17 @@ def run_job(settings: Settings, *, started: float, argv: list[str] | None = None
         run_id, run_dir = new_run_dir(settings.runs_dir, settings.data.name)
     except MlpilotError as exc:
         return RunOutcome(None, None, "failed", EXIT_USER, str(exc))
-    events = EventLog(run_dir / EVENTS, started=started)
+    events = EventLog(run_dir / EVENTS, started=started, secrets=(settings.api_key or "",))
     if listen:
         events.subscribe(listen)
     manifest = Manifest.create(run_dir, run_id, settings.public(), argv or [])
-    active = policy or RulePolicy()
     ctx = RunContext(settings=settings, run_id=run_id, run_dir=run_dir, events=events, manifest=manifest,
-                     decider=Decider(active, events), started=started)
+                     decider=Decider(RulePolicy(), events), started=started)
     events.emit("run_started", run_id=run_id, goal=settings.goal, data=str(settings.data),
-                policy=active.name, seed=settings.seed, settings=settings.public())
+                policy=policy.name if policy else "llm" if settings.llm_enabled else "rules",
+                model=settings.llm_model, seed=settings.seed, settings=settings.public())
+    active = policy or (make_llm_policy(ctx) if settings.llm_enabled else ctx.decider.rules)
+    ctx.decider = Decider(active, events, rules=ctx.decider.rules)
     done = threading.Event()
     watchdog = threading.Thread(target=_watchdog, args=(ctx, done), daemon=True, name="mlpilot-watchdog")
     watchdog.start()
@@ -95,6 +99,13 @@ def run_job(settings: Settings, *, started: float, argv: list[str] | None = None
         events.emit("error", origin="bug", message=str(exc), traceback=traceback.format_exc())
     finally:
         restore()
+    if error:
+        error = events.redact(error)
+    if status in ("completed", "interrupted") and isinstance(active, LLMPolicy):
+        write_narrative(ctx, active)
+    if isinstance(active, LLMPolicy):
+        manifest.update(llm={**manifest.data.get("llm", {}), "usage": active.client.usage.to_dict(),
+                             "prompts": active.prompts})
     if status == "failed" and code == EXIT_USER and _only_early_steps(run_dir):
         done.set()
         shutil.rmtree(run_dir, ignore_errors=True)

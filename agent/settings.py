@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from agent.llm.config import DEFAULT_MODEL, load_prices, parse_llm_budget
 from tools.errors import ConfigError
 
 DEFAULT_BUDGET = 120.0
@@ -46,7 +47,18 @@ class Settings:
     yes: bool = False
     llm_model: str | None = None
     llm_base_url: str | None = None
+    llm_budget_usd: float | None = None
+    llm_budget_tokens: int | None = None
+    llm_timeout: float = 60.0
+    llm_prices: dict = field(default_factory=dict, repr=False)
+    replay: Path | None = None
+    parent: str | None = None
     api_key: str | None = field(default=None, repr=False)
+
+    @property
+    def llm_enabled(self) -> bool:
+        """True when a model will be asked (a model name is set: by --llm, or by a key or base URL)."""
+        return self.llm_model is not None
 
     def public(self) -> dict[str, Any]:
         """Settings as logged in the manifest: JSON-able and without secrets."""
@@ -54,6 +66,8 @@ class Settings:
         for name in self.__dataclass_fields__:
             if name == "api_key":
                 out["api_key_set"] = self.api_key is not None
+                continue
+            if name == "llm_prices":
                 continue
             value = getattr(self, name)
             out[name] = str(value) if isinstance(value, Path) else value
@@ -117,6 +131,7 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str] | None = None) -> S
     if task is not None and task not in TASKS:
         raise ConfigError(f"--task must be one of {', '.join(TASKS)}; got {task!r}.")
     data = flags.get("data")
+    llm_budget = parse_llm_budget(flags.get("llm_budget") or env.get("MLPILOT_LLM_BUDGET"))
     return Settings(
         data=Path(data) if data else None,
         goal=(flags.get("goal") or "").strip(),
@@ -136,7 +151,25 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str] | None = None) -> S
         quiet=bool(flags.get("quiet")),
         json=bool(flags.get("json")),
         yes=bool(flags.get("yes")),
-        llm_model=pick("llm", "MLPILOT_LLM_MODEL", None),
+        llm_model=_llm_model(flags.get("llm"), env),
         llm_base_url=env.get("MLPILOT_LLM_BASE_URL") or env.get("OPENAI_BASE_URL") or None,
+        llm_budget_usd=llm_budget[0],
+        llm_budget_tokens=llm_budget[1],
+        llm_timeout=float(pick("llm_timeout", "MLPILOT_LLM_TIMEOUT", 60.0, float)),
+        llm_prices=load_prices(env.get("MLPILOT_LLM_PRICES"), flags.get("llm_prices")),
+        replay=Path(flags["replay"]) if flags.get("replay") else None,
+        parent=flags.get("parent"),
         api_key=env.get("OPENAI_API_KEY") or None,
     )
+
+
+def _llm_model(flag: str | None, env: Mapping[str, str]) -> str | None:
+    """The model to ask, or None for the rules: ``--llm off`` wins, then ``--llm MODEL``, then a key or a
+    base URL in the environment (with ``MLPILOT_LLM_MODEL`` or the default model)."""
+    if flag is not None and flag.strip().lower() in ("off", "none", "rules", "no"):
+        return None
+    if flag:
+        return flag
+    if env.get("OPENAI_API_KEY") or env.get("OPENAI_BASE_URL") or env.get("MLPILOT_LLM_BASE_URL"):
+        return env.get("MLPILOT_LLM_MODEL") or DEFAULT_MODEL
+    return None

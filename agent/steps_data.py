@@ -29,6 +29,7 @@ def intake(state: RunState, runtime: Runtime[RunContext]) -> RunState:
     s = ctx.settings
     budget = ctx.decider.one(lambda p: p.choose_budget(s.goal, s.budget), {}, step="intake")
     ctx.clock = Clock(float(budget.choice), started=ctx.started)
+    ctx.workspace["clock"] = ctx.clock
     ctx.events.emit("budget", step="intake", seconds=ctx.clock.budget,
                     hard_wall=round(ctx.clock.budget * 1.1 + 10, 1), elapsed=round(ctx.clock.elapsed(), 2))
     with ctx.step("intake", file=str(s.data)):
@@ -187,7 +188,7 @@ def clean(state: RunState, runtime: Runtime[RunContext]) -> RunState:
                         steps=_cleaning_steps(plan),
                         note="fitted inside each training fold during selection and tuning, never on "
                              "validation or holdout rows")
-    return {"step": "clean"}
+    return {"step": "clean", "iterating": False}
 
 
 def _cleaning_steps(plan: ColumnPlan) -> list[str]:

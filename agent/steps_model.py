@@ -120,6 +120,9 @@ def tune_step(state: RunState, runtime: Runtime[RunContext]) -> RunState:
         brief = SelectionBrief(state["task"], metric.name, metric.greater_is_better, complete, seconds, len(data.y))
         facts = {"evaluated": [r["candidate"] for r in complete]}
         decision = ctx.decider.one(lambda p: p.choose_tuning(brief), facts, step="tune")
+        if decision.choice.get("iterate"):
+            return iterate(ctx, state, decision.choice["iterate"], decision.reason, step="tune")
+        seconds = ctx.seconds_left() - reserve
         shares = decision.choice.get("shares", {})
         cap = ctx.settings.max_trials
         if not shares or seconds < 1.0 or cap == 0 or ctx.should_stop():
@@ -157,6 +160,25 @@ def tune_step(state: RunState, runtime: Runtime[RunContext]) -> RunState:
             "tuning": {"trials": len(outcome.trials), "stopped": outcome.stopped, "states": counts}}
 
 
+def iterate(ctx: RunContext, state: RunState, change: dict, reason: str, *, step: str) -> RunState:
+    """Go back once to selection with columns dropped and/or candidates added (asked by the policy)."""
+    plan = ColumnPlan.from_dict(state["column_plan"])
+    dropped = [c for c in change.get("drop", []) if c in plan.features]
+    for role in ("numeric", "boolean", "categorical", "high_cardinality", "datetime"):
+        setattr(plan, role, [c for c in getattr(plan, role) if c not in dropped])
+    plan.missing_indicators = [c for c in plan.missing_indicators if c not in dropped]
+    plan.dropped.update({c: f"dropped for a second iteration: {reason}" for c in dropped})
+    if not plan.features:
+        ctx.events.emit("warning", step=step, message="the iteration would leave no feature; it is ignored")
+        return {"step": step, "iterating": False}
+    candidates = list(dict.fromkeys(list(state["candidates"]) + list(change.get("add", []))))
+    ctx.workspace["results"] = {}
+    ctx.workspace["iterated"] = True
+    ctx.events.emit("iteration", step=step, dropped=dropped, added=change.get("add", []), reason=reason)
+    return {"step": step, "column_plan": plan.to_dict(), "candidates": candidates, "iterating": True,
+            "leaderboard": [], "final": {}}
+
+
 def finalize(state: RunState, runtime: Runtime[RunContext]) -> RunState:
     """Choose the final model (single or ensemble) and, for binary tasks, its threshold."""
     ctx = runtime.context
@@ -173,8 +195,11 @@ def finalize(state: RunState, runtime: Runtime[RunContext]) -> RunState:
         top = {r["candidate"]: results[r["candidate"]] for r in board[:4] if r["complete"]}
         ens = select_ensemble(top, data.y, metric) if len(top) > 1 else None
         facts = {"evaluated": [r["candidate"] for r in board]}
-        choice = ctx.decider.one(lambda p: p.choose_final(metric.name, board, ens.to_dict() if ens else None),
-                                 facts, step="finalize").choice
+        decision = ctx.decider.one(lambda p: p.choose_final(metric.name, board, ens.to_dict() if ens else None),
+                                   facts, step="finalize")
+        choice = decision.choice
+        if choice.get("kind") == "iterate":
+            return iterate(ctx, state, choice["iterate"], decision.reason, step="finalize")
         weights = choice["weights"] if choice["kind"] == "ensemble" else {choice["candidate"]: 1}
         members = [Member(n, results[n].params, int(w), list(results[n].iterations)) for n, w in weights.items()]
         spec = ModelSpec(members, state["task"], list(state["classes"]))

@@ -15,15 +15,16 @@ DATASETS = ROOT.parent / "shared" / "datasets"
 def mlpilot(*args: str, runs_dir: Path, timeout: float = 180, env: dict | None = None,
             cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run ``python -m agent.cli ARGS`` with the runs folder set; returns the completed process."""
-    full_env = {**os.environ, "MLPILOT_RUNS_DIR": str(runs_dir), **(env or {})}
-    full_env.pop("OPENAI_API_KEY", None)
+    full_env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
+    full_env.update({"MLPILOT_RUNS_DIR": str(runs_dir), **(env or {})})
     return subprocess.run([sys.executable, "-m", "agent.cli", *args], cwd=cwd or ROOT, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
 
 
-def run_json(*args: str, runs_dir: Path, timeout: float = 180) -> tuple[subprocess.CompletedProcess, dict]:
+def run_json(*args: str, runs_dir: Path, timeout: float = 180,
+             env: dict | None = None) -> tuple[subprocess.CompletedProcess, dict]:
     """``mlpilot run ... --json`` and its parsed summary."""
-    proc = mlpilot("run", *args, "--json", runs_dir=runs_dir, timeout=timeout)
+    proc = mlpilot("run", *args, "--json", runs_dir=runs_dir, timeout=timeout, env=env)
     try:
         summary = json.loads(proc.stdout)
     except json.JSONDecodeError:

@@ -3,17 +3,45 @@ fixture that keeps every test away from the user's runs folder and from any real
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
+
+
+LOCAL_HOSTS = ("127.0.0.1", "::1", "localhost")
+# A proxy on a closed local port: HTTP clients in subprocesses (the CLI under test) that try any host but
+# the local test server fail at once instead of reaching the internet.
+DEAD_PROXY = "http://127.0.0.1:9"
 
 
 @pytest.fixture(autouse=True)
 def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Runs go to a temporary folder; no OpenAI key or base URL leaks in from the developer's shell."""
     monkeypatch.setenv("MLPILOT_RUNS_DIR", str(tmp_path / "runs"))
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "MLPILOT_LLM_BASE_URL", "MLPILOT_LLM_MODEL"):
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "MLPILOT_LLM_BASE_URL", "MLPILOT_LLM_MODEL",
+                 "MLPILOT_LLM_BUDGET", "MLPILOT_LLM_PRICES"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def network_guard(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reaches a real endpoint: in this process any connection to a host other than loopback
+    raises, and subprocesses get a dead proxy for every host but loopback."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.setenv(name, DEAD_PROXY)
+    monkeypatch.setenv("NO_PROXY", ",".join(LOCAL_HOSTS))
+    monkeypatch.setenv("no_proxy", ",".join(LOCAL_HOSTS))
+    original = socket.socket.connect
+
+    def guarded(sock: socket.socket, address: object) -> object:
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            host = address[0] if isinstance(address, tuple) else address
+            if host not in LOCAL_HOSTS:
+                raise ConnectionRefusedError(f"tests may not connect to {host!r}: only the local test server")
+        return original(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
 
 
 @pytest.fixture

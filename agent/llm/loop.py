@@ -1,0 +1,125 @@
+"""The tool-calling loop: ask the model, run the tools it calls, feed results (or errors) back.
+
+Every failure mode ends the loop instead of the run: broken JSON arguments, an unknown tool or a wrong
+argument go back to the model as a tool error naming what is valid; prose with no tool call gets one
+reminder; a question answered invalidly three times is given up (the rules answer it); and a stage that
+goes on past its turn limit stops. The conversation is kept across stages so the model remembers the
+run's earlier decisions.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from agent.llm.client import LLMClient
+from tools.schema import tool_schema
+
+MAX_INVALID = 3
+
+
+class ToolError(Exception):
+    """An invalid tool call; the message goes back to the model."""
+
+    def __init__(self, message: str, question: str | None = None) -> None:
+        super().__init__(message)
+        self.question = question
+
+
+class StageFailed(Exception):
+    """The model did not complete a stage (prose, loops, unreachable): the rules decide instead."""
+
+
+@dataclass
+class Stage:
+    """One round of decisions: its tools, and when it is done."""
+
+    name: str
+    tools: dict[str, Callable[..., str]]
+    questions: tuple[str, ...]
+    by_tool: dict[str, str] = field(default_factory=dict)   # tool -> the question it answers
+    max_turns: int = 8
+    decided: dict[str, Any] = field(default_factory=dict)
+    invalid: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    finished: bool = False
+
+    def given_up(self, question: str) -> bool:
+        return self.invalid.get(question, 0) >= MAX_INVALID
+
+    def done(self) -> bool:
+        return self.finished or all(q in self.decided or self.given_up(q) for q in self.questions)
+
+    def why_not(self, question: str) -> str:
+        errors = self.errors.get(question)
+        if errors:
+            return f"the model's answers were invalid {len(errors)} time(s): {errors[-1]}"
+        return "the model did not decide it"
+
+
+class Conversation:
+    """The messages of one run with the model, and the loop that runs a stage."""
+
+    def __init__(self, client: LLMClient, system: str, *, log: Callable[..., None],
+                 deadline: Callable[[str], float | None]) -> None:
+        self.client = client
+        self.messages: list[dict] = [{"role": "system", "content": system}]
+        self.log = log
+        self.deadline = deadline
+
+    def run(self, stage: Stage, prompt: str) -> Stage:
+        """Run ``stage`` after the user message ``prompt``; raises StageFailed if it cannot finish."""
+        self.messages.append({"role": "user", "content": prompt})
+        schemas = [tool_schema(fn, name=name) for name, fn in stage.tools.items()]
+        reminded = False
+        for _ in range(stage.max_turns):
+            if stage.done():
+                return stage
+            reply = self.client.complete(self.messages, tools=schemas, purpose=stage.name, deadline=self.deadline(stage.name))
+            message = (reply.get("choices") or [{}])[0].get("message") or {}
+            calls = message.get("tool_calls") or []
+            self.messages.append({k: v for k, v in {"role": "assistant", "content": message.get("content") or "",
+                                                    "tool_calls": calls or None}.items() if v is not None})
+            if not calls:
+                if reminded:
+                    raise StageFailed("the model answered in prose twice without calling a tool")
+                reminded = True
+                self.log("llm_prose", stage=stage.name, chars=len(message.get("content") or ""))
+                self.messages.append({"role": "user", "content": "Please act by calling the tools "
+                                      f"({', '.join(stage.tools)}), not in prose."})
+                continue
+            for call in calls:
+                result = self._dispatch(stage, call)
+                self.messages.append({"role": "tool", "tool_call_id": call.get("id") or "call", "content": result})
+        if not stage.done():
+            raise StageFailed(f"no complete answer after {stage.max_turns} turns")
+        return stage
+
+    def _dispatch(self, stage: Stage, call: dict) -> str:
+        fn = call.get("function") or {}
+        name, raw = fn.get("name", ""), fn.get("arguments") or "{}"
+        try:
+            try:
+                args = json.loads(raw) if isinstance(raw, str) else raw
+            except json.JSONDecodeError as exc:
+                raise ToolError(f"the arguments of {name} are not valid JSON ({exc.msg} at character {exc.pos}); "
+                                "send a JSON object") from None
+            if not isinstance(args, dict):
+                raise ToolError(f"the arguments of {name} must be a JSON object")
+            handler = stage.tools.get(name)
+            if handler is None:
+                raise ToolError(f"there is no tool '{name}' in this step; tools are: {', '.join(stage.tools)}")
+            try:
+                result = handler(**args)
+            except TypeError as exc:
+                raise ToolError(f"wrong arguments for {name}: {exc}; see the tool's schema") from None
+            self.log("llm_tool", stage=stage.name, tool=name, ok=True)
+            return result
+        except ToolError as exc:
+            question = exc.question or stage.by_tool.get(name)
+            if question:
+                stage.invalid[question] = stage.invalid.get(question, 0) + 1
+                stage.errors.setdefault(question, []).append(str(exc))
+            self.log("llm_tool", stage=stage.name, tool=name, ok=False, error=str(exc)[:300])
+            return f"error: {exc}"

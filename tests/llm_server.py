@@ -1,0 +1,131 @@
+"""A stand-in for a remote LLM: an OpenAI-compatible HTTP server on 127.0.0.1 that replays scripted replies.
+
+Tests enqueue replies (tool calls, prose, broken JSON, HTTP errors, delays); the real `openai` client in
+mlpilot talks to it over HTTP, streamed or not, exactly as it would to OpenAI, Ollama, vLLM or llama.cpp.
+Every request body is kept for assertions. When the script runs out, the server answers in prose, so a
+run that asks more than the test expected falls back to the rules instead of hanging.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+USAGE = {"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100}
+
+
+def tool_calls(*calls: tuple[str, Any]) -> dict:
+    """A reply calling tools: ``("set_target", {"column": "x", "reason": "..."})``; a str argument is sent raw."""
+    return {"tool_calls": [{"id": f"call_{i}_{name}", "type": "function",
+                            "function": {"name": name, "arguments": args if isinstance(args, str) else json.dumps(args)}}
+                           for i, (name, args) in enumerate(calls)]}
+
+
+def prose(text: str) -> dict:
+    return {"content": text}
+
+
+def error(status: int, message: str = "server error") -> dict:
+    return {"status": status, "error": message}
+
+
+class ScriptedLLM:
+    """The server; use as a context manager or call start()/stop()."""
+
+    def __init__(self) -> None:
+        self.script: deque[dict] = deque()
+        self.requests: list[dict] = []
+        self.headers: list[dict] = []
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def enqueue(self, *replies: dict) -> "ScriptedLLM":
+        self.script.extend(replies)
+        return self
+
+    def start(self) -> "ScriptedLLM":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> "ScriptedLLM":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def tool_names_sent(self) -> list[list[str]]:
+        return [[t["function"]["name"] for t in r.get("tools", [])] for r in self.requests]
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # keep test output clean
+                pass
+
+            def do_GET(self) -> None:
+                self._json(200, {"object": "list", "data": [{"id": "scripted", "object": "model"}]})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                server.requests.append(body)
+                server.headers.append(dict(self.headers))
+                item = server.script.popleft() if server.script else prose("(the script has ended)")
+                if item.get("delay"):
+                    time.sleep(item["delay"])
+                if "status" in item:
+                    self._json(item["status"], {"error": {"message": item["error"], "type": "server_error"}})
+                    return
+                message = {"role": "assistant", "content": item.get("content")}
+                if item.get("tool_calls"):
+                    message["tool_calls"] = item["tool_calls"]
+                finish = "tool_calls" if item.get("tool_calls") else "stop"
+                usage = item.get("usage", USAGE)
+                if body.get("stream"):
+                    self._stream(body, message, finish, usage)
+                    return
+                self._json(200, {"id": "chatcmpl-scripted", "object": "chat.completion", "created": int(time.time()),
+                                 "model": body.get("model", "scripted"),
+                                 "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+                                 "usage": usage})
+
+            def _json(self, status: int, data: dict) -> None:
+                raw = json.dumps(data).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def _stream(self, body: dict, message: dict, finish: str, usage: dict) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                base = {"id": "chatcmpl-scripted", "object": "chat.completion.chunk", "created": int(time.time()),
+                        "model": body.get("model", "scripted")}
+                chunks = []
+                text = message.get("content") or ""
+                for i in range(0, len(text), 16):
+                    chunks.append({"index": 0, "delta": {"content": text[i:i + 16]}, "finish_reason": None})
+                for n, call in enumerate(message.get("tool_calls") or []):
+                    chunks.append({"index": 0, "delta": {"tool_calls": [{"index": n, **call}]}, "finish_reason": None})
+                chunks.append({"index": 0, "delta": {}, "finish_reason": finish})
+                for choice in chunks:
+                    self.wfile.write(f"data: {json.dumps({**base, 'choices': [choice]})}\n\n".encode())
+                self.wfile.write(f"data: {json.dumps({**base, 'choices': [], 'usage': usage})}\n\n".encode())
+                self.wfile.write(b"data: [DONE]\n\n")
+
+        return Handler
