@@ -7,6 +7,7 @@ Heavy libraries (pandas, scikit-learn, LightGBM, LangGraph) are imported inside 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -19,9 +20,11 @@ EPILOG = """examples:
   mlpilot run ../shared/datasets/titanic.csv --goal "predict who survived; missing a survivor is worse than a false alarm" --budget 60
   mlpilot predict runs/<run-id> new_passengers.csv --output predictions.csv
   mlpilot report runs/<run-id>
+  mlpilot monitor runs/<run-id> march.csv --fail-on retrain
   mlpilot runs
 
-exit codes: 0 done, 1 internal error, 2 bad input or option, 3 hard time wall reached, 130 interrupted (Ctrl-C)
+exit codes: 0 done, 1 internal error, 2 bad input or option, 3 hard time wall reached,
+            4 monitor verdict at or above --fail-on, 130 interrupted (Ctrl-C)
 """
 
 
@@ -63,6 +66,31 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--delimiter")
     predict.add_argument("--encoding")
     _common(predict)
+
+    monitor = sub.add_parser("monitor", help="check a new batch for drift, data quality and performance",
+                             description="Compare a new batch with the run's training reference: schema, data "
+                             "quality, feature drift weighed by importance, prediction drift and, when the batch "
+                             "has the target, performance. Gives a verdict (ok / warn / retrain) with reasons and "
+                             "writes a record under RUN/monitoring/.")
+    monitor.add_argument("run", help="run folder or run id")
+    monitor.add_argument("data", help="the new batch (CSV or Parquet), with or without the target column")
+    monitor.add_argument("--fail-on", dest="fail_on", choices=["warn", "drift", "retrain"],
+                         help="exit with code 4 when the verdict reaches this level (drift: any drift at all)")
+    monitor.add_argument("--delimiter")
+    monitor.add_argument("--encoding")
+    _common(monitor)
+
+    retrain = sub.add_parser("retrain", help="retrain a run on its data plus new rows and compare the models",
+                             description="Start a new run with the run's goal and plan on its training data plus "
+                             "NEW_DATA (or the most recent --window rows), then compare the new model with the old on "
+                             "new rows neither saw, and record which one to keep and why.")
+    retrain.add_argument("run", help="run folder or run id")
+    retrain.add_argument("data", help="new rows with the target column (CSV or Parquet)")
+    retrain.add_argument("--budget", "-b", type=float, help="seconds for the new run (default: the parent's)")
+    retrain.add_argument("--window", type=int, help="train on the most recent N rows only (old rows first, new last)")
+    retrain.add_argument("--old-data", dest="old_data", help="where the parent's training data is now, if it moved")
+    retrain.add_argument("--max-trials", type=int, dest="max_trials", help="cap on tuning trials")
+    _common(retrain)
 
     rerun = sub.add_parser("rerun", help="run again with a run's data, goal and settings",
                            description="Start a new run with the same data, goal and settings as RUN. With "
@@ -117,6 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(settings, term, argv)
         if args.command == "predict":
             return _predict(args, settings, term)
+        if args.command == "monitor":
+            return _monitor(args, settings, term)
+        if args.command == "retrain":
+            return _retrain(args, settings, term, argv)
         if args.command == "rerun":
             return _rerun(args, settings, term, argv)
         if args.command == "report":
@@ -129,6 +161,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         term.error("interrupted")
         return 130
+    except Exception as exc:  # a bug: one line for the user, the traceback only when asked for
+        if os.environ.get("MLPILOT_DEBUG"):
+            raise
+        term.error(f"internal error ({type(exc).__name__}: {exc}). Set MLPILOT_DEBUG=1 to see the traceback, "
+                   "and please report it.")
+        return 1
     return 2
 
 
@@ -147,6 +185,41 @@ def _run(settings: object, term: object, argv: list[str]) -> int:
     return outcome.exit_code
 
 
+def _monitor(args: argparse.Namespace, settings: object, term: object) -> int:
+    from agent.monitor import EXIT_ALARM, monitor_run
+    from agent.runfolder import resolve_run
+
+    run_dir = resolve_run(args.run, settings.runs_dir)
+    outcome = monitor_run(run_dir, Path(args.data), delimiter=args.delimiter, encoding=args.encoding,
+                          seed=settings.seed)
+    if term.json_mode:
+        term.json(outcome.summary)
+    else:
+        term.monitoring(outcome.summary)
+    return EXIT_ALARM if outcome.fails(args.fail_on) else 0
+
+
+def _retrain(args: argparse.Namespace, settings: object, term: object, argv: list[str]) -> int:
+    from agent.retrain import retrain
+    from agent.runfolder import resolve_run
+
+    parent = resolve_run(args.run, settings.runs_dir)
+    outcome = retrain(parent, Path(args.data), settings=settings, started=STARTED, window=args.window,
+                      old_data=Path(args.old_data) if args.old_data else None, argv=argv, listen=term.on_event)
+    run = outcome.run
+    if run.run_dir is None:
+        term.error(run.error or "the retraining run failed")
+        return run.exit_code
+    if term.json_mode:
+        term.json({**run.summary, "parent": parent.name, "comparison": outcome.comparison})
+        return run.exit_code
+    term.summary(run.summary)
+    if outcome.comparison:
+        c = outcome.comparison
+        term.print(f"keep the [bold]{c['keep']}[/bold] model: {c['reason']}", soft_wrap=True)
+    return run.exit_code
+
+
 def _rerun(args: argparse.Namespace, settings: object, term: object, argv: list[str]) -> int:
     import os
 
@@ -157,7 +230,8 @@ def _rerun(args: argparse.Namespace, settings: object, term: object, argv: list[
     run_dir = resolve_run(args.run, settings.runs_dir)
     old = read_json(run_dir / "manifest.json")
     flags = {k: old["settings"].get(k) for k in ("data", "goal", "target", "task", "metric", "seed", "max_trials",
-                                                 "folds", "keep", "drop", "delimiter", "encoding", "n_jobs")}
+                                                 "folds", "keep", "drop", "inherited", "delimiter", "encoding",
+                                                 "n_jobs")}
     usd, tokens = old["settings"].get("llm_budget_usd"), old["settings"].get("llm_budget_tokens")
     flags.update(budget=args.budget or old.get("budget") or old["settings"].get("budget"),
                  runs_dir=str(settings.runs_dir), quiet=args.quiet, json=args.json, parent=old["run_id"],

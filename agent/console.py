@@ -161,6 +161,28 @@ class Terminal:
         if summary.get("model_file"):
             self.out.print(f"model file: {summary['model_file']}")
 
+    def monitoring(self, summary: dict) -> None:
+        """A monitoring verdict with its reasons and the drifted features."""
+        colour = {"ok": "green", "warn": "yellow", "retrain": "red"}[summary["verdict"]]
+        self.out.print(f"verdict: [bold {colour}]{summary['verdict']}[/bold {colour}] "
+                       f"({summary['rows']:,} rows, weighted drift {summary['weighted_drift']:.3f})")
+        self.out.print(summary["reason"], soft_wrap=True)
+        for note in summary.get("schema_notes", []):
+            self.out.print(f"[dim]schema: {note}[/dim]", soft_wrap=True)
+        if summary["drifted_features"]:
+            table = Table(title="drifted features")
+            for col in ("column", "weight", "PSI", "test p", "change"):
+                table.add_column(col)
+            for f in summary["drifted_features"][:15]:
+                table.add_row(f["column"], f"{f['weight']:.1%}", f"{f['psi']:.3f}", f"{f['p_value']:.1e}",
+                              f["change"][:70])
+            self.out.print(table)
+        perf = summary.get("performance")
+        if perf:
+            self.out.print(f"{perf['metric']}: {perf['batch']:.4g} on this batch vs {perf['holdout']:.4g} on the "
+                           f"holdout ({perf['lift_lost']:.0%} of the gain over the baseline lost)")
+        self.out.print(f"record: {summary['record']}")
+
     def print(self, *args: Any, **kwargs: Any) -> None:
         self.out.print(*args, **kwargs)
 

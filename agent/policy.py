@@ -59,6 +59,7 @@ class ColumnBrief:
     datetime_info: dict[str, dict]
     keep: list[str] = field(default_factory=list)
     drop: list[str] = field(default_factory=list)
+    inherited: dict[str, str] = field(default_factory=dict)   # column -> why the parent run dropped it
 
 
 @dataclass

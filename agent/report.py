@@ -20,7 +20,7 @@ def render_report(run_dir: Path) -> Path:
     events = read_events(run_dir / EVENTS)
     metrics = _optional(run_dir / "metrics.json")
     profile = _optional(run_dir / "profile.json")
-    parts = [_header(manifest, events, metrics), _plan(events), _asked(manifest, events),
+    parts = [_header(manifest, events, metrics), _retrained(manifest, run_dir), _plan(events), _asked(manifest, events),
              _data(manifest, events, profile),
              _decisions(events), _leakage(events), _selection(events), _tuning(events),
              _holdout(metrics, events), _importances(events), _narrative(run_dir, events), _llm(manifest, events),
@@ -93,6 +93,22 @@ def _header(manifest: dict, events: list[dict], metrics: dict) -> str:
         lines += ["", f"The saved model (`{MODEL}`) was fitted on {model.get('fitted_on', '?')}"
                       + (f": {refit['reason']}" if refit else ".")]
     return "\n".join(lines) + "\n"
+
+
+def _retrained(manifest: dict, run_dir: Path) -> str:
+    info = manifest.get("retrain")
+    path = run_dir / "comparison.json"
+    if not info or not path.exists():
+        return ""
+    c = read_json(path)
+    rows = c.get("rows", {})
+    return (f"## Retrained from `{info['parent']}`\n\nSame goal and plan as the parent, on its {rows.get('old', 0):,} "
+            f"rows plus {rows.get('new_learned', 0):,} new ones ({rows.get('trained_on', 0):,} rows"
+            + (f", the most recent {rows['window']:,}" if rows.get("window") else "") + f"). "
+            f"{rows.get('new_compared', 0):,} further new rows were held back to compare the two models.\n\n"
+            + _table(["model", c["metric"]], [["old (parent)", _fmt(c["scores"]["old"])], ["new (this run)",
+                                                                                     _fmt(c["scores"]["new"])]])
+            + f"\n**Keep the {c['keep']} model**: {c['reason']}.\n")
 
 
 def _plan(events: list[dict]) -> str:

@@ -210,6 +210,8 @@ class RulePolicy:
         evidence = {k: col.get(k) for k in ("kind", "missing_share", "n_unique", "unique_share")}
         if name in brief.drop:
             return "you asked to drop it (--drop)", evidence, []
+        if name in brief.inherited and name not in brief.keep:
+            return f"dropped as in the parent run ({brief.inherited[name]})", evidence, []
         if name in brief.keep:
             return None, evidence, []
         if col["constant"]:

@@ -42,6 +42,7 @@ class Settings:
     encoding: str | None = None
     keep: tuple[str, ...] = ()
     drop: tuple[str, ...] = ()
+    inherited: dict = field(default_factory=dict)
     quiet: bool = False
     json: bool = False
     yes: bool = False
@@ -148,6 +149,7 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str] | None = None) -> S
         encoding=flags.get("encoding"),
         keep=tuple(flags.get("keep") or ()),
         drop=tuple(flags.get("drop") or ()),
+        inherited=dict(flags.get("inherited") or {}),
         quiet=bool(flags.get("quiet")),
         json=bool(flags.get("json")),
         yes=bool(flags.get("yes")),

@@ -110,6 +110,8 @@ def plan(state: RunState, runtime: Runtime[RunContext]) -> RunState:
         candidates = ctx.decider.one(lambda p: p.choose_candidates(task, len(train_idx), n_features,
                                                                    ctx.seconds_left()),
                                      facts, step="plan").choice
+        ctx.manifest.update(plan={"target": target, "task": task, "metric": metric, "threshold_rule": rule,
+                                  "dropped": column_plan.dropped, "features": column_plan.features})
     return {"step": "plan", "target": target, "task": task, "classes": info.to_dict()["classes"],
             "metric": metric, "threshold_rule": rule, "validation": validation,
             "column_plan": column_plan.to_dict(), "candidates": list(candidates)}
@@ -157,7 +159,7 @@ def _plan_columns(ctx: RunContext, target: str, task: str, prof: object) -> Colu
     brief = ColumnBrief(target=target, task=task, profile=profile_dict, leakage=leakage.to_dict(),
                         missing_signal=missing_signal(X_train, y_train, task, numeric),
                         datetime_info=datetime_summary(X_train, dates),
-                        keep=list(s.keep), drop=list(s.drop))
+                        keep=list(s.keep), drop=list(s.drop), inherited=dict(s.inherited))
     unknown = [c for c in list(s.keep) + list(s.drop) if c not in table.frame.columns]
     if unknown:
         from tools.errors import DataError

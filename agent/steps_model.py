@@ -23,7 +23,7 @@ from tools.evaluate import encode_labels, evaluate_holdout
 from tools.metrics import get_metric
 from tools.model import Member, ModelSpec, class_probabilities, fit_model, predict_table
 from tools.preprocess import ColumnPlan
-from tools.reference import bootstrap_spread, feature_reference, numeric_bins
+from tools.reference import bootstrap_spread, feature_reference, level_shares, numeric_summary
 from tools.threshold import choose_threshold, describe_rule
 from tools.tune import TrialRecord, tune
 
@@ -245,7 +245,8 @@ def evaluate(state: RunState, runtime: Runtime[RunContext]) -> RunState:
         w["fit_seconds"] = fitted.seconds
         _save_model(ctx, model, fitted_on="training part", features=plan.features)
         left = _final_deadline(ctx) - time.monotonic() - REPORT_SECONDS
-        allowance = 0.0 if ctx.should_stop() else max(0.0, min(10.0, 0.05 * ctx.clock.budget,
+        # Monitoring weighs drift by these importances, so they get a few seconds even on short budgets.
+        allowance = 0.0 if ctx.should_stop() else max(0.0, min(max(3.0, min(10.0, 0.05 * ctx.clock.budget)),
                                                                left - fitted.seconds * 1.5))
         ev = evaluate_holdout(model, spec, w["X_train"][plan.features], w["labels_train"],
                               w["X_hold"][plan.features], w["labels_hold"], primary=state["metric"],
@@ -315,24 +316,26 @@ def _holdout_spread(model: object, spec: ModelSpec, w: object, metric_name: str,
 
 def _write_reference(ctx: RunContext, state: RunState, model: object, spec: ModelSpec, plan: ColumnPlan,
                      metrics: dict) -> None:
+    """reference.json: what monitoring compares new data with (summaries only, no rows)."""
     kinds = {c: "numeric" for c in plan.numeric}
     kinds.update({c: "boolean" for c in plan.boolean})
     kinds.update({c: "categorical" for c in plan.categorical})
     kinds.update({c: "high_cardinality" for c in plan.high_cardinality})
     kinds.update({c: "datetime" for c in plan.datetime})
     X_hold = ctx.workspace["X_hold"]
+    everything = pd.concat([ctx.workspace["X_train"], X_hold], ignore_index=True)
     preds = predict_table(model, X_hold, spec)
     if spec.task == "regression":
-        prediction = {"kind": "values", **numeric_bins(preds["prediction"].to_numpy(dtype=float))}
+        prediction = {"kind": "values", **numeric_summary(preds["prediction"].to_numpy(dtype=float))}
     else:
-        shares = preds["prediction"].astype(str).value_counts(normalize=True)
-        prediction = {"kind": "classes", "shares": {str(k): round(float(v), 6) for k, v in shares.items()}}
+        prediction = {"kind": "classes", **level_shares(preds["prediction"].astype(str))}
         if spec.task == "binary":
-            prediction["positive_proba"] = numeric_bins(preds[f"proba_{spec.positive}"].to_numpy(dtype=float))
+            prediction["positive_proba"] = numeric_summary(preds[f"proba_{spec.positive}"].to_numpy(dtype=float))
     write_json(ctx.run_dir / "reference.json", {
-        "target": state["target"], "task": state["task"], "metric": state["metric"],
-        "features": feature_reference(ctx.workspace["X_train"], kinds), "prediction": prediction,
+        "version": 1, "target": state["target"], "task": state["task"], "metric": state["metric"],
+        "classes": [str(c) for c in spec.classes], "rows": len(everything),
+        "features": feature_reference(everything, kinds), "prediction": prediction,
         "holdout": {"metrics": metrics["metrics"], "baseline": metrics["baseline"], "spread": metrics["spread"],
                     "rows": metrics["n_rows"]},
-        "importances": metrics["importances"],
+        "importances": metrics["importances"], "importance_note": metrics.get("importance_note", ""),
     })
