@@ -38,7 +38,7 @@ class MonitorOutcome:
         if level is None:
             return False
         if level == "drift":
-            return self.drift
+            return self.drift or self.verdict != "ok"
         return self.verdict == "retrain" or (level == "warn" and self.verdict == "warn")
 
 
@@ -73,8 +73,7 @@ def monitor_run(run_dir: Path, data: Path, *, delimiter: str | None = None, enco
     batch = check_batch(reference, frame, predictions, labels=labels, seed=seed)
     decision = decide_verdict(batch)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-    record = run_dir / "monitoring" / stamp
-    record.mkdir(parents=True)
+    record = _new_record(run_dir / "monitoring", stamp)
     events = EventLog(record / "events.jsonl")
     events.emit("batch_read", data=str(data), sha256=table.sha256, rows=len(frame), columns=table.shape[1],
                 schema_notes=notes, has_target=labels is not None)
@@ -100,6 +99,19 @@ def monitor_run(run_dir: Path, data: Path, *, delimiter: str | None = None, enco
     write_json(record / "summary.json", {**summary, "check": batch.to_dict()})
     write_text(record / "report.md", render_monitoring(manifest, summary, batch))
     return MonitorOutcome(decision.choice, summary["drift"], record, summary)
+
+
+def _new_record(parent: Path, stamp: str) -> Path:
+    """A fresh record folder; two checks in the same instant (parallel cron jobs) get distinct ones."""
+    parent.mkdir(parents=True, exist_ok=True)
+    for n in range(1000):
+        record = parent / (stamp if n == 0 else f"{stamp}-{n}")
+        try:
+            record.mkdir()
+            return record
+        except FileExistsError:
+            continue
+    raise ConfigError(f"Cannot create a monitoring record folder under {parent}.")
 
 
 def render_monitoring(manifest: dict, summary: dict, batch: BatchCheck) -> str:

@@ -1,9 +1,9 @@
 """The monitoring verdict: ok, warn or retrain, decided by rules from a batch's measurements.
 
-- retrain: with labels, the batch scores significantly worse than the holdout and has lost at least 10%
-  of the holdout's gain over the baseline; without labels, the features the model relies on have drifted
-  a lot (weighted drift >= 0.3) and its predictions have moved too.
-- warn: a smaller but significant loss of performance; drift in features that matter (weighted drift
+- retrain: with labels, the batch scores worse than the holdout by more than 3 standard errors and has
+  lost at least 10% of the holdout's gain over the baseline; without labels, the features the model relies
+  on have drifted a lot (weighted drift >= 0.3) and its predictions have moved too.
+- warn: a smaller but significant loss of performance (more than 2.5 standard errors); drift in features that matter (weighted drift
   >= 0.05); drifted predictions; data-quality problems (missing values jumping, values outside the
   training range, unseen categories) in features that matter.
 - ok: none of these. Drift in features the model barely uses is reported but raises no alarm.
@@ -28,9 +28,9 @@ def decide_verdict(batch: BatchCheck) -> Decision:
     perf = batch.performance
     if perf is not None and perf.significant:
         what = (f"{perf.metric} {perf.batch:.4g} on {perf.rows:,} labelled rows against {perf.holdout:.4g} on the "
-                f"holdout: worse by more than twice the combined noise ({perf.standard_error:.3g}), "
-                f"{perf.lift_lost:.0%} of the gain over the baseline lost")
-        (retrain if perf.lift_lost >= RETRAIN_LIFT_LOST else warn).append(what)
+                f"holdout: worse by {-perf.difference / max(perf.standard_error, 1e-12):.1f} times the combined "
+                f"noise ({perf.standard_error:.3g}), {perf.lift_lost:.0%} of the gain over the baseline lost")
+        (retrain if perf.severe and perf.lift_lost >= RETRAIN_LIFT_LOST else warn).append(what)
     important = [c for c in batch.drifted if batch.weights.get(c.column, 0.0) >= MATTERS]
     described = "; ".join(f"{c.column} (PSI {c.psi:.2f}, {c.change}, weight {batch.weights.get(c.column, 0):.0%})"
                           for c in important[:5])

@@ -103,9 +103,6 @@ class Tally:
     named: int = 0          # the shifted feature is among the summary's drifted_features
     errors: int = 0
 
-    def share(self, count: int) -> float:
-        return count / self.n if self.n else float("nan")
-
     def to_dict(self) -> dict[str, Any]:
         return {"n": self.n, **{v: self.verdicts.get(v, 0) for v in VERDICTS}, "drift": self.drift,
                 "named": self.named, "errors": self.errors}
