@@ -92,6 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
     retrain.add_argument("--max-trials", type=int, dest="max_trials", help="cap on tuning trials")
     _common(retrain)
 
+    resume = sub.add_parser("resume", help="continue an interrupted run from its checkpoints",
+                            description="Continue a run that was stopped (Ctrl-C) or whose process died: the data is "
+                            "read again and checked, the saved results are reloaded, and the run goes on from "
+                            "tuning (or its last finished step) with a fresh budget.")
+    resume.add_argument("run", help="run folder or run id")
+    resume.add_argument("--budget", "-b", type=float, help="seconds for the rest of the run (default: its budget)")
+    _common(resume)
+
     rerun = sub.add_parser("rerun", help="run again with a run's data, goal and settings",
                            description="Start a new run with the same data, goal and settings as RUN. With "
                            "--replay, the LLM's recorded answers are replayed offline, so its decisions repeat.")
@@ -149,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _monitor(args, settings, term)
         if args.command == "retrain":
             return _retrain(args, settings, term, argv)
+        if args.command == "resume":
+            return _resume(args, settings, term)
         if args.command == "rerun":
             return _rerun(args, settings, term, argv)
         if args.command == "report":
@@ -218,6 +228,20 @@ def _retrain(args: argparse.Namespace, settings: object, term: object, argv: lis
         c = outcome.comparison
         term.print(f"keep the [bold]{c['keep']}[/bold] model: {c['reason']}", soft_wrap=True)
     return run.exit_code
+
+
+def _resume(args: argparse.Namespace, settings: object, term: object) -> int:
+    from agent.resume import resume_job
+    from agent.runfolder import resolve_run
+
+    run_dir = resolve_run(args.run, settings.runs_dir)
+    outcome = resume_job(run_dir, budget=args.budget, started=STARTED, runs_dir=settings.runs_dir,
+                         listen=term.on_event)
+    if outcome.error:
+        term.error(outcome.error)
+    if outcome.run_dir is not None:
+        term.summary(outcome.summary)
+    return outcome.exit_code
 
 
 def _rerun(args: argparse.Namespace, settings: object, term: object, argv: list[str]) -> int:

@@ -1,7 +1,8 @@
 """The run as one LangGraph `StateGraph`.
 
-    intake -> profile -> plan -> clean -> select -> tune -> finalize -> evaluate -> refit -> END
+    intake -> profile -> plan -> approve -> clean -> select -> tune -> finalize -> evaluate -> refit -> END
 
+    approve pauses for the person's approval in the chat (interrupt), and passes through elsewhere;
     select -> finalize directly when a stop was requested or nothing finished;
     tune or finalize -> clean once when the policy asks for one more iteration.
 
@@ -16,6 +17,7 @@ from typing import Any
 
 from langgraph.graph import END, START, StateGraph
 
+from agent.approval import approve
 from agent.context import RunContext, RunState
 from agent.steps_data import clean, intake, plan, profile
 from agent.steps_model import evaluate, finalize, refit, select, tune_step
@@ -43,14 +45,15 @@ def has_model_to_evaluate(state: RunState) -> str:
 def build_graph(checkpointer: Any | None = None) -> Any:
     """The compiled graph; run it with ``context=RunContext(...)``."""
     graph = StateGraph(RunState, context_schema=RunContext)
-    for name, node in [("intake", intake), ("profile", profile), ("plan", plan), ("clean", clean),
+    for name, node in [("intake", intake), ("profile", profile), ("plan", plan), ("approve", approve), ("clean", clean),
                        ("select", select), ("tune", tune_step), ("finalize", finalize),
                        ("evaluate", evaluate), ("refit", refit)]:
         graph.add_node(name, node)
     graph.add_edge(START, "intake")
     graph.add_edge("intake", "profile")
     graph.add_edge("profile", "plan")
-    graph.add_edge("plan", "clean")
+    graph.add_edge("plan", "approve")
+    graph.add_edge("approve", "clean")
     graph.add_edge("clean", "select")
     graph.add_conditional_edges("select", has_candidates_to_tune, ["tune", "finalize"])
     graph.add_conditional_edges("tune", wants_another_round, ["clean", "finalize"])

@@ -85,7 +85,7 @@ class RulePolicy:
         allows_mape = target_info.get("all_positive", False)
         if brief.forced_metric:
             metric = get_metric(brief.forced_metric, task).name
-            rule = _default_rule(metric, task)
+            rule = default_threshold_rule(metric, task)
             return [Decision("metric", metric, "--metric was given", {"option": brief.forced_metric}),
                     Decision("threshold_rule", rule, _rule_reason(rule, metric, task), {"metric": metric})]
         intent = metric_intent(brief.goal, task)
@@ -100,7 +100,7 @@ class RulePolicy:
             metric = intent.metric
             rule = intent.threshold_rule if task == "binary" else None
             if task == "binary" and rule is None:
-                rule = _default_rule(metric, task)
+                rule = default_threshold_rule(metric, task)
             alts = intent.alternatives or [{"choice": default, "why_not": f"the default for {task}, "
                                             "but the goal asks for something more specific"}]
             return [Decision("metric", metric, intent.why, {"phrase": intent.phrase}, alts),
@@ -122,7 +122,7 @@ class RulePolicy:
                                         "hides poor rare-class performance"}],
                         "regression": [{"choice": "mae", "why_not": "say 'error in dollars' for typical error"},
                                        {"choice": "mape", "why_not": "say 'percentage error' for relative error"}]}[task]
-        rule = _default_rule(default, task)
+        rule = default_threshold_rule(default, task)
         return [Decision("metric", default, reason, {"goal": brief.goal}, alternatives),
                 Decision("threshold_rule", rule, _rule_reason(rule, default, task), {})]
 
@@ -329,7 +329,8 @@ def _clear_leak(name: str, suspect: dict) -> bool:
     return bool(AFTER_THE_FACT & set(column_words(name)))
 
 
-def _default_rule(metric: str, task: str) -> dict | None:
+def default_threshold_rule(metric: str, task: str) -> dict | None:
+    """The threshold rule that goes with a metric (binary tasks; None otherwise)."""
     if task != "binary":
         return None
     return {"accuracy": {"kind": "max_accuracy"}, "balanced_accuracy": {"kind": "max_balanced_accuracy"},

@@ -1,6 +1,6 @@
 """Running one job end to end: the run folder, the graph, Ctrl-C, the time wall, the report.
 
-`run_job` never lets an exception escape as a traceback: a problem the user must fix (`MlpilotError`)
+`run_job` (and the `Run` it drives) never lets an exception escape as a traceback: a problem the user must fix (`MlpilotError`)
 ends the run as ``failed`` with its message; any other exception is a bug, whose traceback goes to the
 event log while the user sees one line. Bad input found before any model work leaves no run folder
 behind; later failures keep the folder, marked ``failed``, without a model passed off as a result.
@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sqlite3
 import threading
 import time
 import traceback
@@ -20,8 +21,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.types import Command
 from threadpoolctl import threadpool_limits
 
+from agent.approval import PlanCancelled
 from agent.context import RunContext
 from agent.decide import Decider
 from agent.events import EventLog, read_events
@@ -37,6 +41,7 @@ from tools.errors import MlpilotError
 from tools.sniff import check_path
 
 EXIT_OK, EXIT_BUG, EXIT_USER, EXIT_WALL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+CHECKPOINTS = "checkpoints.sqlite"
 EARLY_STEPS = ("intake", "profile", "plan")
 
 
@@ -53,66 +58,130 @@ class RunOutcome:
     summary: dict = field(default_factory=dict)
 
 
+class Run:
+    """One run: its folder, context and graph. ``run_job`` executes it in one go; the chat executes it in two
+    halves around the plan approval (`start`, then `resume`) on a background thread it can `stop`."""
+
+    def __init__(self, ctx: RunContext, policy: Policy) -> None:
+        self.ctx = ctx
+        self.policy = policy
+        self.outcome: RunOutcome | None = None
+        self.pending: dict | None = None
+        self.resume_config: dict | None = None
+        self._done = threading.Event()
+        self._conn = sqlite3.connect(ctx.run_dir / CHECKPOINTS, check_same_thread=False)
+        self.graph = build_graph(SqliteSaver(self._conn))
+        self.config = {"configurable": {"thread_id": ctx.run_id}}
+        threading.Thread(target=_watchdog, args=(ctx, self._done), daemon=True, name="mlpilot-watchdog").start()
+
+    @classmethod
+    def create(cls, settings: Settings, *, started: float, argv: list[str] | None = None,
+               listen: Callable[[dict], None] | None = None, policy: Policy | None = None) -> "Run | RunOutcome":
+        """A new run folder and its context, or a failed outcome when the data path is unusable."""
+        if settings.data is None:
+            return RunOutcome(None, None, "failed", EXIT_USER, "No data file given. Pass a CSV or Parquet file.")
+        try:
+            check_path(settings.data)
+            run_id, run_dir = new_run_dir(settings.runs_dir, settings.data.name)
+        except MlpilotError as exc:
+            return RunOutcome(None, None, "failed", EXIT_USER, str(exc))
+        events = EventLog(run_dir / EVENTS, started=started, secrets=(settings.api_key or "",))
+        if listen:
+            events.subscribe(listen)
+        manifest = Manifest.create(run_dir, run_id, settings.public(), argv or [])
+        ctx = RunContext(settings=settings, run_id=run_id, run_dir=run_dir, events=events, manifest=manifest,
+                         decider=Decider(RulePolicy(), events), started=started)
+        events.emit("run_started", run_id=run_id, goal=settings.goal, data=str(settings.data),
+                    policy=policy.name if policy else "llm" if settings.llm_enabled else "rules",
+                    model=settings.llm_model, seed=settings.seed, settings=settings.public())
+        active = policy or (make_llm_policy(ctx) if settings.llm_enabled else ctx.decider.rules)
+        ctx.decider = Decider(active, events, rules=ctx.decider.rules)
+        return cls(ctx, active)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.ctx.run_dir
+
+    def start(self) -> dict | None:
+        """Run from the beginning until the plan awaits approval (returns the plan) or to the end (None)."""
+        return self._execute({"run_id": self.ctx.run_id, "run_dir": str(self.ctx.run_dir)}, self.config)
+
+    def resume(self, answer: dict) -> dict | None:
+        """Continue after the approval pause with the person's ``answer``."""
+        self.pending = None
+        return self._execute(Command(resume=answer), self.config)
+
+    def continue_from(self, config: dict) -> dict | None:
+        """Continue from an earlier checkpoint (resuming an interrupted run)."""
+        return self._execute(None, config)
+
+    def stop(self) -> None:
+        """Ask for a graceful stop: the best model so far is finished and saved."""
+        if not self.ctx.stop.is_set():
+            self.ctx.stop.set()
+            self.ctx.events.emit("interrupt", message="stop requested: finishing with the best model so far")
+
+    def _execute(self, graph_input: Any, config: dict) -> dict | None:
+        ctx = self.ctx
+        status, code, error = "completed", EXIT_OK, None
+        restore = _install_interrupt(ctx)
+        try:
+            with warnings.catch_warnings(), threadpool_limits(limits=ctx.settings.n_jobs):
+                warnings.simplefilter("ignore")
+                _quiet_libraries()
+                result = self.graph.invoke(graph_input, config, context=ctx)
+            if result.get("__interrupt__"):
+                self.pending = result["__interrupt__"][0].value
+                ctx.manifest.update(status="awaiting_approval")
+                return self.pending
+            if ctx.should_stop():
+                status, code = "interrupted", EXIT_INTERRUPTED
+        except PlanCancelled as exc:
+            status, code, error = "cancelled", EXIT_OK, str(exc)
+        except MlpilotError as exc:
+            status, code, error = "failed", EXIT_USER, str(exc)
+            ctx.events.emit("error", origin="user", message=error)
+        except KeyboardInterrupt:
+            status, code, error = "interrupted", EXIT_INTERRUPTED, "stopped at once by a second Ctrl-C"
+            ctx.events.emit("error", origin="interrupt", message=error)
+        except Exception as exc:  # a bug: full traceback in the log, one line for the user
+            status, code = "failed", EXIT_BUG
+            error = (f"internal error ({type(exc).__name__}: {exc}); the traceback is in {ctx.run_dir / EVENTS}. "
+                     "Please report it.")
+            ctx.events.emit("error", origin="bug", message=str(exc), traceback=traceback.format_exc())
+        finally:
+            restore()
+        self._end(status, code, ctx.events.redact(error) if error else None)
+        return None
+
+    def _end(self, status: str, code: int, error: str | None) -> None:
+        ctx, active = self.ctx, self.policy
+        if status in ("completed", "interrupted") and isinstance(active, LLMPolicy):
+            write_narrative(ctx, active)
+        if isinstance(active, LLMPolicy):
+            ctx.manifest.update(llm={**ctx.manifest.data.get("llm", {}), "usage": active.client.usage.to_dict(),
+                                     "prompts": active.prompts})
+        self._conn.close()
+        discard = status == "cancelled" or (status == "failed" and code == EXIT_USER and _only_early_steps(ctx.run_dir))
+        if discard:
+            # Nothing was learned: bad input before any model work, or a plan cancelled before training.
+            self._done.set()
+            shutil.rmtree(ctx.run_dir, ignore_errors=True)
+            self.outcome = RunOutcome(None, None, status, code, error)
+            return
+        self.outcome = _finish(ctx, status, code, error)
+        self._done.set()
+
+
 def run_job(settings: Settings, *, started: float, argv: list[str] | None = None,
             listen: Callable[[dict], None] | None = None, policy: Policy | None = None) -> RunOutcome:
     """Run the whole job for ``settings``; ``started`` is the process start (`time.monotonic()`)."""
-    if settings.data is None:
-        return RunOutcome(None, None, "failed", EXIT_USER, "No data file given. Pass a CSV or Parquet file.")
-    try:
-        check_path(settings.data)
-        run_id, run_dir = new_run_dir(settings.runs_dir, settings.data.name)
-    except MlpilotError as exc:
-        return RunOutcome(None, None, "failed", EXIT_USER, str(exc))
-    events = EventLog(run_dir / EVENTS, started=started, secrets=(settings.api_key or "",))
-    if listen:
-        events.subscribe(listen)
-    manifest = Manifest.create(run_dir, run_id, settings.public(), argv or [])
-    ctx = RunContext(settings=settings, run_id=run_id, run_dir=run_dir, events=events, manifest=manifest,
-                     decider=Decider(RulePolicy(), events), started=started)
-    events.emit("run_started", run_id=run_id, goal=settings.goal, data=str(settings.data),
-                policy=policy.name if policy else "llm" if settings.llm_enabled else "rules",
-                model=settings.llm_model, seed=settings.seed, settings=settings.public())
-    active = policy or (make_llm_policy(ctx) if settings.llm_enabled else ctx.decider.rules)
-    ctx.decider = Decider(active, events, rules=ctx.decider.rules)
-    done = threading.Event()
-    watchdog = threading.Thread(target=_watchdog, args=(ctx, done), daemon=True, name="mlpilot-watchdog")
-    watchdog.start()
-    status, code, error = "completed", EXIT_OK, None
-    restore = _install_interrupt(ctx)
-    try:
-        with warnings.catch_warnings(), threadpool_limits(limits=settings.n_jobs):
-            warnings.simplefilter("ignore")
-            _quiet_libraries()
-            build_graph().invoke({"run_id": run_id, "run_dir": str(run_dir)}, context=ctx)
-        if ctx.should_stop():
-            status, code = "interrupted", EXIT_INTERRUPTED
-    except MlpilotError as exc:
-        status, code, error = "failed", EXIT_USER, str(exc)
-        events.emit("error", origin="user", message=error)
-    except KeyboardInterrupt:
-        status, code, error = "interrupted", EXIT_INTERRUPTED, "stopped at once by a second Ctrl-C"
-        events.emit("error", origin="interrupt", message=error)
-    except Exception as exc:  # a bug: full traceback in the log, one line for the user
-        status, code = "failed", EXIT_BUG
-        error = (f"internal error ({type(exc).__name__}: {exc}); the traceback is in {run_dir / EVENTS}. "
-                 "Please report it.")
-        events.emit("error", origin="bug", message=str(exc), traceback=traceback.format_exc())
-    finally:
-        restore()
-    if error:
-        error = events.redact(error)
-    if status in ("completed", "interrupted") and isinstance(active, LLMPolicy):
-        write_narrative(ctx, active)
-    if isinstance(active, LLMPolicy):
-        manifest.update(llm={**manifest.data.get("llm", {}), "usage": active.client.usage.to_dict(),
-                             "prompts": active.prompts})
-    if status == "failed" and code == EXIT_USER and _only_early_steps(run_dir):
-        done.set()
-        shutil.rmtree(run_dir, ignore_errors=True)
-        return RunOutcome(None, None, "failed", code, error)
-    outcome = _finish(ctx, status, code, error)
-    done.set()
-    return outcome
+    run = Run.create(settings, started=started, argv=argv, listen=listen, policy=policy)
+    if isinstance(run, RunOutcome):
+        return run
+    run.start()
+    assert run.outcome is not None, "a run outside the chat never waits for approval"
+    return run.outcome
 
 
 def _quiet_libraries() -> None:
@@ -176,7 +245,8 @@ def _install_interrupt(ctx: RunContext) -> Callable[[], None]:
 
 
 def _watchdog(ctx: RunContext, done: threading.Event) -> None:
-    """Last line of defence for the time wall: end the process, keeping what was saved."""
+    """Last line of defence for the time wall: end the process, keeping what was saved. In the chat the
+    process is the person's session, so the run is asked to stop instead."""
     while not done.is_set():
         if ctx.clock is not None:
             left = ctx.clock.hard_end - 1.5 - time.monotonic()
@@ -186,6 +256,10 @@ def _watchdog(ctx: RunContext, done: threading.Event) -> None:
         else:
             done.wait(0.2)
     if done.is_set():
+        return
+    if ctx.settings.interactive:
+        ctx.stop.set()
+        ctx.events.emit("watchdog", message="the hard time wall was reached; the run is asked to stop")
         return
     ctx.events.emit("watchdog", message="the hard time wall was reached; the run ends with what is saved")
     try:

@@ -46,6 +46,7 @@ class Settings:
     quiet: bool = False
     json: bool = False
     yes: bool = False
+    interactive: bool = False
     llm_model: str | None = None
     llm_base_url: str | None = None
     llm_budget_usd: float | None = None
@@ -153,6 +154,7 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str] | None = None) -> S
         quiet=bool(flags.get("quiet")),
         json=bool(flags.get("json")),
         yes=bool(flags.get("yes")),
+        interactive=bool(flags.get("interactive")),
         llm_model=_llm_model(flags.get("llm"), env),
         llm_base_url=env.get("MLPILOT_LLM_BASE_URL") or env.get("OPENAI_BASE_URL") or None,
         llm_budget_usd=llm_budget[0],

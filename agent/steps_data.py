@@ -29,7 +29,7 @@ def intake(state: RunState, runtime: Runtime[RunContext]) -> RunState:
     s = ctx.settings
     budget = ctx.decider.one(lambda p: p.choose_budget(s.goal, s.budget), {}, step="intake")
     ctx.clock = Clock(float(budget.choice), started=ctx.started)
-    ctx.workspace["clock"] = ctx.clock
+    ctx.workspace.items.update(clock=ctx.clock, budget=ctx.clock.budget)
     ctx.events.emit("budget", step="intake", seconds=ctx.clock.budget,
                     hard_wall=round(ctx.clock.budget * 1.1 + 10, 1), elapsed=round(ctx.clock.elapsed(), 2))
     with ctx.step("intake", file=str(s.data)):
@@ -93,21 +93,12 @@ def plan(state: RunState, runtime: Runtime[RunContext]) -> RunState:
         keep = usable_rows(labels, info)
         validation = ctx.decider.one(lambda p: p.choose_validation(int(keep.sum()), task, ctx.clock.budget,
                                                                    s.folds), facts, step="plan").choice
-        X = frame.loc[keep].drop(columns=[target]).reset_index(drop=True)
-        y_labels = labels[keep].reset_index(drop=True)
-        y = encode_target(y_labels, info)
-        idx = np.arange(len(X))
-        train_idx, hold_idx = train_test_split(idx, test_size=validation["holdout_share"], random_state=s.seed,
-                                               stratify=y if task != "regression" else None)
-        ctx.workspace.items.update(X_train=X.iloc[train_idx].reset_index(drop=True),
-                                   y_train=y[train_idx], labels_train=y_labels.iloc[train_idx].reset_index(drop=True),
-                                   X_hold=X.iloc[hold_idx].reset_index(drop=True), y_hold=y[hold_idx],
-                                   labels_hold=y_labels.iloc[hold_idx].reset_index(drop=True), target_info=info)
-        ctx.events.emit("split", step="plan", train_rows=len(train_idx), holdout_rows=len(hold_idx),
+        train_rows, hold_rows = split_rows(ctx, target, info, validation)
+        ctx.events.emit("split", step="plan", train_rows=train_rows, holdout_rows=hold_rows,
                         seed=s.seed, stratified=task != "regression")
         column_plan = _plan_columns(ctx, target, task, prof)
         n_features = len(column_plan.features)
-        candidates = ctx.decider.one(lambda p: p.choose_candidates(task, len(train_idx), n_features,
+        candidates = ctx.decider.one(lambda p: p.choose_candidates(task, train_rows, n_features,
                                                                    ctx.seconds_left()),
                                      facts, step="plan").choice
         ctx.manifest.update(plan={"target": target, "task": task, "metric": metric, "threshold_rule": rule,
@@ -115,6 +106,30 @@ def plan(state: RunState, runtime: Runtime[RunContext]) -> RunState:
     return {"step": "plan", "target": target, "task": task, "classes": info.to_dict()["classes"],
             "metric": metric, "threshold_rule": rule, "validation": validation,
             "column_plan": column_plan.to_dict(), "candidates": list(candidates)}
+
+
+def split_rows(ctx: RunContext, target: str, info: object, validation: dict) -> tuple[int, int]:
+    """Drop unusable rows and split the holdout off, into the workspace (seeded, so a resumed run gets
+    the very same split). Returns the sizes of the training part and the holdout."""
+    table = ctx.workspace["table"]
+    labels = _target_labels(table.frame[target], table)
+    keep = usable_rows(labels, info)
+    X = table.frame.loc[keep].drop(columns=[target]).reset_index(drop=True)
+    y_labels = labels[keep].reset_index(drop=True)
+    y = encode_target(y_labels, info)
+    train_idx, hold_idx = train_test_split(np.arange(len(X)), test_size=validation["holdout_share"],
+                                           random_state=ctx.settings.seed,
+                                           stratify=y if info.task != "regression" else None)
+    ctx.workspace.items.update(X_train=X.iloc[train_idx].reset_index(drop=True), y_train=y[train_idx],
+                               labels_train=y_labels.iloc[train_idx].reset_index(drop=True),
+                               X_hold=X.iloc[hold_idx].reset_index(drop=True), y_hold=y[hold_idx],
+                               labels_hold=y_labels.iloc[hold_idx].reset_index(drop=True), target_info=info)
+    return len(train_idx), len(hold_idx)
+
+
+def target_labels(values: pd.Series, table: object) -> pd.Series:
+    """Public alias: the target as the user spelled its labels."""
+    return _target_labels(values, table)
 
 
 def _target_labels(values: pd.Series, table: object) -> pd.Series:

@@ -14,6 +14,7 @@ import pandas as pd
 from langgraph.runtime import Runtime
 
 from agent.context import RunContext, RunState
+from agent.planedit import copy_plan, drop_column, features
 from agent.policy import Decision, SelectionBrief
 from agent.runfolder import MODEL, sha256_file, write_json
 from tools.candidates import CANDIDATES, get_candidate
@@ -28,6 +29,7 @@ from tools.threshold import choose_threshold, describe_rule
 from tools.tune import TrialRecord, tune
 
 SELECT_SHARE = 0.35
+RESULTS = "results.joblib"
 REPORT_SECONDS = 2.0
 
 
@@ -61,17 +63,29 @@ def _reserve(ctx: RunContext, fit_seconds: float) -> float:
     return fit_seconds * 2.3 + importance + REPORT_SECONDS + 1.0
 
 
+def training_data(ctx: RunContext, state: RunState) -> TrainingData:
+    """The training part with its folds, into the workspace (seeded: rebuilt identically on resume)."""
+    plan = ColumnPlan.from_dict(state["column_plan"])
+    y = ctx.workspace["y_train"]
+    folds = make_folds(y, state["task"], n_folds=state["validation"]["folds"], seed=ctx.settings.seed)
+    data = TrainingData(ctx.workspace["X_train"][plan.features], y, state["task"],
+                        list(range(len(state["classes"]))), plan, folds, ctx.settings.seed)
+    ctx.workspace["data"] = data
+    return data
+
+
+def save_results(ctx: RunContext) -> None:
+    """Keep the cross-validation results on disk, so an interrupted run can be resumed without redoing them."""
+    joblib.dump(_results(ctx), ctx.run_dir / RESULTS)
+
+
 def select(state: RunState, runtime: Runtime[RunContext]) -> RunState:
     """Score every candidate's defaults on the same folds of the training part."""
     ctx = runtime.context
     metric = get_metric(state["metric"])
-    plan = ColumnPlan.from_dict(state["column_plan"])
     with ctx.step("select"):
-        y = ctx.workspace["y_train"]
-        folds = make_folds(y, state["task"], n_folds=state["validation"]["folds"], seed=ctx.settings.seed)
-        data = TrainingData(ctx.workspace["X_train"][plan.features], y, state["task"],
-                            list(range(len(state["classes"]))), plan, folds, ctx.settings.seed)
-        ctx.workspace["data"] = data
+        data = training_data(ctx, state)
+        y = data.y
         results = _results(ctx)
         # The strongest default first, with the whole window if it needs it; the rest share what is left.
         names = sorted(state["candidates"], key=lambda n: (n != "lightgbm", CANDIDATES[n].cost,
@@ -101,6 +115,7 @@ def select(state: RunState, runtime: Runtime[RunContext]) -> RunState:
             ctx.events.emit("candidate_scored", step="select", **result.summary(),
                             note="" if result.complete else f"cut by its time share after {len(result.scores)} folds")
         board = _leaderboard(results, state["metric"])
+        save_results(ctx)
         ctx.events.emit("leaderboard", step="select", stage="selection", metric=metric.name, rows=board)
     return {"step": "select", "leaderboard": board, "stop_reason": "interrupted" if ctx.should_stop() else None}
 
@@ -152,6 +167,7 @@ def tune_step(state: RunState, runtime: Runtime[RunContext]) -> RunState:
             if name not in results or metric.better(best.mean, results[name].mean):
                 results[name] = best
         board = _leaderboard(results, state["metric"])
+        save_results(ctx)
         counts = {s: sum(1 for t in outcome.trials if t.state == s) for s in ("complete", "pruned", "failed", "cut")}
         ctx.events.emit("tuning_finished", step="tune", stopped=outcome.stopped, trials=len(outcome.trials),
                         states=counts, storage="study.journal")
@@ -162,20 +178,16 @@ def tune_step(state: RunState, runtime: Runtime[RunContext]) -> RunState:
 
 def iterate(ctx: RunContext, state: RunState, change: dict, reason: str, *, step: str) -> RunState:
     """Go back once to selection with columns dropped and/or candidates added (asked by the policy)."""
-    plan = ColumnPlan.from_dict(state["column_plan"])
-    dropped = [c for c in change.get("drop", []) if c in plan.features]
-    for role in ("numeric", "boolean", "categorical", "high_cardinality", "datetime"):
-        setattr(plan, role, [c for c in getattr(plan, role) if c not in dropped])
-    plan.missing_indicators = [c for c in plan.missing_indicators if c not in dropped]
-    plan.dropped.update({c: f"dropped for a second iteration: {reason}" for c in dropped})
-    if not plan.features:
+    plan = copy_plan(state["column_plan"])
+    dropped = [c for c in change.get("drop", []) if drop_column(plan, c, f"dropped for a second iteration: {reason}")]
+    if not features(plan):
         ctx.events.emit("warning", step=step, message="the iteration would leave no feature; it is ignored")
         return {"step": step, "iterating": False}
     candidates = list(dict.fromkeys(list(state["candidates"]) + list(change.get("add", []))))
     ctx.workspace["results"] = {}
     ctx.workspace["iterated"] = True
     ctx.events.emit("iteration", step=step, dropped=dropped, added=change.get("add", []), reason=reason)
-    return {"step": step, "column_plan": plan.to_dict(), "candidates": candidates, "iterating": True,
+    return {"step": step, "column_plan": plan, "candidates": candidates, "iterating": True,
             "leaderboard": [], "final": {}}
 
 

@@ -60,3 +60,17 @@ def test_ctrl_c_during_tuning_keeps_the_best_model(tmp_path: Path) -> None:
     assert refit and refit[0]["choice"] is False
     report = (run_dir / "report.md").read_text()
     assert "interrupted" in report and "## Holdout evaluation" in report
+
+    # The interrupted run resumes from its checkpoint: tuning goes on with a fresh budget, then it finishes.
+    trials_before = sum(1 for line in log.read_text().splitlines() if '"kind": "trial"' in line)
+    proc = subprocess.run([sys.executable, "-m", "agent.cli", "resume", run_dir.name, "--budget", "20", "--json"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["status"] == "completed"
+    resumed = [json.loads(line) for line in log.read_text().splitlines()]
+    kinds = [e["kind"] for e in resumed]
+    assert kinds.count("run_resumed") == 1 and kinds[-1] == "run_finished"
+    assert resumed[kinds.index("run_resumed")]["from_step"] == "tune"
+    assert sum(1 for k in kinds if k == "trial") > trials_before, "tuning continued"
+    assert [e["seq"] for e in resumed] == list(range(1, len(resumed) + 1)), "the log is appended, not rewritten"
+    assert json.loads((run_dir / "manifest.json").read_text())["status"] == "completed"

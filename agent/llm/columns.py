@@ -9,6 +9,7 @@ from __future__ import annotations
 from agent.llm.briefs import describe, leakage_brief, quote, scores_brief
 from agent.llm.loop import Stage, ToolError
 from agent.llm.checks import Declined, guard
+from agent.planedit import copy_plan, drop_column, keep_column
 from agent.policy import ColumnBrief, Decision
 from tools.candidates import CANDIDATES
 
@@ -120,8 +121,7 @@ class ColumnStage:
 
     def _apply_column_changes(self, brief: ColumnBrief, proposal: list[Decision]) -> list[Decision]:
         drops, keeps = self.columns.decided.get("drops", {}), self.columns.decided.get("keeps", {})
-        plan = {k: (list(v) if isinstance(v, list) else dict(v)) if isinstance(v, (list, dict)) else v
-                for k, v in next(d.choice for d in proposal if d.question == "column_plan").items()}
+        plan = copy_plan(next(d.choice for d in proposal if d.question == "column_plan"))
         kinds = {c["name"]: c for c in brief.profile["columns"]}
         out: list[Decision] = []
         for d in proposal:
@@ -130,23 +130,13 @@ class ColumnStage:
                 continue
             out.append(d)
         for column, reason in drops.items():
-            for role in ("numeric", "boolean", "categorical", "high_cardinality", "datetime"):
-                if column in plan[role]:
-                    plan[role].remove(column)
-            plan["missing_indicators"] = [c for c in plan["missing_indicators"] if c != column]
-            plan["dropped"][column] = f"the model: {reason}"
+            drop_column(plan, column, f"the model: {reason}")
             rules = next((p for p in proposal if p.question == f"drop:{column}"), None)
             out.append(self._with_rules(Decision(f"drop:{column}", "drop", reason, actor="llm"),
                                         rules or Decision(f"drop:{column}", "keep", "kept by the rules")))
         for column, reason in keeps.items():
             rules = next((p for p in proposal if p.question == f"drop:{column}"), None)
-            plan["dropped"].pop(column, None)
-            col = kinds[column]
-            role = {"numeric": "numeric", "boolean": "boolean", "datetime": "datetime"}.get(col["kind"])
-            role = role or ("high_cardinality" if col["n_unique"] > 50 else "categorical")
-            plan[role].append(column)
-            if role == "datetime":
-                plan["datetime_parts"][column] = ["year", "month", "day", "day_of_week", "hour"]
+            keep_column(plan, column, kinds[column])
             out.append(self._with_rules(Decision(f"drop:{column}", "keep", reason, actor="llm"), rules))
         changed = f" with the model's changes (dropped {', '.join(drops) or 'none'}; kept {', '.join(keeps) or 'none'})"
         out.append(Decision("column_plan", plan, "the rule policy's column plan" + changed,

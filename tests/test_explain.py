@@ -1,0 +1,150 @@
+"""The REPL's answers about a run (`agent.repl.explain`), checked against real run folders made by the CLI.
+
+Three short runs are shared by every test: bank marketing (duration is dropped as a leak), Titanic with a
+recall goal, and Titanic again without the column ``sex`` for `compare_runs`. They run side by side to
+keep the file near 30 s.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from agent.repl.explain import TOPICS, compare_runs, explain, relevant_events
+from tests.cli_helpers import DATASETS, decisions, events, run_json
+from tools.metrics import METRICS
+
+RECALL_GOAL = "predict who survived; missing a survivor is worse than a false alarm"
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Run folders: bank, titanic, titanic_no_sex (the same data and seed with one column dropped).
+
+    25 s budgets, ended early by the trial cap: with less, the three processes starting side by side leave
+    under 15 s at planning time and the rules try only the two cheapest models, leaving no loser to explain.
+    """
+    runs_dir = tmp_path_factory.mktemp("explain-runs")
+    common = ("--budget", "25", "--max-trials", "4", "--quiet", "--llm", "off", "--runs-dir", str(runs_dir))
+    jobs = {"bank": (str(DATASETS / "bank_marketing.csv"), "--target", "y", *common),
+            "titanic": (str(DATASETS / "titanic.csv"), "--goal", RECALL_GOAL, *common),
+            "titanic_no_sex": (str(DATASETS / "titanic.csv"), "--goal", RECALL_GOAL, "--drop", "sex", *common)}
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        done = {name: pool.submit(run_json, *args, runs_dir=runs_dir) for name, args in jobs.items()}
+        results = {name: future.result() for name, future in done.items()}
+    for name, (proc, summary) in results.items():
+        assert proc.returncode == 0, f"{name}: {proc.stderr}"
+    return {name: Path(summary["run_dir"]) for name, (_, summary) in results.items()}
+
+
+def _metrics(run_dir: Path) -> dict:
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+def test_dropped_column_quotes_the_logged_reason(runs: dict[str, Path]) -> None:
+    drop = decisions(runs["bank"])["drop:duration"]
+    answer = explain(runs["bank"], "column", "duration")
+    assert answer.found and drop["choice"] == "drop"
+    assert drop["reason"] in answer.text
+    assert answer.events[0] == drop["seq"] and f"(event {drop['seq']}, by the rules)" in answer.text
+    assert "Alternative considered: keep" in answer.text
+    leak = next(e for e in events(runs["bank"]) if e["kind"] == "leakage_check")
+    assert leak["seq"] in answer.events and "Evidence: alone it scores ROC AUC" in answer.text
+
+
+def test_kept_feature_is_reported_as_used_with_its_importance(runs: dict[str, Path]) -> None:
+    plan = decisions(runs["titanic"])["column_plan"]
+    assert "age" in plan["choice"]["numeric"]
+    answer = explain(runs["titanic"], "column", "Age")  # names match whatever the case
+    assert answer.found and "age was used as a feature (numeric)" in answer.text
+    assert plan["seq"] in answer.events
+    importances = next(e for e in events(runs["titanic"]) if e["kind"] == "importances")
+    rank = [r["feature"] for r in importances["rows"]].index("age") + 1
+    assert f"rank {rank} of {len(importances['rows'])}" in answer.text and importances["seq"] in answer.events
+
+
+def test_target_column_and_unknown_column(runs: dict[str, Path]) -> None:
+    target = explain(runs["titanic"], "column", "survived")
+    assert target.found and "is the target" in target.text
+    assert target.events == (decisions(runs["titanic"])["target"]["seq"],)
+    unknown = explain(runs["titanic"], "column", "salary")
+    assert not unknown.found and unknown.events == ()
+    assert "no column 'salary'" in unknown.text and "pclass" in unknown.text
+
+
+def test_model_answers_cite_the_final_model_decision(runs: dict[str, Path]) -> None:
+    for run in ("bank", "titanic"):
+        final = decisions(runs[run])["final_model"]
+        for subject in (None, "lightgbm"):
+            answer = explain(runs[run], "model", subject)
+            assert answer.found and answer.events[0] == final["seq"]
+            assert final["reason"] in answer.text
+
+
+def test_a_model_that_lost_says_where_it_ranked(runs: dict[str, Path]) -> None:
+    final = decisions(runs["titanic"])["final_model"]["choice"]
+    members = final.get("weights", {}) if final["kind"] == "ensemble" else {final["candidate"]: 1}
+    board = next(e for e in events(runs["titanic"]) if e["kind"] == "leaderboard" and e["stage"] == "selection")
+    loser = next(r for r in board["rows"] if r["candidate"] not in members)
+    answer = explain(runs["titanic"], "model", loser["candidate"])
+    assert f"{loser['candidate']} was not picked" in answer.text
+    assert f"rank {loser['rank']} of {len(board['rows'])}" in answer.text and board["seq"] in answer.events
+    missing = explain(runs["titanic"], "model", "xgboost")
+    assert not missing.found and "was not a candidate" in missing.text
+
+
+def test_baseline_answer_gives_the_holdout_figures(runs: dict[str, Path]) -> None:
+    m = _metrics(runs["titanic"])
+    answer = explain(runs["titanic"], "baseline")
+    primary = m["primary"]
+    assert answer.found and primary == "pr_auc"
+    assert f"{m['metrics'][primary]:.4f} against {m['baseline'][primary]:.4f} for the baseline" in answer.text
+    assert f"{m['spread']['p05']:.4f} to {m['spread']['p95']:.4f}" in answer.text
+    assert "class shares" in answer.text
+    holdout = next(e for e in events(runs["titanic"]) if e["kind"] == "holdout_metrics")
+    assert answer.events[0] == holdout["seq"]
+
+
+def test_threshold_answer_mentions_the_recall_rule(runs: dict[str, Path]) -> None:
+    d = decisions(runs["titanic"])
+    answer = explain(runs["titanic"], "threshold")
+    assert "recall >= 0.80" in answer.text and d["threshold_rule"]["reason"] in answer.text
+    assert d["threshold_rule"]["seq"] in answer.events and d["threshold"]["seq"] in answer.events
+    assert "On the holdout at" in answer.text
+
+
+@pytest.mark.parametrize("topic", TOPICS)
+def test_every_answer_cites_real_events(runs: dict[str, Path], topic: str) -> None:
+    log = {e["seq"]: e for e in events(runs["bank"])}
+    subject = {"column": "balance", "model": "random_forest"}.get(topic)
+    answer = explain(runs["bank"], topic, subject)
+    assert answer.found and answer.events
+    cited = {int(n) for group in re.findall(r"\bevents? (\d+(?:, \d+)*)", answer.text) for n in group.split(", ")}
+    assert set(answer.events) <= cited and cited <= set(log)
+    got = relevant_events(runs["bank"], topic, subject, limit=3)
+    assert [e["seq"] for e in got] == list(answer.events[:3]) and all("kind" in e for e in got)
+
+
+def test_compare_runs_names_both_runs_and_the_better_one(runs: dict[str, Path]) -> None:
+    a, b = runs["titanic"], runs["titanic_no_sex"]
+    answer = compare_runs(a, b)
+    assert a.name in answer.text and b.name in answer.text
+    assert "Dropped: only in A none; only in B sex" in answer.text
+    score_a, score_b = _metrics(a)["metrics"]["pr_auc"], _metrics(b)["metrics"]["pr_auc"]
+    better = a if METRICS["pr_auc"].better(score_a, score_b) else b
+    assert f"({better.name}) is better on PR AUC" in answer.text
+    assert f"by {abs(score_a - score_b):.4f}" in answer.text
+    unlike = compare_runs(runs["bank"], a)
+    assert "Not like for like" in unlike.text and "is better" not in unlike.text
+
+
+def test_missing_log_and_bad_topic(tmp_path: Path, runs: dict[str, Path]) -> None:
+    answer = explain(tmp_path, "general")
+    assert not answer.found and answer.events == () and "events.jsonl is missing" in answer.text
+    assert not compare_runs(tmp_path, runs["bank"]).found
+    with pytest.raises(ValueError, match="topic must be one of"):
+        explain(runs["bank"], "weather")
