@@ -49,7 +49,6 @@ def approve(state: RunState, runtime: Runtime[RunContext]) -> RunState:
     ctx = runtime.context
     if not ctx.settings.interactive or ctx.settings.yes:
         return {"step": "approve"}
-    ctx.workspace.items.setdefault("budget", ctx.clock.budget)
     # No clock while the person reads: the watchdog must not end a run that is waiting for them.
     ctx.clock = None
     answer = interrupt(plan_view(state, ctx))

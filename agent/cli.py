@@ -58,6 +58,17 @@ def build_parser() -> argparse.ArgumentParser:
     _common(run)
     run.add_argument("--yes", "-y", action="store_true", help="do not ask for plan approval (the CLI never asks yet)")
 
+    chat = sub.add_parser("chat", help="chat in the terminal: load data, set a goal, approve a plan, ask why",
+                          description="A terminal chat: load a table, say what to predict, approve or edit the plan, "
+                          "train, and ask about the decisions. `mlpilot` with no arguments opens it too.")
+    chat.add_argument("data", nargs="?", help="a CSV or Parquet file to load at the start")
+    chat.add_argument("--resume", action="store_true", help="restore the last session (conversation, data, run)")
+    chat.add_argument("--yes", "-y", action="store_true", help="train without asking to approve the plan")
+    chat.add_argument("--budget", "-b", type=float, help="default budget for runs, in seconds")
+    chat.add_argument("--seed", type=int)
+    _llm_options(chat)
+    _common(chat)
+
     predict = sub.add_parser("predict", help="predict new rows with a run's model")
     predict.add_argument("run", help="run folder or run id")
     predict.add_argument("data", help="CSV or Parquet file with the same columns as the training data")
@@ -140,8 +151,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
-        return 0
+        if not sys.stdin.isatty():
+            parser.print_help()
+            return 0
+        args = parser.parse_args(["chat"])
     from agent.console import Terminal
     from agent.settings import resolve
     from tools.errors import MlpilotError
@@ -151,6 +164,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = resolve(vars(args))
         if args.command == "run":
             return _run(settings, term, argv)
+        if args.command == "chat":
+            from agent.repl.app import run_chat
+
+            return run_chat(settings, data=args.data, resume=args.resume)
         if args.command == "predict":
             return _predict(args, settings, term)
         if args.command == "monitor":

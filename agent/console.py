@@ -19,11 +19,13 @@ from tools.metrics import METRICS
 class Terminal:
     """Progress display driven by run events, plus plain output helpers."""
 
-    def __init__(self, *, quiet: bool = False, json_mode: bool = False) -> None:
+    def __init__(self, *, quiet: bool = False, json_mode: bool = False, chat: bool = False) -> None:
         self.quiet = quiet
         self.json_mode = json_mode
+        self.chat = chat
         self.out = Console(highlight=False, soft_wrap=False)
-        self.err = Console(stderr=True, highlight=False)
+        # In the chat, progress shares stdout with the prompt (which keeps it above the input line).
+        self.err = self.out if chat else Console(stderr=True, highlight=False)
         self._live: Live | None = None
         self._status = Text("")
         self._budget: float | None = None
@@ -106,7 +108,7 @@ class Terminal:
         else:
             text = f"tuning for about {e['seconds']:.0f} s ..."
         self._status = Text(text, style="cyan")
-        if self._live is None and self.err.is_terminal:
+        if self._live is None and self.err.is_terminal and not self.chat:
             self._live = Live(self._status, console=self.err, refresh_per_second=4, transient=True)
             self._live.start()
         elif self._live is not None:

@@ -34,6 +34,7 @@ class Settings:
     metric: str | None = None
     budget: float | None = None
     runs_dir: Path = Path("runs")
+    home: Path = Path.home() / ".local" / "share" / "mlpilot"
     seed: int = DEFAULT_SEED
     n_jobs: int = 1
     max_trials: int | None = None
@@ -142,6 +143,7 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str] | None = None) -> S
         metric=flags.get("metric"),
         budget=float(budget) if budget is not None else None,
         runs_dir=Path(pick("runs_dir", "MLPILOT_RUNS_DIR", "runs")),
+        home=_home(env),
         seed=int(pick("seed", "MLPILOT_SEED", DEFAULT_SEED, int)),
         n_jobs=n_jobs,
         max_trials=max_trials,
@@ -165,6 +167,15 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str] | None = None) -> S
         parent=flags.get("parent"),
         api_key=env.get("OPENAI_API_KEY") or None,
     )
+
+
+def _home(env: Mapping[str, str]) -> Path:
+    """The user's data folder (chat history, sessions): MLPILOT_HOME, else $XDG_DATA_HOME/mlpilot,
+    else ~/.local/share/mlpilot."""
+    if env.get("MLPILOT_HOME"):
+        return Path(env["MLPILOT_HOME"])
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "mlpilot"
 
 
 def _llm_model(flag: str | None, env: Mapping[str, str]) -> str | None:

@@ -19,6 +19,7 @@ DEAD_PROXY = "http://127.0.0.1:9"
 def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Runs go to a temporary folder; no OpenAI key or base URL leaks in from the developer's shell."""
     monkeypatch.setenv("MLPILOT_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("MLPILOT_HOME", str(tmp_path / "home"))
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "MLPILOT_LLM_BASE_URL", "MLPILOT_LLM_MODEL",
                  "MLPILOT_LLM_BUDGET", "MLPILOT_LLM_PRICES"):
         monkeypatch.delenv(name, raising=False)

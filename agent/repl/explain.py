@@ -280,7 +280,8 @@ def _model(run: _Run, subject: str | None) -> Answer:
         if name == "ensemble" or not picked:
             notes.add(_alternatives(final))
     # A blend is measured against its strongest member, so the leaderboards speak about that member.
-    focus = name if name != "ensemble" else (members[0] if blend else "")
+    strongest = (final or {}).get("evidence", {}).get("ensemble", {}).get("best_single") if blend else None
+    focus = name if name != "ensemble" else (strongest or members[0] if blend else "")
     if focus and focus != name:
         notes.add(f"Its strongest member is {focus}:")
     for stage in ("selection", "tuning") if focus else ():

@@ -1,0 +1,134 @@
+"""The chat as a real process on a pseudo-terminal (pexpect), offline and with the scripted LLM server."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from tests.cli_helpers import DATASETS, ROOT
+from tests.llm_server import ScriptedLLM, tool_calls
+
+pytestmark = pytest.mark.slow
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\r")
+PROMPT = "mlpilot>"
+
+
+def spawn(tmp_path: Path, *args: str, env: dict | None = None) -> pexpect.spawn:
+    full = {**os.environ, "MLPILOT_HOME": str(tmp_path / "home"), "MLPILOT_RUNS_DIR": str(tmp_path / "runs"),
+            "PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "xterm", "NO_COLOR": "1", **(env or {})}
+    child = pexpect.spawn(sys.executable, ["-m", "agent.cli", "chat", *args], cwd=str(ROOT), env=full,
+                          encoding="utf-8", timeout=90, dimensions=(50, 200))
+    child.expect(PROMPT)
+    return child
+
+
+def say(child: pexpect.spawn, text: str, wait_for: str, timeout: float = 90) -> str:
+    """Send a turn and return what was printed up to ``wait_for`` (a phrase of the answer, not of the
+    echoed input: answers may print above or below the redrawn prompt), without escape codes."""
+    child.sendline(text)
+    child.expect(wait_for, timeout=timeout)
+    return ANSI.sub("", child.before + (child.after if isinstance(child.after, str) else ""))
+
+
+def events_of(runs: Path) -> tuple[Path, list[dict]]:
+    run_dir = sorted(p for p in runs.iterdir() if p.is_dir())[-1]
+    return run_dir, [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+
+
+def test_a_whole_session_offline(tmp_path: Path) -> None:
+    child = spawn(tmp_path)
+    out = say(child, f"load {DATASETS / 'titanic.csv'}", "Tell me what to predict")
+    assert "891 rows x 11 columns" in out
+    out = say(child, "predict who survived; missing a survivor is worse than a false alarm; 20 seconds", "Say 'go'")
+    assert "target as 'survived'" in out and "Budget 20 s" in out
+    out = say(child, "go", "or 'cancel'")
+    assert "plan for run" in out and "recall >= 0.80" in out and "name" in out
+    out = say(child, "keep name", "Your edits")
+    assert "kept on request" in out
+    out = say(child, "yes", r"Run \S+ completed", timeout=120)
+    assert "Approved" in out
+    run_dir, log = events_of(tmp_path / "runs")
+    keep = [e for e in log if e["kind"] == "decision" and e["question"] == "drop:name"]
+    assert keep[-1]["choice"] == "keep" and keep[-1]["actor"] == "user", "the edit is a user decision"
+    out = say(child, "why was ticket dropped?", r"ticket was used as a feature[^\n]*\(event \d+")
+    say(child, "what did you decide about name?", r"you asked to keep it")
+    out = say(child, "how good is it compared to guessing?", "baseline ignores the features")
+    assert re.search(r"against 0\.3855 for the baseline", out)
+    out = say(child, "show the report", r"Report: \S+report\.md")
+    assert str(run_dir / "report.md") in out.replace("\n", "")
+    out = say(child, "banana split please", "Commands: /load")
+    assert "I did not understand that" in out and "Traceback" not in out
+    child.sendline("/quit")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert (run_dir / "model.joblib").exists()
+
+
+def test_ctrl_c_during_tuning_returns_to_the_prompt_with_a_saved_model(tmp_path: Path) -> None:
+    child = spawn(tmp_path, str(DATASETS / "phoneme.csv"), "--yes")
+    say(child, "target class", "Target: class")
+    say(child, "budget 120", "Budget: 120 s")
+    child.sendline("go")
+    child.expect("tuning: trial", timeout=90)
+    child.sendintr()
+    child.expect(r"Run \S+ interrupted", timeout=60)
+    out = say(child, "/runs", r"interrupted")
+    assert "runs in" in out
+    run_dir, log = events_of(tmp_path / "runs")
+    assert (run_dir / "model.joblib").exists()
+    assert json.loads((run_dir / "manifest.json").read_text())["status"] == "interrupted"
+    child.sendeof()
+    child.expect(pexpect.EOF)
+
+
+def test_resume_restores_the_session(tmp_path: Path) -> None:
+    child = spawn(tmp_path)
+    say(child, f"/load {DATASETS / 'titanic.csv'}", "Tell me what to predict")
+    say(child, "predict who survived", "Say 'go'")
+    child.sendline("/quit")
+    child.expect(pexpect.EOF)
+    assert "predict who survived" in (tmp_path / "home" / "history").read_text(), "history is kept"
+    child = spawn(tmp_path, "--resume", env={})
+    out = ANSI.sub("", child.before)
+    assert "Resumed the session" in out and "titanic.csv" in out and "predict who survived" in out
+    say(child, "/profile", "891 rows x 11 columns")
+    child.sendline("/quit")
+    child.expect(pexpect.EOF)
+
+
+def test_the_same_session_with_the_scripted_llm(tmp_path: Path) -> None:
+    with ScriptedLLM() as server:
+        env = {"OPENAI_BASE_URL": server.url, "OPENAI_API_KEY": "sk-test"}
+        child = spawn(tmp_path, env=env)
+        say(child, "/llm off", "LLM off")  # runs decide with the rules; the chat itself talks to the model
+        server.enqueue(tool_calls(("load", {"path": str(DATASETS / "titanic.csv")})),
+                       tool_calls(("reply", {"text": "Loaded the passenger list."})))
+        out = say(child, "please open the titanic passenger file", "Loaded the passenger list")
+        assert "891 rows" in out
+        server.enqueue(tool_calls(("set_goal", {"goal": "predict who survived; 20 seconds"}),
+                                  ("act", {"action": "plan"})),
+                       tool_calls(("reply", {"text": "Here is the plan; shall I go ahead?"})))
+        out = say(child, "I want to know who survived, take 20 seconds", "shall I go ahead", timeout=120)
+        assert "plan for run" in out
+        server.enqueue(tool_calls(("act", {"action": "approve"})), tool_calls(("reply", {"text": "Training."})))
+        say(child, "yes, go ahead", r"Run \S+ completed", timeout=120)
+        run_dir, log = events_of(tmp_path / "runs")
+        seq = next(e["seq"] for e in log if e["kind"] == "decision" and e["question"] == "drop:name")
+        server.enqueue(tool_calls(("explain", {"topic": "column", "subject": "name"})),
+                       tool_calls(("reply", {"text": "name identifies passengers.", "event_ids": [99999]})),
+                       tool_calls(("reply", {"text": "name was dropped as an identifier.", "event_ids": [seq]})))
+        out = say(child, "why did you drop the name column?", rf"\(events {seq}\)")
+        assert "name was dropped as an identifier" in out
+        errors = [m["content"] for m in server.requests[-1]["messages"] if m["role"] == "tool"]
+        assert any("not in the run's log" in m for m in errors), "an invented event id goes back as an error"
+        explained = json.loads([m["content"] for m in server.requests[-2]["messages"] if m["role"] == "tool"][-1])
+        assert seq in explained["event_ids"]
+        child.sendline("/quit")
+        child.expect(pexpect.EOF)
