@@ -68,7 +68,7 @@ class Terminal:
                 return f"  [green]decided[/green] columns: {e['reason']}"
             choice = e["choice"]
             if isinstance(choice, (dict, list)):
-                choice = json.dumps(choice)[:80]
+                choice = _cut(_compact(choice), 80)
             return f"  [green]decided[/green] {e['question']} = [bold]{choice}[/bold] [dim]({e['actor']}: {_cut(e['reason'], 110)})[/dim]"
         if kind == "fallback":
             return f"  [yellow]fallback to rules[/yellow] for {e.get('question')}: {e.get('problem')}"
@@ -193,6 +193,16 @@ def _num(value: Any) -> str:
     if value is None:
         return "n/a"
     return f"{value:,.4f}" if abs(value) < 1e5 else f"{value:,.0f}"
+
+
+def _compact(value: object) -> str:
+    """A structured choice on one short line: {"kind": "single", "candidate": "x"} -> kind=single candidate=x."""
+    if isinstance(value, dict):
+        return " ".join(f"{k}={_compact(v) if not isinstance(v, dict) else '(' + _compact(v) + ')'}"
+                        for k, v in value.items())
+    if isinstance(value, list):
+        return ",".join(_compact(v) for v in value)
+    return str(value)
 
 
 def _cut(text: str, width: int) -> str:

@@ -66,9 +66,13 @@ def monitor_run(run_dir: Path, data: Path, *, delimiter: str | None = None, enco
     spec = ModelSpec.from_dict(manifest["model"]["spec"])
     features = manifest["model"]["features"]
     table = read_table(data, delimiter=delimiter, encoding=encoding)
-    frame, notes = conform(table, manifest["data"]["schema"], required=features)
+    target = reference["target"]
+    frame, notes = conform(table, manifest["data"]["schema"], required=features, expected_absent=[target])
     notes = list(table.notes) + notes
-    labels = batch_labels(frame, reference["target"], manifest["data"]["schema"])
+    labels = batch_labels(frame, target, manifest["data"]["schema"])
+    if labels is None:
+        notes.append(f"no {target!r} column, so performance is not checked (drift and data quality only); "
+                     "include the outcomes to check it")
     predictions = predict_table(model, frame[features], spec)
     batch = check_batch(reference, frame, predictions, labels=labels, seed=seed)
     decision = decide_verdict(batch)

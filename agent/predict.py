@@ -56,10 +56,10 @@ def predict_run(run_dir: Path, data: Path, output: Path, *, delimiter: str | Non
     model, manifest = load_run_model(run_dir)
     spec = ModelSpec.from_dict(manifest["model"]["spec"])
     features: list[str] = manifest["model"]["features"]
-    target = manifest.get("settings", {}).get("target")
+    target = (manifest.get("plan") or {}).get("target") or manifest.get("settings", {}).get("target")
     table = read_table(data, delimiter=delimiter, encoding=encoding)
     schema = manifest["data"]["schema"]
-    frame, notes = conform(table, schema, required=features)
+    frame, notes = conform(table, schema, required=features, expected_absent=[target] if target else [])
     notes += _unseen_levels(frame, run_dir)
     result = predict_table(model, frame, spec)
     if with_input:

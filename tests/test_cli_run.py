@@ -94,6 +94,7 @@ def test_predict_round_trip(titanic_run: dict, runs: Path, tmp_path: Path) -> No
     assert ((pred.proba_1 >= threshold).astype(int) == pred.prediction).all()
     assert "note" in proc.stderr, "the extra column is mentioned"
     assert "'embarked': 1 value(s) never seen in training (e.g. 'X')" in " ".join(proc.stderr.split())
+    assert "survived" not in proc.stderr, "a missing target is normal when predicting, not worth a note"
     assert list((run_dir / "predictions").glob("*.json"))
 
 

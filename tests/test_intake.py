@@ -396,6 +396,8 @@ def test_conform_leaves_out_an_absent_target(bank: Table) -> None:
     out, notes = conform(bank.frame.drop(columns=["y"]), bank.schema(), required=["age"])
     assert "y" not in out.columns and out.shape == (4521, 16)
     assert "column 'y' of the training data is absent; left out" in notes
+    _, quiet = conform(bank.frame.drop(columns=["y"]), bank.schema(), required=["age"], expected_absent=["y"])
+    assert quiet == [n for n in notes if "'y'" not in n]
 
 
 def test_conform_types_back_and_forth() -> None:

@@ -172,6 +172,12 @@ def test_simple_actions(text: str, action: str) -> None:
     check(text, action, {})
 
 
+@pytest.mark.parametrize("text,full", [("show the report", False), ("show me the whole report", True),
+                                       ("full report please", True), ("open the report", False)])
+def test_report_summary_or_full(text: str, full: bool) -> None:
+    check(text, "report", {"full": full})
+
+
 @pytest.mark.parametrize("text", ["banana", "asdf qwerty", "what is the meaning of life", "", "   ", "yes", "no",
                                   "forget it"])
 def test_unknown(text: str) -> None:

@@ -66,8 +66,10 @@ def test_the_reference_keeps_summaries_not_rows(setup: dict) -> None:
 def test_a_batch_from_the_same_distribution_is_ok(setup: dict) -> None:
     code, summary, _ = monitor(setup, batch(setup, "same"), "--fail-on", "warn")
     assert code == 0 and summary["verdict"] == "ok" and summary["performance"] is None
+    assert any("performance is not checked" in n for n in summary["schema_notes"])
     code, summary, _ = monitor(setup, batch(setup, "same_labelled", target=True), "--fail-on", "warn")
     assert code == 0 and summary["verdict"] == "ok"
+    assert not any("performance is not checked" in n for n in summary["schema_notes"])
     assert summary["performance"]["metric"] == "rmse" and not summary["performance"]["significant"]
     record = Path(summary["record"])
     verdict = [e for e in events(record) if e["kind"] == "decision"][0]

@@ -357,13 +357,14 @@ def _read_parquet(p: Path) -> Table:
 
 # ---- conform ----------------------------------------------------------------------------------------
 
-def conform(frame: pd.DataFrame | Table, schema: list[dict[str, Any]], *, required: Sequence[str]) -> tuple[pd.DataFrame, list[str]]:
+def conform(frame: pd.DataFrame | Table, schema: list[dict[str, Any]], *, required: Sequence[str],
+            expected_absent: Sequence[str] = ()) -> tuple[pd.DataFrame, list[str]]:
     """Coerce a new batch (read with read_table) to a training schema, for prediction.
 
     Missing required columns: DataError naming them (and the closest names present, via difflib).
     A name that differs only in case or surrounding spaces is matched, with a note. Extra columns:
     dropped, with a note. Schema columns that are absent but not required (e.g. the target at predict
-    time) are left out, with a note. Columns of another type: coerced the same way as at training
+    time) are left out, with a note unless they are in ``expected_absent``. Columns of another type: coerced the same way as at training
     (numbers with errors -> NaN and a note counting how many values could not be read, booleans via
     the stored tokens, datetimes via the stored format), with a note.
 
@@ -372,6 +373,7 @@ def conform(frame: pd.DataFrame | Table, schema: list[dict[str, Any]], *, requir
             batch's own boolean spellings and date formats, used when a column must go back to text).
         schema: the training `Table.schema()`.
         required: names that must be present (usually the model's input columns).
+        expected_absent: names whose absence is normal for the caller (the target when predicting).
 
     Returns:
         (frame with the schema's columns that are present, in schema order; notes)
@@ -404,6 +406,8 @@ def conform(frame: pd.DataFrame | Table, schema: list[dict[str, Any]], *, requir
     out: dict[str, pd.Series] = {}
     for spec in specs:
         if spec.name not in source:
+            if spec.name in expected_absent:
+                continue
             notes.append(f"column {spec.name!r} of the training data is absent; left out")
             continue
         column = source[spec.name]

@@ -367,16 +367,19 @@ class Commands:
         self.out.print(table)
 
     def cmd_report(self, arg: str = "") -> None:
-        """/report [RUN] - show the current run's report (and where the file is)"""
+        """/report [full] [RUN] - the current run's report: its summary and plan, or all of it with 'full'"""
         from agent.report import render_report
 
-        run_dir = self.run_dir(arg)
+        parts = _split(arg)
+        full = bool(parts) and parts[0].lower() in ("full", "all", "--full")
+        run_dir = self.run_dir(" ".join(parts[1:] if full else parts))
         if run_dir is None or not (run_dir / "manifest.json").exists():
             self.say("No run yet: say 'go' to plan and train one.")
             return
         path = render_report(run_dir)
-        self.out.print(Markdown(path.read_text(encoding="utf-8")))
-        self.say(f"Report: {path}")
+        text = path.read_text(encoding="utf-8")
+        self.out.print(Markdown(text if full else _summary_of(text)))
+        self.say(f"Report: {path}" + ("" if full else "  ('/report full' shows all of it here)"))
 
     def cmd_explain(self, arg: str = "") -> None:
         """/explain TOPIC [SUBJECT] - why a decision was made (column, model, metric, threshold, baseline ...)"""
@@ -458,6 +461,12 @@ class Commands:
     def cmd_quit(self, arg: str = "") -> None:
         """/quit - leave (a run in progress is stopped gracefully first)"""
         self.quit_requested = True
+
+
+def _summary_of(report: str) -> str:
+    """The report up to its second section: the result and the plan in short, which fit on a screen."""
+    sections = [i for i, line in enumerate(report.splitlines()) if line.startswith("## ")]
+    return "\n".join(report.splitlines()[: sections[1]]) if len(sections) > 1 else report
 
 
 def _split(text: str) -> list[str]:

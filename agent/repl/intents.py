@@ -262,7 +262,7 @@ def _rules(orig: str, columns: list[str], pending: bool) -> tuple[str, dict]:
     if re.search(r"\bruns\b|^history$", core, re.I):
         return "runs", {}
     if re.search(r"\breport\b", core, re.I):
-        return "report", {}
+        return "report", {"full": bool(re.search(r"\b(full|whole|entire|all of)\b", core, re.I))}
     if re.search(r"\bplan\b", core, re.I):
         return "plan", {}
     metric = _find_metric(core)
