@@ -49,15 +49,20 @@ def test_a_whole_session_offline(tmp_path: Path) -> None:
     assert "target as 'survived'" in out and "Budget 20 s" in out
     out = say(child, "go", "or 'cancel'")
     assert "plan for run" in out and "recall >= 0.80" in out and "name" in out
-    out = say(child, "keep name", "Your edits")
-    assert "kept on request" in out
+    out = say(child, "drop ticket", "Your edits")
+    assert "you asked to drop it" in out
     out = say(child, "yes", r"Run \S+ completed", timeout=120)
     assert "Approved" in out
     run_dir, log = events_of(tmp_path / "runs")
-    keep = [e for e in log if e["kind"] == "decision" and e["question"] == "drop:name"]
-    assert keep[-1]["choice"] == "keep" and keep[-1]["actor"] == "user", "the edit is a user decision"
-    out = say(child, "why was ticket dropped?", r"ticket was used as a feature[^\n]*\(event \d+")
-    say(child, "what did you decide about name?", r"you asked to keep it")
+    drops = {e["question"]: e for e in log if e["kind"] == "decision" and e["question"].startswith("drop:")}
+    assert drops["drop:ticket"]["choice"] == "drop" and drops["drop:ticket"]["actor"] == "user", \
+        "the edit is a user decision"
+    name = drops["drop:name"]
+    out = say(child, "why was name dropped?", r"name was dropped \(event \d+[^\n]*\n")
+    cited = int(re.search(r"name was dropped \(event (\d+)", out).group(1))
+    assert cited == name["seq"] and " ".join(name["reason"].split()) in " ".join(out.split()), \
+        "the answer is the logged decision and its reason"
+    say(child, "what did you decide about ticket?", r"you asked to drop it")
     out = say(child, "how good is it compared to guessing?", "baseline ignores the features")
     assert re.search(r"against 0\.3855 for the baseline", out)
     out = say(child, "show the report", r"Report: \S+report\.md")
@@ -85,6 +90,19 @@ def test_ctrl_c_during_tuning_returns_to_the_prompt_with_a_saved_model(tmp_path:
     assert (run_dir / "model.joblib").exists()
     assert json.loads((run_dir / "manifest.json").read_text())["status"] == "interrupted"
     child.sendeof()
+    child.expect(pexpect.EOF)
+    # a later session picks the interrupted run up from its checkpoint, with a new (short) budget
+    child = spawn(tmp_path, "--resume", env={})
+    told = f"The last run ({run_dir.name}) is interrupted; /resume continues it"
+    if told not in ANSI.sub("", child.before):
+        child.expect(re.escape(told), timeout=10)
+    say(child, "budget 20 seconds", "Budget: 20 s")
+    say(child, "/resume", r"Run \S+ completed", timeout=120)
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "completed" and manifest["resumed"]
+    _, log = events_of(tmp_path / "runs")
+    assert [e for e in log if e["kind"] == "run_resumed"]
+    child.sendline("/quit")
     child.expect(pexpect.EOF)
 
 
@@ -132,3 +150,22 @@ def test_the_same_session_with_the_scripted_llm(tmp_path: Path) -> None:
         assert seq in explained["event_ids"]
         child.sendline("/quit")
         child.expect(pexpect.EOF)
+
+
+def test_the_status_line_shows_data_target_metric_budget_and_llm(tmp_path: Path) -> None:
+    """The bottom toolbar needs a terminal that reports the cursor position (as real ones do); this one
+    answers every position request, so prompt_toolkit draws the status line."""
+    child = spawn(tmp_path, env={"PROMPT_TOOLKIT_NO_CPR": "0"})
+
+    def turn(text: str, status: str) -> None:
+        child.sendline(text)
+        while child.expect([re.escape("\x1b[6n"), re.escape(status)], timeout=30) == 0:
+            child.send("\x1b[10;1R")
+
+    turn(f"load {DATASETS / 'titanic.csv'}", " titanic.csv | target: not set | metric: default | budget: default | ")
+    turn("predict who survived; recall matters; 20 seconds",
+         " titanic.csv | target: survived (from the goal) | metric: pr_auc (from the goal) | budget: 20 s | "
+         "LLM: offline | no run ")
+    turn("use F1 instead", " | metric: f1 | ")
+    child.sendline("/quit")
+    child.expect(pexpect.EOF)

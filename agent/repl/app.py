@@ -20,6 +20,7 @@ from prompt_toolkit.history import FileHistory
 from prompt_toolkit.patch_stdout import patch_stdout
 
 from agent.console import Terminal
+from agent.goal import match_target, metric_intent
 from agent.repl.commands import Commands
 from agent.repl.intents import Intent, help_text, parse
 from agent.repl.session import SessionStore
@@ -59,7 +60,15 @@ def status_line(commands: Commands) -> str:
     run = "running" if commands.running else ("plan waiting for approval" if commands.plan else
                                                (s.get("run_id") or "no run"))
     budget = f"{s['budget']:g} s" if s.get("budget") else "default"
-    return (f" {data} | target: {s.get('target') or 'from goal'} | metric: {s.get('metric') or 'from goal'} | "
+    target, metric = s.get("target"), s.get("metric")
+    goal = s.get("goal") or ""
+    if goal and not target:
+        matches = match_target(goal, s.get("columns") or [])
+        target = f"{matches[0].column} (from the goal)" if matches else None
+    if goal and not metric:
+        intent = metric_intent(goal, "binary") or metric_intent(goal, "regression")
+        metric = f"{intent.metric} (from the goal)" if intent else None
+    return (f" {data} | target: {target or 'not set'} | metric: {metric or 'default'} | "
             f"budget: {budget} | LLM: {llm} | {run} ")
 
 
