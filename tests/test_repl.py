@@ -77,8 +77,8 @@ def test_a_whole_session_offline(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_during_tuning_returns_to_the_prompt_with_a_saved_model(tmp_path: Path) -> None:
-    child = spawn(tmp_path, str(DATASETS / "phoneme.csv"), "--yes")
-    say(child, "target class", "Target: class")
+    child = spawn(tmp_path, str(DATASETS / "titanic.csv"), "--yes")
+    say(child, "predict who survived", "Say 'go'")
     say(child, "budget 120", "Budget: 120 s")
     child.sendline("go")
     child.expect("tuning: trial", timeout=90)
@@ -96,7 +96,7 @@ def test_ctrl_c_during_tuning_returns_to_the_prompt_with_a_saved_model(tmp_path:
     told = f"The last run ({run_dir.name}) is interrupted; /resume continues it"
     if told not in ANSI.sub("", child.before):
         child.expect(re.escape(told), timeout=10)
-    say(child, "budget 20 seconds", "Budget: 20 s")
+    say(child, "budget 10 seconds", "Budget: 10 s")
     say(child, "/resume", r"Run \S+ completed", timeout=120)
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["status"] == "completed" and manifest["resumed"]

@@ -44,7 +44,8 @@ class ChatLLM:
             self.chat.run(stage, text)
         except (LLMUnavailable, StageFailed) as exc:
             c.transcript = None
-            c.say(f"(the language model is unavailable: {exc}; I'll read that myself)")
+            why = "is unavailable" if isinstance(exc, LLMUnavailable) else "gave no valid answer"
+            c.say(f"(the language model {why}: {exc}; I'll read that myself)")
             dispatch(c, parse(text, columns=c.state.get("columns") or [], pending_plan=c.plan is not None))
             return
         finally:
