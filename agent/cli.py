@@ -51,8 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--folds", type=int, help="cross-validation folds (default 5, or 3 for short budgets or big data)")
     run.add_argument("--keep", action="append", metavar="COLUMN", help="keep a column the plan would drop (repeatable)")
     run.add_argument("--drop", action="append", metavar="COLUMN", help="drop a column (repeatable)")
-    run.add_argument("--delimiter", help="field delimiter, if detection gets it wrong (e.g. ';' or '\\t')")
-    run.add_argument("--encoding", help="text encoding, if detection gets it wrong (e.g. latin-1)")
+    _reading_options(run)
     run.add_argument("--n-jobs", type=int, dest="n_jobs", help="threads for model fitting (default: half the cores)")
     _llm_options(run)
     _common(run)
@@ -74,8 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("data", help="CSV or Parquet file with the same columns as the training data")
     predict.add_argument("--output", "-o", required=True, help="file to write (CSV, or .parquet)")
     predict.add_argument("--with-input", action="store_true", help="also copy the input columns to the output")
-    predict.add_argument("--delimiter")
-    predict.add_argument("--encoding")
+    _reading_options(predict)
     _common(predict)
 
     monitor = sub.add_parser("monitor", help="check a new batch for drift, data quality and performance",
@@ -87,8 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     monitor.add_argument("data", help="the new batch (CSV or Parquet), with or without the target column")
     monitor.add_argument("--fail-on", dest="fail_on", choices=["warn", "drift", "retrain"],
                          help="exit with code 4 when the verdict reaches this level (drift: any drift at all)")
-    monitor.add_argument("--delimiter")
-    monitor.add_argument("--encoding")
+    _reading_options(monitor)
     _common(monitor)
 
     retrain = sub.add_parser("retrain", help="retrain a run on its data plus new rows and compare the models",
@@ -128,6 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
     runs = sub.add_parser("runs", help="list runs")
     _common(runs)
     return parser
+
+
+def _reading_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--delimiter", help="field delimiter, if detection gets it wrong (e.g. ';' or '\\t')")
+    p.add_argument("--encoding", help="text encoding, if detection gets it wrong (e.g. latin-1)")
 
 
 def _llm_options(p: argparse.ArgumentParser) -> None:

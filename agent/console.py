@@ -13,7 +13,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from tools.metrics import METRICS
+from tools.metrics import metric_label
 
 
 class Terminal:
@@ -85,7 +85,7 @@ class Terminal:
             return f"  tuning skipped: {e['reason']}"
         if kind == "holdout_metrics":
             p = e["primary"]
-            label = METRICS[p].label if p in METRICS else p
+            label = metric_label(p)
             return (f"  holdout {label}: [bold]{e['metrics'].get(p):.4f}[/bold] "
                     f"(baseline {e['baseline'].get(p):.4f})")
         if kind == "model_saved":
@@ -151,7 +151,7 @@ class Terminal:
         table.add_column("model", justify="right")
         table.add_column("baseline", justify="right")
         for name, value in summary.get("metrics", {}).items():
-            label = METRICS[name].label if name in METRICS else name
+            label = metric_label(name)
             star = " *" if name == summary.get("primary_metric") else ""
             table.add_row(label + star, _num(value), _num(summary.get("baseline", {}).get(name)))
         if summary.get("metrics"):

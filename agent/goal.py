@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 STOPWORDS = frozenset("""
 a an the to of for in on at by with from and or but is are was were be been being will would should could
@@ -158,6 +159,16 @@ def metric_intent(goal: str, task: str) -> MetricIntent | None:
     if task == "regression":
         return _regression_intent(text)
     return _classification_intent(text, task)
+
+
+@lru_cache(maxsize=64)
+def read_goal(goal: str, columns: tuple[str, ...]) -> tuple[TargetMatch | None, MetricIntent | None]:
+    """The target and metric a goal points at before the task is known (the chat reads a goal before
+    planning): the best-matching column, and the metric for a classification or else a regression goal.
+    Cached, because the chat's status line asks on every redraw."""
+    matches = match_target(goal, list(columns))
+    intent = metric_intent(goal, "binary") or metric_intent(goal, "regression")
+    return (matches[0] if matches else None), intent
 
 
 def _explicit_metric(text: str, task: str) -> MetricIntent | None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from agent.events import read_events
 from agent.runfolder import EVENTS, MODEL, read_json, write_text
-from tools.metrics import METRICS
+from tools.metrics import METRICS, metric_label
 
 
 def render_report(run_dir: Path) -> Path:
@@ -32,10 +32,6 @@ def render_report(run_dir: Path) -> Path:
 
 def _optional(path: Path) -> dict:
     return read_json(path) if path.exists() else {}
-
-
-def _label(metric: str | None) -> str:
-    return METRICS[metric].label if metric in METRICS else str(metric)
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
@@ -80,7 +76,7 @@ def _header(manifest: dict, events: list[dict], metrics: dict) -> str:
     if metrics:
         primary = metrics["primary"]
         value, base = metrics["metrics"].get(primary), metrics["baseline"].get(primary)
-        lines += ["", f"**Result:** {metrics.get('model', 'model')} scores **{_label(primary)} {_fmt(value)}** on "
+        lines += ["", f"**Result:** {metrics.get('model', 'model')} scores **{metric_label(primary)} {_fmt(value)}** on "
                       f"{metrics['n_rows']:,} held-out rows it never saw, against {_fmt(base)} for a baseline that "
                       "ignores the features."]
         if metrics.get("threshold") is not None:
@@ -121,7 +117,7 @@ def _plan(events: list[dict]) -> str:
                      + (f", positive class {positive['choice']!r}" if positive else "") + f"): {target['reason']}.")
     metric, rule = _decision(events, "metric"), _decision(events, "threshold_rule")
     if metric:
-        lines.append(f"- Judge models by **{_label(metric['choice'])}**: {metric['reason']}.")
+        lines.append(f"- Judge models by **{metric_label(metric['choice'])}**: {metric['reason']}.")
     if rule and rule["choice"]:
         lines.append(f"- Decision threshold: {rule['reason']}.")
     drops = [e for e in events if e["kind"] == "decision" and e["question"].startswith("drop:")
@@ -241,7 +237,7 @@ def _board(rows: list[dict], metric: str) -> str:
     table = [[r["rank"], r.get("label", r["candidate"]), f"{_fmt(r['mean'])} +- {_fmt(r['sd'])}",
               r["folds"] if r["complete"] else f"{r['folds']} (cut by time)", f"{r['fit_seconds']:.1f}"]
              for r in rows]
-    return _table(["rank", "model", f"CV {_label(metric)} (mean +- sd)", "folds", "fit time (s)"], table)
+    return _table(["rank", "model", f"CV {metric_label(metric)} (mean +- sd)", "folds", "fit time (s)"], table)
 
 
 def _selection(events: list[dict]) -> str:
@@ -302,7 +298,7 @@ def _holdout(metrics: dict, events: list[dict]) -> str:
     for name, value in metrics["metrics"].items():
         base = metrics["baseline"].get(name)
         better = METRICS[name].better(value, base) if name in METRICS and value is not None else None
-        rows.append([_label(name) + (" (plan's metric)" if name == metrics["primary"] else ""), _fmt(value),
+        rows.append([metric_label(name) + (" (plan's metric)" if name == metrics["primary"] else ""), _fmt(value),
                      _fmt(base), "yes" if better else "no" if better is not None else ""])
     lines = ["## Holdout evaluation", "",
              f"{metrics['n_rows']:,} rows held out from the start and used only here. The baseline predicts "

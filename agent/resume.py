@@ -21,12 +21,8 @@ import pandas as pd
 
 from agent.clock import Clock
 from agent.context import RunContext
-from agent.decide import Decider
-from agent.events import EventLog
-from agent.llm.setup import make_llm_policy
-from agent.rules import RulePolicy
-from agent.runfolder import EVENTS, Manifest, read_json
-from agent.runner import Run, RunOutcome
+from agent.runfolder import Manifest, read_json
+from agent.runner import Run, RunOutcome, activate_policy, open_context
 from agent.settings import Settings, resolve
 from agent.steps_data import split_rows, target_labels
 from agent.steps_model import RESULTS, training_data
@@ -54,18 +50,13 @@ def resume_run(run_dir: Path, *, budget: float | None, started: float, runs_dir:
         raise ConfigError(f"The run '{run_dir.name}' is {status}; only an interrupted run can be resumed. "
                           "Use `mlpilot rerun` to run it again.")
     settings = _settings(manifest, budget, runs_dir, interactive)
-    events = EventLog(run_dir / EVENTS, started=started, secrets=(settings.api_key or "",))
-    if listen:
-        events.subscribe(listen)
-    ctx = RunContext(settings=settings, run_id=manifest["run_id"], run_dir=run_dir, events=events,
-                     manifest=Manifest(run_dir, manifest), decider=Decider(RulePolicy(), events), started=started)
-    active = make_llm_policy(ctx) if settings.llm_enabled else ctx.decider.rules
-    ctx.decider = Decider(active, events, rules=ctx.decider.rules)
-    run = Run(ctx, active)
+    ctx = open_context(settings, manifest["run_id"], run_dir, Manifest(run_dir, manifest), started=started,
+                       listen=listen)
+    run = Run(ctx, activate_policy(ctx))
     snapshot = _resume_point(run, status)
     _rehydrate(ctx, snapshot.values, manifest)
     ctx.manifest.update(status="running", resumed=manifest.get("resumed", []) + [time.strftime("%Y-%m-%dT%H:%M:%S")])
-    events.emit("run_resumed", from_step=snapshot.next[0], budget=ctx.clock.budget, previous_status=status)
+    ctx.events.emit("run_resumed", from_step=snapshot.next[0], budget=ctx.clock.budget, previous_status=status)
     run.resume_config = snapshot.config
     return run
 

@@ -26,7 +26,7 @@ from agent.runfolder import EVENTS, read_json, sha256_file, write_json
 from agent.runner import RunOutcome, run_job
 from agent.settings import Settings, resolve
 from tools.errors import ConfigError, DataError
-from tools.evaluate import encode_labels
+from tools.evaluate import usable_labels
 from tools.intake import conform, read_table
 from tools.metrics import get_metric
 from tools.model import ModelSpec, class_probabilities
@@ -116,14 +116,11 @@ def compare_models(parent_dir: Path, child_dir: Path, rows: pd.DataFrame, target
     for name, folder in (("old", parent_dir), ("new", child_dir)):
         model, manifest = load_run_model(folder)
         spec = ModelSpec.from_dict(manifest["model"]["spec"])
-        X = rows[manifest["model"]["features"]]
-        if spec.task == "regression":
-            y, pred = labels.to_numpy(dtype=float), np.asarray(model.predict(X), dtype=float)
-        else:
-            keep = labels.astype(str).isin([str(c) for c in spec.classes]).to_numpy()
-            spec_classes = [str(c) for c in spec.classes]
-            y = encode_labels(labels[keep].astype(str), spec_classes)
-            pred = class_probabilities(model, X[keep], spec)
+        y, usable = usable_labels(labels, spec.task, spec.classes)
+        X = rows[manifest["model"]["features"]][usable]
+        pred = (np.asarray(model.predict(X), dtype=float) if spec.task == "regression" else
+                class_probabilities(model, X, spec))
+        y = y[usable]
         preds[name] = (y, pred)
         results[name] = round(float(metric(y, pred)), 6)
     rng = np.random.default_rng(seed)

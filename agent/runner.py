@@ -85,18 +85,12 @@ class Run:
             run_id, run_dir = new_run_dir(settings.runs_dir, settings.data.name)
         except MlpilotError as exc:
             return RunOutcome(None, None, "failed", EXIT_USER, str(exc))
-        events = EventLog(run_dir / EVENTS, started=started, secrets=(settings.api_key or "",))
-        if listen:
-            events.subscribe(listen)
         manifest = Manifest.create(run_dir, run_id, settings.public(), argv or [])
-        ctx = RunContext(settings=settings, run_id=run_id, run_dir=run_dir, events=events, manifest=manifest,
-                         decider=Decider(RulePolicy(), events), started=started)
-        events.emit("run_started", run_id=run_id, goal=settings.goal, data=str(settings.data),
-                    policy=policy.name if policy else "llm" if settings.llm_enabled else "rules",
-                    model=settings.llm_model, seed=settings.seed, settings=settings.public())
-        active = policy or (make_llm_policy(ctx) if settings.llm_enabled else ctx.decider.rules)
-        ctx.decider = Decider(active, events, rules=ctx.decider.rules)
-        return cls(ctx, active)
+        ctx = open_context(settings, run_id, run_dir, manifest, started=started, listen=listen)
+        ctx.events.emit("run_started", run_id=run_id, goal=settings.goal, data=str(settings.data),
+                        policy=policy.name if policy else "llm" if settings.llm_enabled else "rules",
+                        model=settings.llm_model, seed=settings.seed, settings=settings.public())
+        return cls(ctx, activate_policy(ctx, policy))
 
     @property
     def run_dir(self) -> Path:
@@ -171,6 +165,23 @@ class Run:
             return
         self.outcome = _finish(ctx, status, code, error)
         self._done.set()
+
+
+def open_context(settings: Settings, run_id: str, run_dir: Path, manifest: Manifest, *, started: float,
+                 listen: Callable[[dict], None] | None = None) -> RunContext:
+    """The context of a new or resumed run: its event log (appended to) and a rules decider for now."""
+    events = EventLog(run_dir / EVENTS, started=started, secrets=(settings.api_key or "",))
+    if listen:
+        events.subscribe(listen)
+    return RunContext(settings=settings, run_id=run_id, run_dir=run_dir, events=events, manifest=manifest,
+                      decider=Decider(RulePolicy(), events), started=started)
+
+
+def activate_policy(ctx: RunContext, policy: Policy | None = None) -> Policy:
+    """Put ``policy`` (else the LLM's when configured, else the rules) in charge, the rules behind it."""
+    active = policy or (make_llm_policy(ctx) if ctx.settings.llm_enabled else ctx.decider.rules)
+    ctx.decider = Decider(active, ctx.events, rules=ctx.decider.rules)
+    return active
 
 
 def run_job(settings: Settings, *, started: float, argv: list[str] | None = None,

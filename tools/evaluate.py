@@ -59,6 +59,22 @@ def encode_labels(labels: pd.Series | np.ndarray, classes: list) -> np.ndarray:
     return np.array([index[v] for v in np.asarray(labels)], dtype=int)
 
 
+def usable_labels(labels: pd.Series, task: str, classes: list | None) -> tuple[np.ndarray, np.ndarray]:
+    """A batch's target ready for a metric, and which rows can be scored.
+
+    Returns (y, usable): for regression the values as floats, usable where finite; for classification the
+    index of each row's class in ``classes`` (compared as text; -1 for a class the model never saw),
+    usable where the label is present and known.
+    """
+    usable = labels.notna().to_numpy().copy()
+    if task == "regression":
+        y = pd.to_numeric(labels, errors="coerce").to_numpy(dtype=float)
+        return y, usable & np.isfinite(y)
+    index = {str(c): i for i, c in enumerate(classes or [])}
+    y = np.array([index.get(v, -1) for v in labels.astype(str).str.strip()], dtype=int)
+    return y, usable & (y >= 0)
+
+
 def evaluate_holdout(model: Any, spec: ModelSpec, X_train: pd.DataFrame, y_train: pd.Series,
                      X_hold: pd.DataFrame, y_hold: pd.Series, *, primary: str, seed: int,
                      importance_seconds: float = 10.0) -> Evaluation:

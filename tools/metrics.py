@@ -151,6 +151,11 @@ METRICS: dict[str, Metric] = {
 DEFAULT_METRIC = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"}
 
 
+def metric_label(name: object) -> str:
+    """A metric's name as a person reads it ("PR AUC (average precision)"); unknown names as given."""
+    return METRICS[name].label if name in METRICS else str(name)
+
+
 def get_metric(name: str, task: str | None = None) -> Metric:
     """The metric called ``name``, checked against ``task`` when given.
 

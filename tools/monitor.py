@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from tools.drift import ColumnCheck, check_column
+from tools.evaluate import usable_labels
 from tools.metrics import get_metric, report_metrics
 from tools.reference import bootstrap_spread, level_shares, numeric_summary
 
@@ -123,21 +124,15 @@ def _prediction_check(reference: dict, predictions: pd.DataFrame, n_columns: int
 
 def _performance(reference: dict, predictions: pd.DataFrame, labels: pd.Series, seed: int) -> tuple[Performance | None, list[str]]:
     task, metric = reference["task"], get_metric(reference["metric"])
-    mask = labels.notna().to_numpy().copy()
     notes = []
+    y, mask = usable_labels(labels, task, reference.get("classes"))
     if task == "regression":
-        y = pd.to_numeric(labels, errors="coerce").to_numpy(dtype=float)
-        mask &= np.isfinite(y)
         pred = predictions["prediction"].to_numpy(dtype=float)
     else:
-        classes = [str(c) for c in reference["classes"]]
-        text = labels.astype(str).str.strip()
-        known = text.isin(classes).to_numpy()
-        if (mask & ~known).any():
-            notes.append(f"{int((mask & ~known).sum())} rows have a target class the model never saw; "
+        unseen = int(labels.notna().sum() - mask.sum())
+        if unseen:
+            notes.append(f"{unseen} rows have a target class the model never saw; "
                          "they are left out of the performance check")
-        mask &= known
-        y = np.array([classes.index(v) if v in classes else -1 for v in text])
         pred = predictions[[f"proba_{c}" for c in reference["classes"]]].to_numpy(dtype=float)
     if mask.sum() < 30:
         notes.append(f"only {int(mask.sum())} rows have a usable target: too few to judge performance")

@@ -20,7 +20,7 @@ from prompt_toolkit.history import FileHistory
 from prompt_toolkit.patch_stdout import patch_stdout
 
 from agent.console import Terminal
-from agent.goal import match_target, metric_intent
+from agent.goal import read_goal
 from agent.repl.commands import Commands
 from agent.repl.intents import Intent, help_text, parse
 from agent.repl.session import SessionStore
@@ -41,7 +41,7 @@ class ChatCompleter(Completer):
         text = document.text_before_cursor
         word = document.get_word_before_cursor(WORD=True)
         if text.startswith("/") and " " not in text:
-            for name in sorted(n[4:] for n in dir(self.commands) if n.startswith("cmd_")):
+            for name in self.commands.names():
                 if name.startswith(text[1:]):
                     yield Completion("/" + name, start_position=-len(text))
             return
@@ -61,13 +61,10 @@ def status_line(commands: Commands) -> str:
                                                (s.get("run_id") or "no run"))
     budget = f"{s['budget']:g} s" if s.get("budget") else "default"
     target, metric = s.get("target"), s.get("metric")
-    goal = s.get("goal") or ""
-    if goal and not target:
-        matches = match_target(goal, s.get("columns") or [])
-        target = f"{matches[0].column} (from the goal)" if matches else None
-    if goal and not metric:
-        intent = metric_intent(goal, "binary") or metric_intent(goal, "regression")
-        metric = f"{intent.metric} (from the goal)" if intent else None
+    if s.get("goal") and not (target and metric):
+        match, intent = read_goal(s["goal"], tuple(s.get("columns") or ()))
+        target = target or (f"{match.column} (from the goal)" if match else None)
+        metric = metric or (f"{intent.metric} (from the goal)" if intent else None)
     return (f" {data} | target: {target or 'not set'} | metric: {metric or 'default'} | "
             f"budget: {budget} | LLM: {llm} | {run} ")
 

@@ -15,7 +15,7 @@ from typing import Any
 from rich.markdown import Markdown
 
 from agent.console import Terminal
-from agent.goal import match_target, metric_intent, parse_budget
+from agent.goal import parse_budget, read_goal
 from agent.repl.explain import compare_runs, explain
 from agent.repl.session import SessionStore
 from agent.repl.view import plan_table, profile_table
@@ -39,8 +39,7 @@ class Commands:
         self.out = term.out
         self.table: Any = None
         self.profile: dict | None = None
-        self.pending: Run | None = None
-        self.plan: dict | None = None
+        self.pending: Run | None = None   # a run paused for the approval of its plan
         self.edits: list[dict] = []
         self.worker: RunWorker | None = None
         self.quit_requested = False
@@ -65,8 +64,18 @@ class Commands:
         return Path(self.state["run_dir"]) if self.state.get("run_dir") else None
 
     @property
+    def plan(self) -> dict | None:
+        """The plan waiting for approval, as the paused run shows it."""
+        return self.pending.pending if self.pending is not None else None
+
+    @property
     def running(self) -> bool:
         return self.worker is not None and self.worker.active
+
+    @classmethod
+    def names(cls) -> list[str]:
+        """The slash commands, without the slash: one per ``cmd_*`` method."""
+        return sorted(n[4:] for n in dir(cls) if n.startswith("cmd_"))
 
     # ---- data and goal -------------------------------------------------------------------------------
 
@@ -104,17 +113,16 @@ class Commands:
             return
         changes: dict[str, Any] = {"goal": goal}
         columns = self.state.get("columns") or []
-        matches = match_target(goal, columns)
+        match, intent = read_goal(goal, tuple(columns))
         seconds, phrase = parse_budget(goal)
         if seconds:
             changes["budget"] = seconds
         self.remember(**changes)
         parts = [f"Goal set: {goal!r}."]
-        if matches:
-            parts.append(f"I read the target as '{matches[0].column}' ({matches[0].why}).")
+        if match:
+            parts.append(f"I read the target as '{match.column}' ({match.why}).")
         elif columns:
             parts.append("No column of the data is named in it; say 'target COLUMN' to pick one.")
-        intent = metric_intent(goal, "binary") or metric_intent(goal, "regression")
         if intent:
             parts.append(f"Scoring: {intent.why}.")
         if seconds:
@@ -230,7 +238,7 @@ class Commands:
         if plan is None:
             self._finished(run.outcome)
             return
-        self.pending, self.plan, self.edits = run, plan, []
+        self.pending, self.edits = run, []
         self._show_plan()
 
     def cmd_run(self, arg: str = "") -> None:
@@ -249,7 +257,7 @@ class Commands:
                      "'optimise precision'), or 'cancel'.")
             return
         run, edits = self.pending, list(self.edits)
-        self.pending, self.plan, self.edits = None, None, []
+        self.pending, self.edits = None, []
         self.say("Approved. Training in the background; ask me anything meanwhile, /stop or Ctrl-C stops it.")
         self.worker = RunWorker(run, lambda: run.resume({"action": "approve", "edits": edits}), self._finished)
         self.worker.start()
@@ -267,7 +275,7 @@ class Commands:
             self.say("There is no plan to cancel.")
             return
         self.pending.resume({"action": "cancel"})
-        self.pending, self.plan, self.edits = None, None, []
+        self.pending, self.edits = None, []
         self.remember(run_id=None, run_dir=None)
         self.say("Plan cancelled; nothing was trained.")
 
@@ -454,8 +462,8 @@ class Commands:
         from agent.repl.intents import help_text
 
         lines = [help_text(), "", "Commands:"]
-        for name in sorted(n for n in dir(self) if n.startswith("cmd_")):
-            lines.append("  " + (getattr(self, name).__doc__ or name).strip().splitlines()[0])
+        for name in self.names():
+            lines.append("  " + (getattr(self, f"cmd_{name}").__doc__ or name).strip().splitlines()[0])
         self.say("\n".join(lines))
 
     def cmd_quit(self, arg: str = "") -> None:

@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from agent.events import read_events
 from agent.runfolder import EVENTS, read_json
-from tools.metrics import METRICS
+from tools.metrics import METRICS, metric_label
 
 TOPICS = ("column", "model", "baseline", "metric", "threshold", "target", "budget", "general")
 ACTORS = {"rules": "by the rules", "llm": "by the language model", "user": "at your request"}
@@ -41,10 +41,6 @@ def _fmt(value: Any, digits: int = 4) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}f}" if abs(value) < 1e5 else f"{value:,.0f}"
     return "n/a" if value is None else str(value)
-
-
-def _label(metric: Any) -> str:
-    return METRICS[metric].label if metric in METRICS else str(metric)
 
 
 def _cite(event: dict | None, actor: bool = False) -> str:
@@ -217,7 +213,7 @@ def _column(run: _Run, subject: str | None) -> Answer:
     if scores.get(name) is not None:
         ranked = sorted((v for v in scores.values() if v is not None), reverse=True)
         without = leak.get("drop_column_scores", {}).get(name)
-        notes.add(f"Evidence: alone it scores {_label(leak.get('metric'))} {_fmt(scores[name], 3)}, rank "
+        notes.add(f"Evidence: alone it scores {metric_label(leak.get('metric'))} {_fmt(scores[name], 3)}, rank "
                   f"{ranked.index(scores[name]) + 1} of {len(ranked)} columns; the full quick model scores "
                   f"{_fmt(leak.get('full_score'), 3)}" + (f" and {_fmt(without, 3)} without it" if without is not None
                                                           else "")
@@ -250,7 +246,7 @@ def _board_line(run: _Run, stage: str, name: str) -> tuple[str, dict | None]:
     other = rows[1] if row["rank"] == 1 and len(rows) > 1 else rows[0]
     cut = "" if row.get("complete", True) else f", only {row['folds']} folds (cut by time)"
     return (f"{'With default settings' if stage == 'selection' else 'After tuning'}: rank {row['rank']} of "
-            f"{len(rows)}, CV {_label(board.get('metric'))} {_fmt(row['mean'])} +- {_fmt(row['sd'])}{cut}; "
+            f"{len(rows)}, CV {metric_label(board.get('metric'))} {_fmt(row['mean'])} +- {_fmt(row['sd'])}{cut}; "
             f"{'runner-up' if row['rank'] == 1 else 'leader'} {other['candidate']} {_fmt(other['mean'])} "
             f"{_cite(board)}.", board)
 
@@ -316,7 +312,7 @@ def _baseline(run: _Run, subject: str | None) -> Answer:
         better = METRICS[k].better(values[k], base.get(k)) if k in METRICS else None
         return f"{_fmt(values[k])} vs {_fmt(base.get(k))}" + {True: " (better)", False: " (not better)"}.get(better, "")
     direction = "higher" if not metric or metric.greater_is_better else "lower"
-    notes.add(f"On {h.get('rows', h.get('n_rows'))} held-out rows the model scores {_label(primary)} "
+    notes.add(f"On {h.get('rows', h.get('n_rows'))} held-out rows the model scores {metric_label(primary)} "
               f"{_fmt(values.get(primary))} against {_fmt(base.get(primary))} for the baseline ("
               f"{'better' if metric and metric.better(values.get(primary), base.get(primary)) else 'not better'}; "
               f"{direction} is better) {_cite(event)}.", event)
@@ -326,11 +322,11 @@ def _baseline(run: _Run, subject: str | None) -> Answer:
                   f"({_fmt(metric.best_possible, 1)}).")
     spread = h.get("spread") or {}
     if spread.get("p05") is not None:
-        notes.add(f"Bootstrap spread of {_label(primary)} on the holdout: {_fmt(spread['p05'])} to "
+        notes.add(f"Bootstrap spread of {metric_label(primary)} on the holdout: {_fmt(spread['p05'])} to "
                   f"{_fmt(spread['p95'])} (5-95%, {spread.get('n')} resamples).")
     others = [k for k in values if k != primary][:3]
     if others:
-        notes.add("Other metrics (model vs baseline): " + "; ".join(f"{_label(k)} {versus(k)}" for k in others) + ".")
+        notes.add("Other metrics (model vs baseline): " + "; ".join(f"{metric_label(k)} {versus(k)}" for k in others) + ".")
     task = run.decision("task")
     notes.add("The baseline ignores the features: it predicts " + (
         "the training mean for every row" if (task or {}).get("choice") == "regression" else
@@ -350,7 +346,7 @@ def _decisions(questions: tuple[str, ...], what: str, extra: Callable[[_Run, _No
         for q in [q for q in questions if not q.endswith(":")] + list(dict.fromkeys(asked)):
             d = run.decision(q)
             if d is not None:
-                shown = _label(d["choice"]) if q == "metric" else _choice(d["choice"])
+                shown = metric_label(d["choice"]) if q == "metric" else _choice(d["choice"])
                 notes.add(f"{q.replace('_', ' ').capitalize()}: {shown} {_cite(d, True)}: {d['reason']}.", d)
                 notes.add(_alternatives(d))
             for f in run.fallbacks(q):
@@ -392,7 +388,7 @@ def _general(run: _Run, subject: str | None) -> Answer:
     if target:
         notes.add(f"Predict {target['choice']} ({(task or {}).get('choice', '?')}) {_cites(target, task)}.", target, task)
     if metric:
-        notes.add(f"Judged by {_label(metric['choice'])} {_cite(metric)}: {metric['reason']}.", metric)
+        notes.add(f"Judged by {metric_label(metric['choice'])} {_cite(metric)}: {metric['reason']}.", metric)
     drops = [d for d in run.all("decision") if d["question"].startswith("drop:") and d["choice"] == "drop"]
     if drops:
         notes.add("Dropped: " + "; ".join(f"{d['question'][5:]} {_cite(d)}" for d in drops) + ".", *drops)
@@ -401,7 +397,7 @@ def _general(run: _Run, subject: str | None) -> Answer:
     event, h = run.holdout()
     if h.get("metrics"):
         p = h["primary"]
-        notes.add(f"Holdout {_label(p)}: {_fmt(h['metrics'].get(p))} against {_fmt(h['baseline'].get(p))} for the "
+        notes.add(f"Holdout {metric_label(p)}: {_fmt(h['metrics'].get(p))} against {_fmt(h['baseline'].get(p))} for the "
                   f"baseline {_cite(event)}.", event)
     end = run.last("run_finished")
     if end and end.get("status") != "completed":
@@ -444,7 +440,7 @@ def compare_runs(run_a: Path, run_b: Path) -> Answer:
         if not (run.dir / EVENTS).exists():
             return _no_log(run.dir)
     sa, sb = _summary(a), _summary(b)
-    lines = [f"{tag} = {run.run_id}: goal {s['goal']!r}; target {s['target']}; metric {_label(s['metric'])}; "
+    lines = [f"{tag} = {run.run_id}: goal {s['goal']!r}; target {s['target']}; metric {metric_label(s['metric'])}; "
              f"final model {s['model']}; holdout {_fmt(s['score'])} (baseline {_fmt(s['baseline'])}) "
              f"({tag} events {', '.join(str(e['seq']) for e in s['events'])})."
              for tag, run, s in (("A", a, sa), ("B", b, sb))]

@@ -6,23 +6,22 @@ from typing import Any
 
 from rich.table import Table
 
-from tools.metrics import METRICS
+from agent.planedit import copy_plan, drop_column
+from tools.metrics import metric_label
 
 
 def plan_table(plan: dict, edits: list[dict]) -> list[Any]:
     """The plan as printable pieces, with pending edits applied to what is shown."""
-    dropped = dict(plan["dropped"])
-    features = {role: list(cols) for role, cols in plan["features"].items()}
+    shown = copy_plan({**plan["features"], "dropped": plan["dropped"]})
+    kept: list[str] = []
     metric, budget = plan["metric"], plan["budget"]
     for e in edits:
         if e["kind"] == "keep":
-            dropped.pop(e["column"], None)
-            features.setdefault("kept on request", []).append(e["column"])
+            shown["dropped"].pop(e["column"], None)
+            kept.append(e["column"])
         elif e["kind"] == "drop":
-            dropped[e["column"]] = "you asked to drop it"
-            for cols in features.values():
-                if e["column"] in cols:
-                    cols.remove(e["column"])
+            drop_column(shown, e["column"], "you asked to drop it")
+            kept = [c for c in kept if c != e["column"]]
         elif e["kind"] == "metric":
             metric = e["metric"]
         elif e["kind"] == "budget":
@@ -32,11 +31,14 @@ def plan_table(plan: dict, edits: list[dict]) -> list[Any]:
     table.add_column("decided")
     target = plan["target"] + (f" (positive class {plan['positive_class']!r})" if plan.get("positive_class") is not None else "")
     table.add_row("target", f"{target}, {plan['task']}")
-    table.add_row("metric", METRICS[metric].label if metric in METRICS else metric)
+    table.add_row("metric", metric_label(metric))
     if plan.get("threshold_rule") and metric == plan["metric"]:
         table.add_row("threshold", plan["threshold_rule"])
     v = plan["validation"]
     table.add_row("validation", f"{v['holdout_share']:.0%} held out, {v['folds']}-fold cross-validation")
+    dropped = shown["dropped"]
+    features = {role: shown.get(role, []) for role in plan["features"]}
+    features["kept on request"] = kept
     used = sum(len(c) for c in features.values())
     table.add_row("features", f"{used} used: " + ", ".join(f"{len(c)} {role.replace('_', ' ')}" for role, c in features.items() if c))
     table.add_row("candidates", ", ".join(plan["candidates"]))
