@@ -27,6 +27,10 @@ def check(text: str, action: str, args: dict | None, *, columns: list[str] = COL
     ("here is the data: sales.csv.gz", "sales.csv.gz"),
     ("please load sales.pq", "sales.pq"),
     ("load data/sales", "data/sales"),
+    # The words of a path are not read as the user's: CI once kept its checkout under /check.
+    ("load /check/work/shared/datasets/titanic.csv", "/check/work/shared/datasets/titanic.csv"),
+    ("load /srv/drift/monitor/predict/changed.csv", "/srv/drift/monitor/predict/changed.csv"),
+    ("open /data/drift/sales", "/data/drift/sales"),
     ("load", ""),
 ])
 def test_load(text: str, path: str) -> None:
@@ -243,6 +247,7 @@ def test_predict(text: str, path: str, output: str | None) -> None:
     ("is march.csv still ok for the model?", "march.csv"),
     ("has the data in april.parquet drifted?", "april.parquet"),
     ("check for drift", ""),
+    ("check /check/monthly/march.csv for drift", "/check/monthly/march.csv"),
 ])
 def test_monitor(text: str, path: str) -> None:
     check(text, "monitor", {"path": path})

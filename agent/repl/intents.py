@@ -9,15 +9,16 @@ vague one that the same words would also satisfy.
    ("no", "cancel", "stop") is `cancel`.
 3. A turn naming a data file (*.csv/.tsv/.txt/.parquet/.pq, or a quoted path) is about that file:
    `monitor` (drift, check, still ok), `predict` ("predict on F", "score F", "predictions for F into O"),
-   `goal` with the file as its data ("predict churn in telco.csv"), else `load`.
+   `goal` with the file as its data ("predict churn in telco.csv"), else `load`; the words inside a path
+   never count. A bare "load"/"open" of any other path-like word loads it.
 4. Questions (`explain`, first, so "why is the llm off?" is not an order), then `compare`, `llm`.
 5. Whole-turn commands: `stop`, `run` ("keep going" before `keep`), `approve`.
 6. Plan edits led by their verb: `keep`/`drop` (negations first: "don't drop" keeps, "don't use" drops),
    `target`.
 7. `monitor`/`predict` without a file, then `goal` (a prediction verb), so "predict churn, recall matters,
    3 minutes" stays one goal rather than a metric or a budget.
-8. `runs`, `report`, `plan`, `metric`, `budget`, `profile`; "use X" for a known column keeps it; a bare
-   "load"/"open" of any path-like word loads it; anything else is `unknown`.
+8. `runs`, `report`, `plan`, `metric`, `budget`, `profile`; "use X" for a known column keeps it; anything
+   else is `unknown`.
 
 Missing string arguments are "" (never None) so a consumer can pass them to a slash command; the
 exceptions are ``predict``'s ``output`` and ``explain``'s ``subject``, which are None when unsaid.
@@ -227,6 +228,11 @@ def _rules(orig: str, columns: list[str], pending: bool) -> tuple[str, dict]:
     paths = [(m.start(), m.end(), m.group(2) or m.group(3)) for m in _PATH_RX.finditer(orig)]
     if paths:
         return _file_turn(orig, core, paths)
+    # Before any keyword rule: the words of a path ("load /srv/drift/sales") are not the user's words.
+    if m := re.fullmatch(r"(?:load|open|read|import)(?: (?:the |a |my )?(?:file|data|dataset))?(?: (?P<p>\S+))?",
+                         core, re.I):
+        if not m.group("p") or re.search(r"[./\\]", m.group("p")):
+            return "load", {"path": m.group("p") or ""}
     if _EXPLAIN_RX.search(core):
         return "explain", _explain_args(core, columns)
     if _COMPARE_RX.search(core) and not _BASELINE_RX.search(core):
@@ -281,17 +287,17 @@ def _rules(orig: str, columns: list[str], pending: bool) -> tuple[str, dict]:
         args = _column_args(m.group("c"), columns)
         if args["columns"] and not args["unknown"]:
             return "keep", args
-    if m := re.fullmatch(r"(?:load|open|read|import)(?: (?:the |a |my )?(?:file|data|dataset))?(?: (?P<p>\S+))?",
-                         core, re.I):
-        if not m.group("p") or re.search(r"[./\\]", m.group("p")):
-            return "load", {"path": m.group("p") or ""}
     return "unknown", {}
 
 
 def _file_turn(orig: str, core: str, paths: list[tuple[int, int, str]]) -> tuple[str, dict]:
     """A turn that names a data file: check it, predict it, learn from it, or just load it."""
     start, end, path = paths[0]
-    if _MONITOR_FILE_RX.search(core):
+    # Words inside a path ("/srv/check/drift/march.csv") say nothing about what to do with the file.
+    words = core
+    for _, _, p in paths:
+        words = words.replace(p, " ")
+    if _MONITOR_FILE_RX.search(words):
         return "monitor", {"path": path}
     verb = _PREDICT_VERB_RX.search(orig)
     if verb and verb.end() <= start:
