@@ -117,7 +117,7 @@ def test_predict_refuses_missing_columns_and_tampered_models(titanic_run: dict, 
 
 def test_bank_marketing_semicolons_and_the_duration_leak(runs: Path) -> None:
     proc, summary = run_json(str(DATASETS / "bank_marketing.csv"), "--goal",
-                             "will the client subscribe to a term deposit", "--target", "y", "--budget", "20",
+                             "will the client subscribe to a term deposit", "--target", "y", "--budget", "10",
                              runs_dir=runs)
     assert proc.returncode == 0, proc.stderr
     run_dir = Path(summary["run_dir"])
@@ -133,7 +133,7 @@ def test_bank_marketing_semicolons_and_the_duration_leak(runs: Path) -> None:
 
 def test_california_regression_in_dollars(runs: Path) -> None:
     proc, summary = run_json(str(DATASETS / "california_housing.csv"), "--goal",
-                             "predict median house value; the error in dollars is what counts", "--budget", "25",
+                             "predict median house value; the error in dollars is what counts", "--budget", "12",
                              runs_dir=runs)
     assert proc.returncode == 0, proc.stderr
     d = decisions(summary["run_dir"])
@@ -145,7 +145,7 @@ def test_california_regression_in_dollars(runs: Path) -> None:
 
 
 def test_hypothyroid_multiclass_with_a_rare_class(runs: Path, tmp_path: Path) -> None:
-    proc, summary = run_json(str(DATASETS / "hypothyroid.csv"), "--goal", "predict the Class", "--budget", "20",
+    proc, summary = run_json(str(DATASETS / "hypothyroid.csv"), "--goal", "predict the Class", "--budget", "10",
                              runs_dir=runs)
     assert proc.returncode == 0, proc.stderr
     run_dir = Path(summary["run_dir"])
@@ -162,7 +162,7 @@ def test_hypothyroid_multiclass_with_a_rare_class(runs: Path, tmp_path: Path) ->
 
 
 def test_taxis_total_leak_and_dates(runs: Path) -> None:
-    proc, summary = run_json(str(DATASETS / "taxis.csv"), "--goal", "predict the tip", "--budget", "20",
+    proc, summary = run_json(str(DATASETS / "taxis.csv"), "--goal", "predict the tip", "--budget", "10",
                              runs_dir=runs)
     assert proc.returncode == 0, proc.stderr
     d = decisions(summary["run_dir"])

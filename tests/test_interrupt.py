@@ -63,7 +63,7 @@ def test_ctrl_c_during_tuning_keeps_the_best_model(tmp_path: Path) -> None:
 
     # The interrupted run resumes from its checkpoint: tuning goes on with a fresh budget, then it finishes.
     trials_before = sum(1 for line in log.read_text().splitlines() if '"kind": "trial"' in line)
-    proc = subprocess.run([sys.executable, "-m", "agent.cli", "resume", run_dir.name, "--budget", "20", "--json"],
+    proc = subprocess.run([sys.executable, "-m", "agent.cli", "resume", run_dir.name, "--budget", "10", "--json"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["status"] == "completed"
