@@ -31,6 +31,9 @@ def check(text: str, action: str, args: dict | None, *, columns: list[str] = COL
     ("load /check/work/shared/datasets/titanic.csv", "/check/work/shared/datasets/titanic.csv"),
     ("load /srv/drift/monitor/predict/changed.csv", "/srv/drift/monitor/predict/changed.csv"),
     ("open /data/drift/sales", "/data/drift/sales"),
+    (r"load /tmp/my\ data/titanic.csv", "/tmp/my data/titanic.csv"),  # as a terminal pastes a dropped file
+    ("load /tmp/my data/titanic.csv", "/tmp/my data/titanic.csv"),
+    ("load a.csv and b.csv", "a.csv"),
     ("load", ""),
 ])
 def test_load(text: str, path: str) -> None:
@@ -248,6 +251,7 @@ def test_predict(text: str, path: str, output: str | None) -> None:
     ("has the data in april.parquet drifted?", "april.parquet"),
     ("check for drift", ""),
     ("check /check/monthly/march.csv for drift", "/check/monthly/march.csv"),
+    (r"check /tmp/new\ batch/march.csv for drift", "/tmp/new batch/march.csv"),
 ])
 def test_monitor(text: str, path: str) -> None:
     check(text, "monitor", {"path": path})
@@ -285,6 +289,8 @@ def test_tricky_pairs(text: str, action: str) -> None:
 
 @pytest.mark.parametrize("text,action,args", [
     ("/load 'my data.csv'", "load", {"path": "my data.csv"}),
+    ("/load /tmp/my data/x.csv", "load", {"path": "/tmp/my data/x.csv"}),
+    ("/load /tmp/my\\ data/x.csv", "load", {"path": "/tmp/my data/x.csv"}),
     ("/goal predict churn; 5 minutes", "goal", {"goal": "predict churn; 5 minutes"}),
     ("/target churn", "target", {"column": "Churn"}),
     ("/metric roc auc", "metric", {"metric": "roc_auc"}),

@@ -77,7 +77,9 @@ def _lookup(table: dict[str, str], found: str) -> str:
 
 
 _DATA_EXT = r"\.(?:csv|tsv|txt|parquet|pq)(?:\.(?:gz|bz2|xz|zip))?"
-_PATH_RX = _rx(rf"""(['"`])([^'"`]*?(?:{_DATA_EXT}|[/\\][^'"`]*))\1|([^\s'"`,;()<>]+{_DATA_EXT})(?![\w])""")
+# Unquoted paths may escape their spaces with a backslash, as terminals do when a file is dropped on them.
+_PATH_RX = _rx(rf"""(['"`])([^'"`]*?(?:{_DATA_EXT}|[/\\][^'"`]*))\1|((?:\\ |[^\s'"`,;()<>])+{_DATA_EXT})(?![\w])""")
+_LOAD_ALL_RX = _rx(rf"(?:load|open|read|import)\s+(?P<p>\S.*{_DATA_EXT})")
 _LEAD_RX = _rx(r"^(?:please|pls|ok(?:ay)?|hey|hi|so|now|then|and|also|alright|well|um+|let'?s|lets|"
                r"(?:can|could|would|will) you|i(?:'d| would)? (?:want|like|need) (?:you )?to)[\s,]+")
 _TRAIL_RX = _rx(r"[\s,]+(?:please|thanks|thank you)$")
@@ -200,7 +202,8 @@ def _slash_args(name: str, rest: str) -> dict:
     except ValueError:  # an unbalanced quote: take the words as typed
         parts = rest.split()
     first, rest = (parts[0] if parts else ""), rest.strip()
-    return {"load": {"path": first}, "monitor": {"path": first}, "goal": {"goal": rest}, "llm": {"model": rest},
+    whole = first if len(parts) <= 1 else rest  # "/load /my data/x.csv": a path with unescaped spaces
+    return {"load": {"path": whole}, "monitor": {"path": whole}, "goal": {"goal": rest}, "llm": {"model": rest},
             "predict": {"path": first, "output": parts[1] if len(parts) > 1 else None},
             "target": {"column": rest, "unknown": []}, "metric": {"metric": rest}, "budget": {"seconds": None},
             "explain": {"topic": "general", "subject": None}, "keep": {"columns": [], "unknown": []},
@@ -225,7 +228,7 @@ def _rules(orig: str, columns: list[str], pending: bool) -> tuple[str, dict]:
         return "approve", {}
     if pending and _NO_RX.fullmatch(plain):
         return "cancel", {}
-    paths = [(m.start(), m.end(), m.group(2) or m.group(3)) for m in _PATH_RX.finditer(orig)]
+    paths = [(m.start(), m.end(), m.group(2) or m.group(3).replace("\\ ", " ")) for m in _PATH_RX.finditer(orig)]
     if paths:
         return _file_turn(orig, core, paths)
     # Before any keyword rule: the words of a path ("load /srv/drift/sales") are not the user's words.
@@ -295,8 +298,8 @@ def _file_turn(orig: str, core: str, paths: list[tuple[int, int, str]]) -> tuple
     start, end, path = paths[0]
     # Words inside a path ("/srv/check/drift/march.csv") say nothing about what to do with the file.
     words = core
-    for _, _, p in paths:
-        words = words.replace(p, " ")
+    for s, e, _ in paths:
+        words = words.replace(orig[s:e], " ")
     if _MONITOR_FILE_RX.search(words):
         return "monitor", {"path": path}
     verb = _PREDICT_VERB_RX.search(orig)
@@ -312,6 +315,10 @@ def _file_turn(orig: str, core: str, paths: list[tuple[int, int, str]]) -> tuple
         goal = cut.sub(" ", orig)
         goal = re.sub(r"^[\s,;]*(?:and|then)?\s+|[\s,;]+(?:and|then)?\s*$", "", " ".join(goal.split()), flags=re.I)
         return "goal", {"goal": re.sub(r"\s+([,;])", r"\1", goal).strip(" ,;"), "path": path}
+    # "load /my data/x.csv": one path, with unescaped spaces in its folders, is kept whole.
+    if len(paths) == 1 and (m := _LOAD_ALL_RX.fullmatch(core)) and re.search(r"\s\S*[/\\]", m.group("p")) \
+            and "\\ " not in m.group("p"):
+        return "load", {"path": m.group("p")}
     return "load", {"path": path}
 
 
