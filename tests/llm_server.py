@@ -4,6 +4,9 @@ Tests enqueue replies (tool calls, prose, broken JSON, HTTP errors, delays); the
 mlpilot talks to it over HTTP, streamed or not, exactly as it would to OpenAI, Ollama, vLLM or llama.cpp.
 Every request body is kept for assertions. When the script runs out, the server answers in prose, so a
 run that asks more than the test expected falls back to the rules instead of hanging.
+
+A chat and the run it started ask at the same time; replies enqueued with ``route="chat"`` go only to
+requests that offer the chat's ``reply`` tool, and ``route="run"`` only to the others.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ class ScriptedLLM:
         self.script: deque[dict] = deque()
         self.requests: list[dict] = []
         self.headers: list[dict] = []
+        self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -47,9 +51,18 @@ class ScriptedLLM:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
 
-    def enqueue(self, *replies: dict) -> "ScriptedLLM":
-        self.script.extend(replies)
+    def enqueue(self, *replies: dict, route: str | None = None) -> "ScriptedLLM":
+        self.script.extend({**r, "_route": route} for r in replies)
         return self
+
+    def _take(self, body: dict) -> dict:
+        kind = "chat" if any(t["function"]["name"] == "reply" for t in body.get("tools", [])) else "run"
+        with self._lock:
+            for item in self.script:
+                if item.get("_route") in (None, kind):
+                    self.script.remove(item)
+                    return item
+        return prose("(the script has ended)")
 
     def start(self) -> "ScriptedLLM":
         self._thread.start()
@@ -83,7 +96,7 @@ class ScriptedLLM:
                 body = json.loads(self.rfile.read(length) or b"{}")
                 server.requests.append(body)
                 server.headers.append(dict(self.headers))
-                item = server.script.popleft() if server.script else prose("(the script has ended)")
+                item = server._take(body)
                 if item.get("delay"):
                     time.sleep(item["delay"])
                 if "status" in item:

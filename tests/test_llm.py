@@ -11,32 +11,13 @@ import pandas as pd
 import pytest
 
 from tests.cli_helpers import DATASETS, decisions, events, mlpilot, run_json
+from tests.llm_scripts import good_columns, good_goal, good_reviews
 from tests.llm_server import USAGE, ScriptedLLM, error, prose, tool_calls
 
 pytestmark = pytest.mark.slow
 KEY = "sk-test-9f8e7d6c5b4a-SECRET"
 GOAL = "predict who survived; missing a survivor is worse than a false alarm"
 PER_CALL = (USAGE["prompt_tokens"] * 0.15 + USAGE["completion_tokens"] * 0.60) / 1e6  # gpt-4o-mini prices
-
-
-def good_goal() -> dict:
-    return tool_calls(("set_target", {"column": "survived", "reason": "the goal asks who survived"}),
-                      ("set_task", {"task": "binary", "reason": "survived is 0 or 1"}),
-                      ("set_metric", {"metric": "pr_auc", "reason": "missing a survivor is the costly error",
-                                      "threshold_rule": {"kind": "min_recall", "value": 0.85}}))
-
-
-def good_columns() -> dict:
-    return tool_calls(("drop_column", {"column": "ticket", "reason": "ticket codes identify bookings"}),
-                      ("set_candidates", {"candidates": ["lightgbm", "linear", "random_forest"],
-                                          "reason": "a booster, a forest and a linear baseline suit 900 rows"}),
-                      ("finish_columns", {}))
-
-
-def good_reviews() -> list[dict]:
-    return [tool_calls(("set_tuning", {"shares": {"lightgbm": 2, "random_forest": 1}, "reason": "tune the leader most"})),
-            tool_calls(("set_final", {"kind": "single", "candidate": "lightgbm", "reason": "simplest strong model"})),
-            prose("LightGBM predicts survival; sex and class matter most. Check the recall on new data.")]
 
 
 def env_for(server: ScriptedLLM) -> dict:

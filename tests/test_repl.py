@@ -12,6 +12,7 @@ import pexpect
 import pytest
 
 from tests.cli_helpers import DATASETS, ROOT
+from tests.llm_scripts import good_columns, good_goal, good_reviews
 from tests.llm_server import ScriptedLLM, tool_calls
 
 pytestmark = pytest.mark.slow
@@ -125,23 +126,28 @@ def test_the_same_session_with_the_scripted_llm(tmp_path: Path) -> None:
     with ScriptedLLM() as server:
         env = {"OPENAI_BASE_URL": server.url, "OPENAI_API_KEY": "sk-test"}
         child = spawn(tmp_path, env=env)
-        say(child, "/llm off", "LLM off")  # runs decide with the rules; the chat itself talks to the model
+        # The chat and the run it starts both ask the model, the run in the background: routed replies.
+        server.enqueue(good_goal(), good_columns(), *good_reviews(), route="run")
         server.enqueue(tool_calls(("load", {"path": str(DATASETS / "titanic.csv")})),
-                       tool_calls(("reply", {"text": "Loaded the passenger list."})))
+                       tool_calls(("reply", {"text": "Loaded the passenger list."})), route="chat")
         out = say(child, "please open the titanic passenger file", "Loaded the passenger list")
         assert "891 rows" in out
         server.enqueue(tool_calls(("set_goal", {"goal": "predict who survived; 20 seconds"}),
                                   ("act", {"action": "plan"})),
-                       tool_calls(("reply", {"text": "Here is the plan; shall I go ahead?"})))
+                       tool_calls(("reply", {"text": "Here is the plan; shall I go ahead?"})), route="chat")
         out = say(child, "I want to know who survived, take 20 seconds", "shall I go ahead", timeout=120)
-        assert "plan for run" in out
-        server.enqueue(tool_calls(("act", {"action": "approve"})), tool_calls(("reply", {"text": "Training."})))
+        assert "plan for run" in out and "recall >= 0.85" in out, "the model's plan"
+        server.enqueue(tool_calls(("act", {"action": "approve"})), tool_calls(("reply", {"text": "Training."})),
+                       route="chat")
         say(child, "yes, go ahead", r"Run \S+ completed", timeout=120)
         run_dir, log = events_of(tmp_path / "runs")
+        chosen = {e["question"]: e["actor"] for e in log if e["kind"] == "decision"}
+        assert chosen["target"] == chosen["drop:ticket"] == chosen["final_model"] == "llm"
         seq = next(e["seq"] for e in log if e["kind"] == "decision" and e["question"] == "drop:name")
         server.enqueue(tool_calls(("explain", {"topic": "column", "subject": "name"})),
                        tool_calls(("reply", {"text": "name identifies passengers.", "event_ids": [99999]})),
-                       tool_calls(("reply", {"text": "name was dropped as an identifier.", "event_ids": [seq]})))
+                       tool_calls(("reply", {"text": "name was dropped as an identifier.", "event_ids": [seq]})),
+                       route="chat")
         out = say(child, "why did you drop the name column?", rf"\(events {seq}\)")
         assert "name was dropped as an identifier" in out
         errors = [m["content"] for m in server.requests[-1]["messages"] if m["role"] == "tool"]
@@ -169,3 +175,21 @@ def test_the_status_line_shows_data_target_metric_budget_and_llm(tmp_path: Path)
     turn("use F1 instead", " | metric: f1 | ")
     child.sendline("/quit")
     child.expect(pexpect.EOF)
+
+
+def test_the_chat_obeys_llm_off_and_the_llm_budget(tmp_path: Path) -> None:
+    with ScriptedLLM() as server:
+        env = {"OPENAI_BASE_URL": server.url, "OPENAI_API_KEY": "sk-test"}
+        # A scripted call costs 1,100 tokens: the first call is allowed, the next would pass the budget.
+        child = spawn(tmp_path, "--llm-budget", "1000 tokens", env=env)
+        say(child, "/llm off", "LLM off")
+        say(child, f"load {DATASETS / 'titanic.csv'}", "Tell me what to predict")
+        assert server.requests == [], "with the LLM off, the chat's words stay on this machine"
+        say(child, "/llm gpt-4o-mini", "LLM: gpt-4o-mini")
+        server.enqueue(tool_calls(("reply", {"text": "Passengers of the Titanic, one row each."})), route="chat")
+        say(child, "what's in it?", "Passengers of the Titanic")
+        assert [r["model"] for r in server.requests] == ["gpt-4o-mini"]
+        out = say(child, "what's in it?", "891 rows x 11 columns")
+        assert "budget is spent" in out and len(server.requests) == 1, "past the budget the offline parser answers"
+        child.sendline("/quit")
+        child.expect(pexpect.EOF)

@@ -11,6 +11,7 @@ from agent.llm.client import LLMClient, ReplayClient
 from agent.llm.config import LLMConfig
 from agent.llm.policy import LLMPolicy
 from agent.runfolder import write_text
+from agent.settings import Settings
 
 CALLS = "llm_calls.jsonl"
 NARRATIVE = "narrative.md"
@@ -19,12 +20,17 @@ NARRATIVE = "narrative.md"
 STAGE_MARGIN = {"plan_goal": 0.45, "plan_columns": 0.40, "review_selection": 0.25}
 
 
+def llm_config(s: Settings, model: str | None = None) -> LLMConfig:
+    """The model, endpoint, timeout, budget and prices the settings give (``model`` overrides theirs)."""
+    return LLMConfig(model=model or s.llm_model or "", base_url=s.llm_base_url, api_key=s.api_key,
+                     timeout=s.llm_timeout, seed=s.seed, budget_usd=s.llm_budget_usd,
+                     budget_tokens=s.llm_budget_tokens, prices=s.llm_prices or LLMConfig().prices)
+
+
 def make_llm_policy(ctx: RunContext) -> LLMPolicy:
     """An LLM policy for this run (replaying recorded answers when the settings say so)."""
     s = ctx.settings
-    config = LLMConfig(model=s.llm_model or "", base_url=s.llm_base_url, api_key=s.api_key, timeout=s.llm_timeout,
-                       seed=s.seed, budget_usd=s.llm_budget_usd, budget_tokens=s.llm_budget_tokens,
-                       prices=s.llm_prices or LLMConfig().prices)
+    config = llm_config(s)
 
     def on_call(record: dict) -> None:
         ctx.events.emit("llm_call", **record, replay=s.replay is not None)

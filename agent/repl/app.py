@@ -3,7 +3,7 @@
 prompt_toolkit reads the input (history kept in the user's data folder, multi-line paste, completion of
 slash commands, file paths and column names, a status line at the bottom); rich prints tables and
 progress above the prompt. A turn starting with "/" is a command; anything else is understood by the LLM
-when one is configured, else by the offline intent parser. Never a traceback: problems the person can fix
+when one is on (configured, and not switched off with /llm), else by the offline intent parser. Never a traceback: problems the person can fix
 are told plainly, and anything else is one line plus a traceback in ``chat.log``.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import traceback
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.completion import Completer, Completion, PathCompleter
@@ -26,6 +26,9 @@ from agent.repl.intents import Intent, help_text, parse
 from agent.repl.session import SessionStore
 from agent.settings import Settings
 from tools.errors import MlpilotError
+
+if TYPE_CHECKING:  # the chat's model pulls in the openai client only when a model may be used
+    from agent.repl.chat_llm import ChatModels
 
 PROMPT = "mlpilot> "
 
@@ -56,7 +59,7 @@ class ChatCompleter(Completer):
 def status_line(commands: Commands) -> str:
     s = commands.state
     data = Path(s["data"]).name if s.get("data") else "no data"
-    llm = s.get("llm", commands.settings.llm_model) or "offline"
+    llm = commands.llm_model or "offline"
     run = "running" if commands.running else ("plan waiting for approval" if commands.plan else
                                                (s.get("run_id") or "no run"))
     budget = f"{s['budget']:g} s" if s.get("budget") else "default"
@@ -79,11 +82,11 @@ def run_chat(settings: Settings, *, data: str | None = None, resume: bool = Fals
     if session is None:
         session = store.new_session()
     commands = Commands(settings, store, session, store.load(session), term)
-    chat_llm = None
-    if settings.llm_enabled:
-        from agent.repl.chat_llm import ChatLLM
+    models = None
+    if settings.llm_enabled or settings.api_key or settings.llm_base_url:  # a model is or may be switched on
+        from agent.repl.chat_llm import ChatModels
 
-        chat_llm = ChatLLM(commands, settings)
+        models = ChatModels(commands, settings)
     prompt = PromptSession(history=FileHistory(str(settings.home / "history")), completer=ChatCompleter(commands),
                            bottom_toolbar=lambda: status_line(commands), complete_while_typing=False)
     with patch_stdout(raw=True):
@@ -99,7 +102,7 @@ def run_chat(settings: Settings, *, data: str | None = None, resume: bool = Fals
                 continue
             except EOFError:
                 break
-            handle(commands, chat_llm, text, settings.home)
+            handle(commands, models, text, settings.home)
         if commands.running:
             term.out.print("Stopping the run in progress before leaving ...")
             commands.worker.stop()
@@ -145,8 +148,8 @@ def _reopen(commands: Commands) -> None:
         commands.say(f"The last run ({run_dir.name}) is {status}; /resume continues it.")
 
 
-def handle(commands: Commands, chat_llm: object, text: str, home: Path) -> None:
-    """One turn: a slash command, or free text for the LLM or the intent parser."""
+def handle(commands: Commands, models: ChatModels | None, text: str, home: Path) -> None:
+    """One turn: a slash command, or free text for the LLM (when one is on) or the intent parser."""
     text = text.strip()
     if not text:
         return
@@ -159,8 +162,8 @@ def handle(commands: Commands, chat_llm: object, text: str, home: Path) -> None:
                 commands.say(f"There is no /{name}; /help lists the commands.")
                 return
             method(rest)
-        elif chat_llm is not None:
-            chat_llm.handle(text)
+        elif models is not None and (chat := models.for_turn()) is not None:
+            chat.handle(text)
         else:
             dispatch(commands, parse(text, columns=commands.state.get("columns") or [],
                                      pending_plan=commands.plan is not None))

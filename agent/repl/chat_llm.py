@@ -10,8 +10,9 @@ import json
 from typing import Literal
 
 from agent.events import read_events
-from agent.llm.client import LLMClient, LLMUnavailable
+from agent.llm.client import LLMClient, LLMUnavailable, Usage
 from agent.llm.config import LLMConfig
+from agent.llm.setup import llm_config
 from agent.llm.loop import Conversation, Stage, StageFailed, ToolError
 from agent.prompts import load_prompt
 from agent.repl.commands import Commands
@@ -21,14 +22,31 @@ from agent.settings import Settings
 MAX_HISTORY = 40
 
 
-class ChatLLM:
-    """One model conversation for the whole chat session."""
+class ChatModels:
+    """The chat's model follows /llm: none when it is off (the offline parser reads every turn), a new
+    conversation when the model changes. What the chat spends counts against --llm-budget over the whole
+    session, across model changes; each run started from the chat has a budget of its own."""
 
     def __init__(self, commands: Commands, settings: Settings) -> None:
+        self.commands, self.settings = commands, settings
+        self.current: ChatLLM | None = None
+
+    def for_turn(self) -> ChatLLM | None:
+        model = self.commands.llm_model
+        if model is None:
+            return None
+        if self.current is None or self.current.client.config.model != model:
+            spent = self.current.client.usage if self.current else Usage()
+            self.current = ChatLLM(self.commands, llm_config(self.settings, model), spent)
+        return self.current
+
+
+class ChatLLM:
+    """One model conversation."""
+
+    def __init__(self, commands: Commands, config: LLMConfig, spent: Usage) -> None:
         self.commands = commands
-        config = LLMConfig(model=settings.llm_model or "", base_url=settings.llm_base_url, api_key=settings.api_key,
-                           timeout=settings.llm_timeout, seed=settings.seed, prices=settings.llm_prices or LLMConfig().prices)
-        self.client = LLMClient(config)
+        self.client = LLMClient(config, usage=spent)
         self.chat = Conversation(self.client, load_prompt("chat").text, log=lambda kind, **kw: None,
                                  deadline=lambda stage: None)
 

@@ -69,6 +69,11 @@ class Commands:
         return self.pending.pending if self.pending is not None else None
 
     @property
+    def llm_model(self) -> str | None:
+        """The model for the chat and its runs: /llm's choice, else the settings' (None: offline)."""
+        return self.state.get("llm", self.settings.llm_model)
+
+    @property
     def running(self) -> bool:
         return self.worker is not None and self.worker.active
 
@@ -307,7 +312,7 @@ class Commands:
         return self.settings.with_(data=Path(s["data"]), goal=s.get("goal") or "", target=s.get("target"),
                                    metric=s.get("metric"), budget=s.get("budget") or self.settings.budget,
                                    keep=tuple(s.get("keep") or ()), drop=tuple(s.get("drop") or ()),
-                                   llm_model=s.get("llm", self.settings.llm_model), interactive=True)
+                                   llm_model=self.llm_model, interactive=True)
 
     def _start_unattended(self) -> None:
         settings = self._run_settings().with_(yes=True)
@@ -445,12 +450,11 @@ class Commands:
         """/llm [MODEL|off] - show or switch the language model (off: the offline rules)"""
         model = arg.strip()
         if not model:
-            current = self.state.get("llm", self.settings.llm_model)
-            self.say(f"LLM: {current or 'offline (rule policy)'}.")
+            self.say(f"LLM: {self.llm_model or 'offline (rule policy)'}.")
             return
         if model.lower() == "off":
             self.remember(llm=None)
-            self.say("LLM off: the offline rules decide.")
+            self.say("LLM off: the offline rules read what you say and decide the runs.")
             return
         if not (self.settings.api_key or self.settings.llm_base_url):
             raise ConfigError("No endpoint for an LLM: set OPENAI_API_KEY, or OPENAI_BASE_URL for a local server.")
