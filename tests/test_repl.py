@@ -110,14 +110,25 @@ def test_ctrl_c_during_tuning_returns_to_the_prompt_with_a_saved_model(tmp_path:
 def test_resume_restores_the_session(tmp_path: Path) -> None:
     child = spawn(tmp_path)
     say(child, f"/load {DATASETS / 'titanic.csv'}", "Tell me what to predict")
-    say(child, "predict who survived", "Say 'go'")
+    say(child, "predict who survived; 10 seconds", "Say 'go'")
+    say(child, "go", "or 'cancel'")
+    say(child, "drop ticket", "Your edits")
     child.sendline("/quit")
     child.expect(pexpect.EOF)
     assert "predict who survived" in (tmp_path / "home" / "history").read_text(), "history is kept"
     child = spawn(tmp_path, "--resume", env={})
     out = ANSI.sub("", child.before)
+    if "Approve with 'yes'" not in out:
+        child.expect("Approve with 'yes'", timeout=60)
+        out += ANSI.sub("", child.before)
     assert "Resumed the session" in out and "titanic.csv" in out and "predict who survived" in out
+    assert "still waiting for approval" in out and "Your edits: drop ticket" in out, "the plan and its edits"
     say(child, "/profile", "891 rows x 11 columns")
+    say(child, "yes", r"Run \S+ completed", timeout=120)
+    assert len([p for p in (tmp_path / "runs").iterdir() if p.is_dir()]) == 1, "the same run, not a new one"
+    _, log = events_of(tmp_path / "runs")
+    drop = next(e for e in log if e["kind"] == "decision" and e["question"] == "drop:ticket")
+    assert drop["actor"] == "user" and drop["choice"] == "drop"
     child.sendline("/quit")
     child.expect(pexpect.EOF)
 

@@ -143,7 +143,12 @@ def _reopen(commands: Commands) -> None:
         return
     status = read_json(run_dir / "manifest.json").get("status")
     if status == "awaiting_approval":
-        commands.say("Your last plan was waiting for approval; say 'go' to make it again.")
+        try:
+            commands.reopen_plan(run_dir)
+        except MlpilotError as exc:
+            commands.edits = []
+            commands.say(f"Your last plan was waiting for approval but cannot be brought back ({exc}); "
+                         "say 'go' to plan again.")
     elif status in ("interrupted", "running", "timed_out"):
         commands.say(f"The last run ({run_dir.name}) is {status}; /resume continues it.")
 

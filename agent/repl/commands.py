@@ -40,7 +40,6 @@ class Commands:
         self.table: Any = None
         self.profile: dict | None = None
         self.pending: Run | None = None   # a run paused for the approval of its plan
-        self.edits: list[dict] = []
         self.worker: RunWorker | None = None
         self.quit_requested = False
         self.transcript: list[str] | None = None   # set while the LLM acts, to hand it what was said
@@ -67,6 +66,15 @@ class Commands:
     def plan(self) -> dict | None:
         """The plan waiting for approval, as the paused run shows it."""
         return self.pending.pending if self.pending is not None else None
+
+    @property
+    def edits(self) -> list[dict]:
+        """The person's edits to the waiting plan; kept in the session, so a later session can approve it."""
+        return list(self.state.get("plan_edits") or [])
+
+    @edits.setter
+    def edits(self, value: list[dict]) -> None:
+        self.remember(plan_edits=list(value))
 
     @property
     def llm_model(self) -> str | None:
@@ -246,6 +254,22 @@ class Commands:
         self.pending, self.edits = run, []
         self._show_plan()
 
+    def reopen_plan(self, run_dir: Path) -> None:
+        """Pause the run of an earlier session at its approval again, with the edits made then."""
+        from agent.resume import resume_run
+
+        run = resume_run(run_dir, budget=self.state.get("budget"), started=time.monotonic(),
+                         runs_dir=self.settings.runs_dir, listen=None, interactive=True)
+        if run.continue_from(run.resume_config) is None:
+            self.edits = []
+            self._finished(run.outcome)
+            return
+        run.ctx.events.subscribe(self.term.on_event)
+        self.pending = run
+        self.say("Your last plan is still waiting for approval:")
+        self._show_plan()
+        self.say("Approve with 'yes', edit it, or 'cancel'.")
+
     def cmd_run(self, arg: str = "") -> None:
         """/run - approve the plan and train (plans first when there is no plan yet)"""
         if self.running:
@@ -326,8 +350,8 @@ class Commands:
         self.worker.start()
 
     def _edit(self, edit: dict, show: bool = True) -> None:
-        self.edits = [e for e in self.edits if not (e["kind"] == edit["kind"] and e.get("column") == edit.get("column"))]
-        self.edits.append(edit)
+        self.edits = [e for e in self.edits if not (e["kind"] == edit["kind"] and e.get("column") == edit.get("column"))
+                      ] + [edit]
         if show:
             self._show_plan()
 

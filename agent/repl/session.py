@@ -40,6 +40,7 @@ class ChatState(TypedDict, total=False):
     run_id: str | None
     run_dir: str | None
     runs: list[str]
+    plan_edits: list[dict]   # the person's edits to the plan waiting for approval
     messages: Annotated[list[dict], operator.add]
 
 
