@@ -188,7 +188,11 @@ def _explicit_metric(text: str, task: str) -> MetricIntent | None:
 
 
 def _threshold_value(text: str, what: str, default: float = 0.8) -> float:
-    for pattern in (rf"{what}\D{{0,25}}?(\d+(?:\.\d+)?)\s*(%|percent)?", rf"(\d+(?:\.\d+)?)\s*(%|percent)\s*{what}"):
+    # The level sits in the same clause, and a number with a time unit is the budget ("precision matters;
+    # 15 seconds" asks for no precision of 0.15).
+    unit = r"(?!\d|\.\d|\s*(?:s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?)\b)"
+    for pattern in (rf"{what}[^\d;]{{0,25}}?(\d+(?:\.\d+)?)\s*(%|percent)?{unit}",
+                    rf"(\d+(?:\.\d+)?)\s*(%|percent)\s*{what}"):
         match = re.search(pattern, text)
         if match:
             value = float(match.group(1))

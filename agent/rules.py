@@ -250,9 +250,12 @@ class RulePolicy:
             dropped.update({n: f"only {seconds_left:.0f} s left: the cheapest strong models first"
                             for n in ("random_forest", "extra_trees", "hist_gb")})
         chosen = [n for n in names if n not in dropped]
-        return Decision("candidates", chosen,
-                        "a boosted-tree model, a second boosting implementation, two forests and a regularised "
-                        "linear model cover the usual winners on tables, from cheap to expensive",
+        reason = ("a boosted-tree model, a second boosting implementation, two forests and a regularised linear "
+                  "model cover the usual winners on tables, from cheap to expensive")
+        if dropped:
+            reason = (f"the usual {len(names)} candidates less {', '.join(dropped)} "
+                      f"({'; '.join(dict.fromkeys(dropped.values()))})")
+        return Decision("candidates", chosen, reason,
                         {"rows": n_rows, "features": n_features, "seconds_left": round(seconds_left, 1)},
                         [{"choice": n, "why_not": why} for n, why in dropped.items()])
 

@@ -75,6 +75,16 @@ def test_metric_intent_reads_a_recall_level() -> None:
     assert intent.threshold_rule == {"kind": "min_recall", "value": 0.9}
 
 
+@pytest.mark.parametrize("goal,rule", [
+    ("precision matters; 15 seconds", {"kind": "min_precision", "value": 0.8}),
+    ("recall matters most, 3 minutes", {"kind": "min_recall", "value": 0.8}),
+    ("recall 95 percent; 2 minutes", {"kind": "min_recall", "value": 0.95}),
+    ("precision of 0.7 at least, in 30 s", {"kind": "min_precision", "value": 0.7}),
+])
+def test_a_budget_is_not_read_as_the_threshold_level(goal: str, rule: dict) -> None:
+    assert metric_intent(goal, "binary").threshold_rule == rule
+
+
 def test_metric_intent_is_none_without_a_hint() -> None:
     assert metric_intent("predict survival", "binary") is None
     assert metric_intent("recall matters", "regression") is None

@@ -58,6 +58,9 @@ def test_profile(text: str) -> None:
     "can you model house prices?",
     "which customers will churn?",
     "predict churn and show me the report",
+    "will the client subscribe? precision matters; 15 seconds",
+    "does a customer churn within a year",
+    "is the passenger going to survive",
 ])
 def test_goal(text: str) -> None:
     check(text, "goal", {"goal": text})

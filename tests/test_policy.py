@@ -150,3 +150,11 @@ def test_a_dominant_column_without_an_after_the_fact_name_is_kept_with_a_warning
     assert decisions["drop:x0"].choice == "keep" and "--drop x0" in decisions["drop:x0"].reason
     assert decisions["drop:call_duration"].choice == "drop"
     assert "x0" in decisions["column_plan"].choice["numeric"]
+
+
+def test_the_candidates_reason_names_what_a_short_budget_leaves_out() -> None:
+    short = rules.choose_candidates("binary", 4_000, 16, 10.0)
+    assert short.choice == ["lightgbm", "linear"]
+    assert "less random_forest, extra_trees, hist_gb" in short.reason and "10 s left" in short.reason
+    full = rules.choose_candidates("binary", 4_000, 16, 100.0)
+    assert len(full.choice) == 5 and "less" not in full.reason and full.alternatives == []

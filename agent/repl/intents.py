@@ -146,7 +146,12 @@ _TARGET_RX = (_rx(r"^(?:set|change|make|switch|update) (?:the )?target\b(?: colu
 _GOAL_RX = _rx(r"\b(?:predict(?:ing)?|forecast(?:ing)?|estimat(?:e|ing)|classify(?:ing)?|guess|detect|identify|"
                r"anticipate)\s+\S|(?:^|\b(?:to|i|we|please|should)\s+)model\s+(?!is\b|was\b|does\b|did\b)\S|"
                r"^(?:who|whether|what|which\s+\w+(?:\s+\w+)?)\s+(?:will|would|is going to|are going to|"
-               r"(?:is|are) likely to)\s+\w")
+               r"(?:is|are) likely to)\s+\w|"
+               # a yes/no question about a row: "will the client subscribe?", "does a customer churn"
+               r"^(?:will|would|does|do|is|are|did)\s+(?:the|a|an|each|this|that|our|my|every|a given)\s+"
+               r"(?!(?:model|run|plan|report|data|dataset|training|budget|metric|llm|file|table|search|target|column|"
+               r"columns|results?|score|threshold|goal|predictions?|baseline|holdout|chat|session)\b)\w+\s+"
+               r"(?:(?:going|likely) to\s+)?(?!(?:be|get|have|any|good|better|ok|okay|fine|work|done|finish)\b)\w")
 _PREDICT_VERB_RX = _rx(r"\b(?:(?P<p>predict)|predictions?|score|apply (?:the )?model|run (?:the )?model|infer)\b")
 _PREDICT_FILLER = {"on", "for", "to", "the", "file", "rows", "of", "in", "new", "data", "with", "using", "this",
                    "that", "these", "batch", "a", "an", "all", "records", "fresh", "unseen"}
