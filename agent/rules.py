@@ -32,7 +32,8 @@ class RulePolicy:
     def choose_budget(self, goal: str, given: float | None) -> Decision:
         from_goal, phrase = parse_budget(goal)
         if given is not None:
-            alts = [{"choice": from_goal, "why_not": "the --budget option wins over the goal text"}] if from_goal else []
+            alts = ([{"choice": from_goal, "why_not": "the --budget option wins over the goal text"}]
+                    if from_goal and from_goal != given else [])
             return Decision("budget", given, f"--budget {given:g} seconds was given", {"option": given}, alts)
         if from_goal is not None:
             return Decision("budget", from_goal, f"the goal says '{phrase}'", {"phrase": phrase},

@@ -158,3 +158,10 @@ def test_the_candidates_reason_names_what_a_short_budget_leaves_out() -> None:
     assert "less random_forest, extra_trees, hist_gb" in short.reason and "10 s left" in short.reason
     full = rules.choose_candidates("binary", 4_000, 16, 100.0)
     assert len(full.choice) == 5 and "less" not in full.reason and full.alternatives == []
+
+
+def test_a_budget_given_twice_alike_has_no_alternative() -> None:
+    same = rules.choose_budget("predict churn in 20 seconds", 20.0)
+    assert same.choice == 20.0 and same.alternatives == []
+    other = rules.choose_budget("predict churn in 20 seconds", 60.0)
+    assert other.choice == 60.0 and other.alternatives[0]["choice"] == 20.0

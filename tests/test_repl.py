@@ -58,6 +58,8 @@ def test_a_whole_session_offline(tmp_path: Path) -> None:
     drops = {e["question"]: e for e in log if e["kind"] == "decision" and e["question"].startswith("drop:")}
     assert drops["drop:ticket"]["choice"] == "drop" and drops["drop:ticket"]["actor"] == "user", \
         "the edit is a user decision"
+    budget = next(e for e in log if e["kind"] == "decision" and e["question"] == "budget")
+    assert budget["choice"] == 20 and "the goal says '20 seconds'" in budget["reason"], "where the budget came from"
     name = drops["drop:name"]
     out = say(child, "why was name dropped?", r"name was dropped \(event \d+[^\n]*\n")
     cited = int(re.search(r"name was dropped \(event (\d+)", out).group(1))
@@ -181,9 +183,10 @@ def test_the_status_line_shows_data_target_metric_budget_and_llm(tmp_path: Path)
 
     turn(f"load {DATASETS / 'titanic.csv'}", " titanic.csv | target: not set | metric: default | budget: default | ")
     turn("predict who survived; recall matters; 20 seconds",
-         " titanic.csv | target: survived (from the goal) | metric: pr_auc (from the goal) | budget: 20 s | "
-         "LLM: offline | no run ")
+         " titanic.csv | target: survived (from the goal) | metric: pr_auc (from the goal) | "
+         "budget: 20 s (from the goal) | LLM: offline | no run ")
     turn("use F1 instead", " | metric: f1 | ")
+    turn("budget 30 seconds", " | budget: 30 s | ")
     child.sendline("/quit")
     child.expect(pexpect.EOF)
 

@@ -62,7 +62,8 @@ def status_line(commands: Commands) -> str:
     llm = commands.llm_model or "offline"
     run = "running" if commands.running else ("plan waiting for approval" if commands.plan else
                                                (s.get("run_id") or "no run"))
-    budget = f"{s['budget']:g} s" if s.get("budget") else "default"
+    seconds, source = commands.budget
+    budget = f"{seconds:g} s" + (f" ({source})" if source else "") if seconds else "default"
     target, metric = s.get("target"), s.get("metric")
     if s.get("goal") and not (target and metric):
         match, intent = read_goal(s["goal"], tuple(s.get("columns") or ()))

@@ -77,6 +77,17 @@ class Commands:
         self.remember(plan_edits=list(value))
 
     @property
+    def budget(self) -> tuple[float | None, str]:
+        """The next run's budget in seconds and where it comes from: "" (said or typed), "from the goal",
+        or "chat default" (--budget); None when the run's default applies."""
+        if self.state.get("budget"):
+            return float(self.state["budget"]), ""
+        seconds = parse_budget(self.state.get("goal") or "")[0]
+        if seconds:
+            return float(seconds), "from the goal"
+        return (self.settings.budget, "chat default") if self.settings.budget else (None, "")
+
+    @property
     def llm_model(self) -> str | None:
         """The model for the chat and its runs: /llm's choice, else the settings' (None: offline)."""
         return self.state.get("llm", self.settings.llm_model)
@@ -129,7 +140,8 @@ class Commands:
         match, intent = read_goal(goal, tuple(columns))
         seconds, phrase = parse_budget(goal)
         if seconds:
-            changes["budget"] = seconds
+            # The goal's budget replaces an earlier one; the run reads it from the goal, so the log says so.
+            changes["budget"] = None
         self.remember(**changes)
         parts = [f"Goal set: {goal!r}."]
         if match:
@@ -334,7 +346,7 @@ class Commands:
     def _run_settings(self) -> Settings:
         s = self.state
         return self.settings.with_(data=Path(s["data"]), goal=s.get("goal") or "", target=s.get("target"),
-                                   metric=s.get("metric"), budget=s.get("budget") or self.settings.budget,
+                                   metric=s.get("metric"), budget=None if self.budget[1] == "from the goal" else self.budget[0],
                                    keep=tuple(s.get("keep") or ()), drop=tuple(s.get("drop") or ()),
                                    llm_model=self.llm_model, interactive=True)
 
