@@ -264,7 +264,10 @@ def test_monitor(text: str, path: str) -> None:
     ("use gpt-4o", "gpt-4o"), ("llm off", "off"), ("switch the llm to qwen2.5", "qwen2.5"),
     ("turn off the llm", "off"), ("don't use the llm", "off"),
     ("use Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-7B-Instruct"),
-    ("llm llama3.1:8b", "llama3.1:8b"), ("llm", ""), ("use the llm", ""),
+    ("llm llama3.1:8b", "llama3.1:8b"), ("llm", ""), ("use the llm", ""), ("llm mistral", "mistral"),
+    ("set the llm to local-model", "local-model"),
+    # questions about the model show it, never switch to a word of the question
+    ("what llm is this?", ""), ("is the llm on?", ""), ("which model are you?", ""),
 ])
 def test_llm(text: str, model: str) -> None:
     check(text, "llm", {"model": model})
@@ -283,6 +286,8 @@ def test_llm(text: str, model: str) -> None:
     ("3 minutes", "budget"), ("predict churn in 3 minutes", "goal"), ("why 3 minutes?", "explain"),
     ("target churn", "target"), ("predict column y", "goal"), ("target", "explain"),
     ("why is the llm off?", "explain"), ("llm off", "llm"),
+    ("the llm is great", "unknown"), ("tell me about the llm budget", "unknown"),
+    ("how much did the llm cost", "unknown"),
     ("recall matters most", "metric"), ("predict churn, recall matters most", "goal"),
     ("score new.csv", "predict"), ("score models by f1", "metric"),
 ])

@@ -196,7 +196,7 @@ def test_the_chat_obeys_llm_off_and_the_llm_budget(tmp_path: Path) -> None:
         env = {"OPENAI_BASE_URL": server.url, "OPENAI_API_KEY": "sk-test"}
         # A scripted call costs 1,100 tokens: the first call is allowed, the next would pass the budget.
         child = spawn(tmp_path, "--llm-budget", "1000 tokens", env=env)
-        say(child, "/llm off", "LLM off")
+        say(child, "turn the llm off", "LLM off")  # control turns are carried out here, not sent to the model
         say(child, f"load {DATASETS / 'titanic.csv'}", "Tell me what to predict")
         assert server.requests == [], "with the LLM off, the chat's words stay on this machine"
         say(child, "/llm gpt-4o-mini", "LLM: gpt-4o-mini")
@@ -205,5 +205,5 @@ def test_the_chat_obeys_llm_off_and_the_llm_budget(tmp_path: Path) -> None:
         assert [r["model"] for r in server.requests] == ["gpt-4o-mini"]
         out = say(child, "what's in it?", "891 rows x 11 columns")
         assert "budget is spent" in out and len(server.requests) == 1, "past the budget the offline parser answers"
-        child.sendline("/quit")
+        child.sendline("bye")
         child.expect(pexpect.EOF)

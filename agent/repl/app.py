@@ -31,6 +31,9 @@ if TYPE_CHECKING:  # the chat's model pulls in the openai client only when a mod
     from agent.repl.chat_llm import ChatModels
 
 PROMPT = "mlpilot> "
+# Turns that control the session are carried out here even with an LLM on: leaving, stopping a run and
+# switching the model must work at once, whatever the model would make of them (it has no tool for these).
+LOCAL = ("quit", "stop", "llm")
 
 
 class ChatCompleter(Completer):
@@ -168,11 +171,13 @@ def handle(commands: Commands, models: ChatModels | None, text: str, home: Path)
                 commands.say(f"There is no /{name}; /help lists the commands.")
                 return
             method(rest)
-        elif models is not None and (chat := models.for_turn()) is not None:
-            chat.handle(text)
+            return
+        intent = parse(text, columns=commands.state.get("columns") or [], pending_plan=commands.plan is not None)
+        chat = models.for_turn() if models is not None else None
+        if chat is None or intent.action in LOCAL:
+            dispatch(commands, intent)
         else:
-            dispatch(commands, parse(text, columns=commands.state.get("columns") or [],
-                                     pending_plan=commands.plan is not None))
+            chat.handle(text)
     except MlpilotError as exc:
         commands.say(str(exc))
     except Exception as exc:  # a bug: one line here, the traceback in the chat log

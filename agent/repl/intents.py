@@ -128,7 +128,11 @@ _LLM_ON_RX = _rx(r"^(?:(?:use|enable|turn on|switch on) (?:the |an )?)?(?:llm|la
                  r"^(?:turn|switch) (?:the )?llm on$")
 _LLM_SET_RX = (_rx(rf"^(?:use|try|switch to|change to|set (?:the )?model to|model)?\s*(?P<m>{_FAMILY})"
                    r"(?: (?:instead|now|as the llm|for the llm))?$"),
-               _rx(r"\bllm\b(?: model)?\s*(?:to|=|:|is|as)?\s*(?P<m>[\w.:/-]+)$"))
+               # "switch the llm to qwen2.5", "llm llama3.1:8b": a word that looks like a model's name, not "great"
+               _rx(rf"^(?:(?:set|switch|change|make) (?:the )?)?(?:llm|language model)(?: model)?\s*"
+                   rf"(?:to|=|:|as)?\s*(?P<m>[\w.:/-]*[\d.:/-][\w.:/-]*|{_FAMILY})$"))
+_LLM_ASK_RX = _rx(r"^(?:what|which) (?:llm|language model)\b|^(?:is|are) (?:the )?(?:llm|language model) "
+                  r"(?:on|off|enabled|disabled|used|active)\b|^(?:which|what) model (?:are you|is the llm|do you use)")
 
 _KEEP_RX = (_rx(r"^(?:don'?t|do not|dont|never) (?:drop|remove|exclude|ignore|skip|discard|delete) (?P<c>.+)$"),
             _rx(r"^(?:keep|retain|include|restore|bring back|put back|add back|re-?add|keep using) (?P<c>.+)$"),
@@ -241,6 +245,8 @@ def _rules(orig: str, columns: list[str], pending: bool) -> tuple[str, dict]:
                          core, re.I):
         if not m.group("p") or re.search(r"[./\\]", m.group("p")):
             return "load", {"path": m.group("p") or ""}
+    if _LLM_ASK_RX.search(core):
+        return "llm", {"model": ""}
     if _EXPLAIN_RX.search(core):
         return "explain", _explain_args(core, columns)
     if _COMPARE_RX.search(core) and not _BASELINE_RX.search(core):
