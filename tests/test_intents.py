@@ -177,6 +177,8 @@ def test_an_ambiguous_word_is_not_guessed() -> None:
     ("approve", "approve"), ("approve the plan", "approve"),
     ("help", "help"), ("what can you do?", "help"), ("?", "help"), ("HELP", "help"),
     ("quit", "quit"), ("exit", "quit"), ("bye", "quit"),
+    # with no plan waiting the commands answer that there is nothing to approve or cancel
+    ("yes", "approve"), ("ok", "approve"), ("no", "cancel"),
 ])
 def test_simple_actions(text: str, action: str) -> None:
     check(text, action, {})
@@ -188,8 +190,7 @@ def test_report_summary_or_full(text: str, full: bool) -> None:
     check(text, "report", {"full": full})
 
 
-@pytest.mark.parametrize("text", ["banana", "asdf qwerty", "what is the meaning of life", "", "   ", "yes", "no",
-                                  "forget it"])
+@pytest.mark.parametrize("text", ["banana", "asdf qwerty", "what is the meaning of life", "", "   ", "forget it"])
 def test_unknown(text: str) -> None:
     check(text, "unknown", {})
 

@@ -207,3 +207,15 @@ def test_the_chat_obeys_llm_off_and_the_llm_budget(tmp_path: Path) -> None:
         assert "budget is spent" in out and len(server.requests) == 1, "past the budget the offline parser answers"
         child.sendline("bye")
         child.expect(pexpect.EOF)
+
+
+def test_a_plan_refused_before_training_leaves_no_current_run(tmp_path: Path) -> None:
+    child = spawn(tmp_path)
+    say(child, f"load {DATASETS / 'titanic.csv'}", "Tell me what to predict")
+    say(child, "predict the weather", "Say 'go'")
+    out = say(child, "go", "with one of: survived")
+    assert "The run did not start" in out and "Say 'target COLUMN'" in out, "the chat's words, not --target"
+    say(child, "why was name dropped?", "No run yet to explain")
+    say(child, "yes", "no plan waiting for approval")
+    child.sendline("/quit")
+    child.expect(pexpect.EOF)

@@ -24,6 +24,7 @@ from agent.goal import read_goal
 from agent.repl.commands import Commands
 from agent.repl.intents import Intent, help_text, parse
 from agent.repl.session import SessionStore
+from agent.repl.view import in_chat_words
 from agent.settings import Settings
 from tools.errors import MlpilotError
 
@@ -179,7 +180,7 @@ def handle(commands: Commands, models: ChatModels | None, text: str, home: Path)
         else:
             chat.handle(text)
     except MlpilotError as exc:
-        commands.say(str(exc))
+        commands.say(in_chat_words(str(exc)))
     except Exception as exc:  # a bug: one line here, the traceback in the chat log
         with open(home / "chat.log", "a", encoding="utf-8") as log:
             log.write(traceback.format_exc() + "\n")

@@ -18,7 +18,7 @@ from agent.console import Terminal
 from agent.goal import parse_budget, read_goal
 from agent.repl.explain import compare_runs, explain
 from agent.repl.session import SessionStore
-from agent.repl.view import plan_table, profile_table
+from agent.repl.view import in_chat_words, plan_table, profile_table
 from agent.repl.worker import RunWorker
 from agent.runfolder import read_json, resolve_run
 from agent.runner import Run, RunOutcome
@@ -317,7 +317,7 @@ class Commands:
             return
         self.pending.resume({"action": "cancel"})
         self.pending, self.edits = None, []
-        self.remember(run_id=None, run_dir=None)
+        self._back_to_last_run()
         self.say("Plan cancelled; nothing was trained.")
 
     def cmd_stop(self, arg: str = "") -> None:
@@ -379,10 +379,18 @@ class Commands:
         if self.edits:
             self.say("Your edits: " + "; ".join(e.get("text", e["kind"]) for e in self.edits) + ".")
 
+    def _back_to_last_run(self) -> None:
+        """After a plan that left no run folder (cancelled, or refused before training), questions and
+        reports are about the last run that did finish again."""
+        runs = self.settings.runs_dir
+        last = next((r for r in reversed(self.state.get("runs") or []) if (runs / r).is_dir()), None)
+        self.remember(run_id=last, run_dir=str(runs / last) if last else None)
+
     def _finished(self, outcome: RunOutcome) -> None:
         if outcome is None or outcome.run_dir is None:
+            self._back_to_last_run()
             if outcome is not None and outcome.status != "cancelled":
-                self.say(f"The run did not start: {outcome.error}")
+                self.say(f"The run did not start: {in_chat_words(outcome.error or '')}")
             return
         self.remember(runs=list(dict.fromkeys((self.state.get("runs") or []) + [outcome.run_id])))
         summary = outcome.summary

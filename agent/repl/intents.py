@@ -12,7 +12,8 @@ vague one that the same words would also satisfy.
    `goal` with the file as its data ("predict churn in telco.csv"), else `load`; the words inside a path
    never count. A bare "load"/"open" of any other path-like word loads it.
 4. Questions (`explain`, first, so "why is the llm off?" is not an order), then `compare`, `llm`.
-5. Whole-turn commands: `stop`, `run` ("keep going" before `keep`), `approve`.
+5. Whole-turn commands: `stop`, `run` ("keep going" before `keep`), `approve`; assent or refusal with no
+   plan waiting is still `approve` or `cancel`, whose commands say there is nothing to approve.
 6. Plan edits led by their verb: `keep`/`drop` (negations first: "don't drop" keeps, "don't use" drops),
    `target`.
 7. `monitor`/`predict` without a file, then `goal` (a prediction verb), so "predict churn, recall matters,
@@ -264,6 +265,11 @@ def _rules(orig: str, columns: list[str], pending: bool) -> tuple[str, dict]:
         return ("approve" if pending else "run"), {}
     if re.fullmatch(r"(?:i )?approved?(?: (?:it|this|that|the plan))?", core, re.I):
         return "approve", {}
+    # Assent or refusal with no plan waiting: the commands say there is nothing to approve or cancel.
+    if _YES_RX.fullmatch(plain):
+        return "approve", {}
+    if _NO_RX.fullmatch(plain):
+        return "cancel", {}
     for action, patterns in (("keep", _KEEP_RX), ("drop", _DROP_RX)):
         for rx in patterns:
             if (m := rx.match(core)) and (args := _column_args(m.group("c"), columns))["columns"] + args["unknown"]:

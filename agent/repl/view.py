@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rich.table import Table
 
 from agent.planedit import copy_plan, drop_column
 from tools.metrics import metric_label
+
+
+# The runs' messages name the command line's options; in the chat the same thing is said differently.
+_CHAT_WORDS = ((re.compile(r"\bPass --target with one of"), "Say 'target COLUMN' with one of"),
+               (re.compile(r"--(keep|drop) ([\w.-]*\w)"), r"'\1 \2'"),
+               (re.compile(r"--target\b"), "'target COLUMN'"))
+
+
+def in_chat_words(text: str) -> str:
+    """A run's message with its command-line options said as the chat says them ("keep it with 'keep x'")."""
+    for pattern, words in _CHAT_WORDS:
+        text = pattern.sub(words, text)
+    return text
 
 
 def plan_table(plan: dict, edits: list[dict]) -> list[Any]:
@@ -49,7 +63,7 @@ def plan_table(plan: dict, edits: list[dict]) -> list[Any]:
         drops.add_column("column")
         drops.add_column("why")
         for col, why in dropped.items():
-            drops.add_row(col, why)
+            drops.add_row(col, in_chat_words(why))
         pieces.append(drops)
     return pieces
 
