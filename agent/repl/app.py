@@ -3,8 +3,9 @@
 prompt_toolkit reads the input (history kept in the user's data folder, multi-line paste, completion of
 slash commands, file paths and column names, a status line at the bottom); rich prints tables and
 progress above the prompt. A turn starting with "/" is a command; anything else is understood by the LLM
-when one is on (configured, and not switched off with /llm), else by the offline intent parser. Never a traceback: problems the person can fix
-are told plainly, and anything else is one line plus a traceback in ``chat.log``.
+when one is on (configured, and not switched off with /llm), else by the offline intent parser. Never a
+traceback: problems the person can fix are told plainly, and anything else is one line plus a traceback
+in ``chat.log``.
 """
 
 from __future__ import annotations

@@ -345,8 +345,9 @@ class Commands:
 
     def _run_settings(self) -> Settings:
         s = self.state
+        seconds, source = self.budget
         return self.settings.with_(data=Path(s["data"]), goal=s.get("goal") or "", target=s.get("target"),
-                                   metric=s.get("metric"), budget=None if self.budget[1] == "from the goal" else self.budget[0],
+                                   metric=s.get("metric"), budget=None if source == "from the goal" else seconds,
                                    keep=tuple(s.get("keep") or ()), drop=tuple(s.get("drop") or ()),
                                    llm_model=self.llm_model, interactive=True)
 
