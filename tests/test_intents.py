@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from agent.repl.commands import Commands
 from agent.repl.intents import ACTIONS, Intent, help_text, parse
 
 COLUMNS = ["customer_id", "customer_age", "duration", "Churn", "y", "a", "b", "Age", "Monthly Charges", "price"]
@@ -177,6 +178,8 @@ def test_an_ambiguous_word_is_not_guessed() -> None:
     ("approve", "approve"), ("approve the plan", "approve"),
     ("help", "help"), ("what can you do?", "help"), ("?", "help"), ("HELP", "help"),
     ("quit", "quit"), ("exit", "quit"), ("bye", "quit"),
+    ("show the leaderboard", "leaderboard"), ("which models did you try?", "leaderboard"),
+    ("how did the models do?", "leaderboard"), ("compare the models", "leaderboard"), ("/leaderboard", "leaderboard"),
     # with no plan waiting the commands answer that there is nothing to approve or cancel
     ("yes", "approve"), ("ok", "approve"), ("no", "cancel"),
 ])
@@ -291,6 +294,8 @@ def test_llm(text: str, model: str) -> None:
     ("how much did the llm cost", "unknown"),
     ("recall matters most", "metric"), ("predict churn, recall matters most", "goal"),
     ("score new.csv", "predict"), ("score models by f1", "metric"),
+    ("compare the models", "leaderboard"), ("compare with the last run", "compare"),
+    ("which model did you pick?", "explain"), ("which models did you try?", "leaderboard"),
 ])
 def test_tricky_pairs(text: str, action: str) -> None:
     check(text, action, None)
@@ -326,9 +331,8 @@ def test_a_column_named_like_a_model_family_is_a_column() -> None:
 def test_help_text_lists_phrasings_and_commands() -> None:
     text = help_text()
     assert 3 <= len(text.splitlines()) <= 12
-    for command in "/load /profile /goal /target /metric /budget /plan /run /stop /runs /report /explain " \
-                   "/predict /llm /help /quit".split():
-        assert command in text
+    for command in Commands.names():
+        assert f"/{command} " in text + " ", f"/{command} is missing from the help text"
     assert "predict" in text and "<" not in text and "[" not in text
 
 

@@ -53,8 +53,14 @@ def test_a_whole_session_offline(tmp_path: Path) -> None:
     out = say(child, "drop ticket", "Your edits")
     assert "you asked to drop it" in out
     out = say(child, "yes", r"Run \S+ completed", timeout=120)
-    assert "Approved" in out
+    assert "Approved" in out and "models tried" in out, "the leaderboard comes with the result"
     run_dir, log = events_of(tmp_path / "runs")
+    board = next(e for e in log if e["kind"] == "leaderboard" and e["stage"] == "selection")
+    out = say(child, "which models did you try?", "after tuning")
+    child.expect(PROMPT)
+    out = ANSI.sub("", out + child.before)
+    for row in board["rows"]:
+        assert row["label"] in out and f"{row['mean']:.4f} +- {row['sd']:.4f}" in out, "the logged scores"
     drops = {e["question"]: e for e in log if e["kind"] == "decision" and e["question"].startswith("drop:")}
     assert drops["drop:ticket"]["choice"] == "drop" and drops["drop:ticket"]["actor"] == "user", \
         "the edit is a user decision"

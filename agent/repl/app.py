@@ -193,7 +193,7 @@ def dispatch(commands: Commands, intent: Intent) -> None:
     a, args = intent.action, intent.args
     simple = {"profile": commands.cmd_profile, "plan": commands.cmd_plan, "run": commands.cmd_run,
               "approve": commands.cmd_approve, "cancel": commands.cmd_cancel, "stop": commands.cmd_stop,
-              "runs": commands.cmd_runs, "compare": commands.cmd_compare,
+              "runs": commands.cmd_runs, "compare": commands.cmd_compare, "leaderboard": commands.cmd_leaderboard,
               "help": commands.cmd_help, "quit": commands.cmd_quit}
     if a in simple:
         simple[a]("")

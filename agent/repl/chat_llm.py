@@ -114,10 +114,11 @@ class ChatLLM:
             """
             return said(getattr(c, f"cmd_{action}"), " ".join(json.dumps(n) for n in names))
 
-        def act(action: Literal["profile", "plan", "approve", "cancel", "stop", "runs", "report", "compare",
-                                "resume"]) -> str:
+        def act(action: Literal["profile", "plan", "approve", "cancel", "stop", "runs", "report", "leaderboard",
+                                "compare", "resume"]) -> str:
             """Do one of the chat's actions: show the profile, make the plan, approve or cancel it, stop the run,
-            list runs, show the report, compare with the previous run, resume an interrupted run.
+            list runs, show the report, show the models tried and their scores, compare with the previous run,
+            resume an interrupted run.
 
             Args:
                 action: which one.

@@ -56,6 +56,12 @@ class Commands:
             self.transcript.append(text)
         self.store.save(self.session, {"messages": [{"role": "assistant", "text": text[:2000]}]})
 
+    def show(self, table: Any, lines: list[str]) -> None:
+        """Print a table; the LLM, which cannot see it, gets the same facts as text."""
+        self.out.print(table)
+        if self.transcript is not None:
+            self.transcript.extend(lines)
+
     def run_dir(self, which: str = "") -> Path | None:
         """The run asked about: an id or folder, else the current one."""
         if which:
@@ -395,6 +401,8 @@ class Commands:
             return
         self.remember(runs=list(dict.fromkeys((self.state.get("runs") or []) + [outcome.run_id])))
         summary = outcome.summary
+        if summary.get("metrics") and (board := _board(outcome.run_dir)):
+            self.out.print(board[0])
         text = f"Run {outcome.run_id} {outcome.status}"
         if summary.get("metrics"):
             p = summary["primary_metric"]
@@ -423,6 +431,14 @@ class Commands:
             m = read_json(path)
             table.add_row(m["run_id"], m.get("status", ""), (m.get("goal") or "")[:50])
         self.out.print(table)
+
+    def cmd_leaderboard(self, arg: str = "") -> None:
+        """/leaderboard [RUN] - the models tried, scored with default settings and after tuning, and the choice"""
+        board = _board(self.run_dir(arg.strip()))
+        if board is None:
+            self.say("No models scored yet: the leaderboard fills in once a run has compared its candidates.")
+            return
+        self.show(*board)
 
     def cmd_report(self, arg: str = "") -> None:
         """/report [full] [RUN] - the current run's report: its summary and plan, or all of it with 'full'"""
@@ -518,6 +534,15 @@ class Commands:
     def cmd_quit(self, arg: str = "") -> None:
         """/quit - leave (a run in progress is stopped gracefully first)"""
         self.quit_requested = True
+
+
+def _board(run_dir: Path | None) -> tuple[Any, list[str]] | None:
+    from agent.events import read_events
+    from agent.repl.board import leaderboard
+
+    if run_dir is None or not (run_dir / "events.jsonl").exists():
+        return None
+    return leaderboard(list(read_events(run_dir / "events.jsonl")))
 
 
 def _summary_of(report: str) -> str:

@@ -55,7 +55,7 @@ def _cites(*events: dict | None) -> str:
     return f"(event{'s' if len(seqs) > 1 else ''} {', '.join(seqs)})"
 
 
-def _choice(choice: Any) -> str:
+def choice_text(choice: Any) -> str:
     """A logged choice (final model, threshold rule, plain value) as a person reads it."""
     if isinstance(choice, dict) and choice.get("kind") == "ensemble":
         return "an ensemble of " + " + ".join(f"{k} x{v}" for k, v in choice.get("weights", {}).items())
@@ -72,7 +72,7 @@ def _members(choice: dict) -> list[str]:
 
 
 def _alternatives(decision: dict) -> str:
-    alts = [f"{_choice(a.get('choice'))} - {a.get('why_not')}" for a in decision.get("alternatives", [])[:3]]
+    alts = [f"{choice_text(a.get('choice'))} - {a.get('why_not')}" for a in decision.get("alternatives", [])[:3]]
     return f"Alternative{'s' if len(alts) > 1 else ''} considered: " + "; ".join(alts) + "." if alts else ""
 
 
@@ -271,7 +271,7 @@ def _model(run: _Run, subject: str | None) -> Answer:
     if final:
         verb = ("was picked" + (", as part of the ensemble" if name != "ensemble" and blend else "")) if picked \
             else "was not picked"
-        notes.add(f"{name} {verb}. The final model is {_choice(final['choice'])} {_cite(final, True)}: "
+        notes.add(f"{name} {verb}. The final model is {choice_text(final['choice'])} {_cite(final, True)}: "
                   f"{final['reason']}.", final)
         if name == "ensemble" or not picked:
             notes.add(_alternatives(final))
@@ -346,7 +346,7 @@ def _decisions(questions: tuple[str, ...], what: str, extra: Callable[[_Run, _No
         for q in [q for q in questions if not q.endswith(":")] + list(dict.fromkeys(asked)):
             d = run.decision(q)
             if d is not None:
-                shown = metric_label(d["choice"]) if q == "metric" else _choice(d["choice"])
+                shown = metric_label(d["choice"]) if q == "metric" else choice_text(d["choice"])
                 notes.add(f"{q.replace('_', ' ').capitalize()}: {shown} {_cite(d, True)}: {d['reason']}.", d)
                 notes.add(_alternatives(d))
             for f in run.fallbacks(q):
@@ -393,7 +393,7 @@ def _general(run: _Run, subject: str | None) -> Answer:
     if drops:
         notes.add("Dropped: " + "; ".join(f"{d['question'][5:]} {_cite(d)}" for d in drops) + ".", *drops)
     if final:
-        notes.add(f"Final model: {_choice(final['choice'])} {_cite(final)}.", final)
+        notes.add(f"Final model: {choice_text(final['choice'])} {_cite(final)}.", final)
     event, h = run.holdout()
     if h.get("metrics"):
         p = h["primary"]
@@ -421,7 +421,7 @@ def _summary(run: _Run) -> dict:
     primary = h.get("primary") or (metric or {}).get("choice")
     return {"goal": run.manifest.get("goal") or (run.last("run_started") or {}).get("goal") or "(none)",
             "target": (target or {}).get("choice"), "metric": primary,
-            "model": _choice(final["choice"]) if final else "none",
+            "model": choice_text(final["choice"]) if final else "none",
             "score": h.get("metrics", {}).get(primary), "baseline": h.get("baseline", {}).get(primary),
             "dropped": set(run.dropped()), "candidates": set((cands or {}).get("choice") or []),
             "sha": run.manifest.get("data", {}).get("sha256"), "seed": run.manifest.get("seed"),

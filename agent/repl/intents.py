@@ -11,7 +11,8 @@ vague one that the same words would also satisfy.
    `monitor` (drift, check, still ok), `predict` ("predict on F", "score F", "predictions for F into O"),
    `goal` with the file as its data ("predict churn in telco.csv"), else `load`; the words inside a path
    never count. A bare "load"/"open" of any other path-like word loads it.
-4. Questions (`explain`, first, so "why is the llm off?" is not an order), then `compare`, `llm`.
+4. Questions: about the LLM, the models tried (`leaderboard`), then `explain` (first among the rest, so
+   "why is the llm off?" is not an order), then `compare`, `llm`.
 5. Whole-turn commands: `stop`, `run` ("keep going" before `keep`), `approve`; assent or refusal with no
    plan waiting is still `approve` or `cancel`, whose commands say there is nothing to approve.
 6. Plan edits led by their verb: `keep`/`drop` (negations first: "don't drop" keeps, "don't use" drops),
@@ -35,8 +36,8 @@ from dataclasses import dataclass
 from agent.goal import STOPWORDS, column_words, parse_budget
 
 ACTIONS = ("load", "profile", "goal", "target", "metric", "budget", "keep", "drop", "plan", "run", "approve",
-           "cancel", "stop", "runs", "report", "explain", "compare", "predict", "monitor", "llm", "help", "quit",
-           "unknown")
+           "cancel", "stop", "runs", "report", "leaderboard", "explain", "compare", "predict", "monitor", "llm",
+           "help", "quit", "unknown")
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,11 @@ _COLUMN_Q_RX = (
 _TOPIC_WORDS = (("metric", _rx(r"\bmetric|scor(?:e|ed|ing) by|measured")),
                 ("model", _rx(r"\bmodels?\b|algorithm|learner|winner|estimator")),
                 ("budget", _rx(r"budget|\btime\b|how long|so long|minutes?|seconds?|\bhours?\b")))
+_BOARD_RX = _rx(r"\bleader ?board\b|\bstandings\b|\branking of (?:the )?models\b|\bscores? of (?:all |each )?(?:the )?"
+                r"(?:models|candidates)\b|\b(?:which|what) (?:other )?models? (?:did you|were|have you) (?:try|tried|"
+                r"test|tested|compare|compared)\b|\bmodels? (?:that )?(?:you )?(?:tried|tested)\b|\bhow did (?:the |each |"
+                r"all the |other )?(?:models|candidates) (?:do|score|compare|perform)\b|\bcompare the (?:models|candidates)\b|"
+                r"\b(?:show|list)(?: me)? (?:all )?the (?:models|candidates)\b")
 _COMPARE_RX = _rx(r"\bcompar|\bvs\.?(?!\w)|\bversus\b|\bdiff(?:erence)? (?:from|with|to|between)\b|"
                   r"better than (?:the )?(?:last|previous|earlier|old)")
 
@@ -248,6 +254,8 @@ def _rules(orig: str, columns: list[str], pending: bool) -> tuple[str, dict]:
             return "load", {"path": m.group("p") or ""}
     if _LLM_ASK_RX.search(core):
         return "llm", {"model": ""}
+    if _BOARD_RX.search(core):
+        return "leaderboard", {}
     if _EXPLAIN_RX.search(core):
         return "explain", _explain_args(core, columns)
     if _COMPARE_RX.search(core) and not _BASELINE_RX.search(core):
@@ -445,9 +453,9 @@ def help_text() -> str:
         "  load data/sales.csv | what's in it? | predict churn, recall matters most, 3 minutes",
         "  the target is Churn | use F1 instead | budget 10 minutes | drop customer_id | keep age",
         "  show the plan | go (or yes / no while a plan waits) | stop | list runs | show the report",
-        "  why did you pick LightGBM? | why was duration dropped? | how good is it compared to guessing?",
-        "  compare with the last run | predict on march.csv into out.csv | check march.csv for drift",
-        "  use gpt-4o | llm off | help | quit",
-        "Commands: /load /profile /goal /target /metric /budget /plan /run /stop /runs /report /explain "
-        "/predict /llm /help /quit",
+        "  which models did you try? | why did you pick LightGBM? | why was duration dropped?",
+        "  how good is it compared to guessing? | compare with the last run",
+        "  predict on march.csv into out.csv | check march.csv for drift | use gpt-4o | llm off | help | quit",
+        "Commands: /load /profile /goal /target /metric /budget /keep /drop /plan /run /approve /cancel /stop "
+        "/resume /runs /report /leaderboard /explain /compare /predict /monitor /llm /help /quit",
     ])
