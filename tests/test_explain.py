@@ -148,3 +148,25 @@ def test_missing_log_and_bad_topic(tmp_path: Path, runs: dict[str, Path]) -> Non
     assert not compare_runs(tmp_path, runs["bank"]).found
     with pytest.raises(ValueError, match="topic must be one of"):
         explain(runs["bank"], "weather")
+
+
+def test_the_leaderboard_shows_the_logged_scores_and_what_was_not_tuned(runs: dict[str, Path]) -> None:
+    from rich.console import Console
+
+    from agent.repl.board import leaderboard
+
+    log = events(runs["titanic"])
+    selection = next(e for e in log if e["kind"] == "leaderboard" and e["stage"] == "selection")
+    shares = next(e for e in log if e["kind"] == "tuning_started")["shares"]
+    table, lines = leaderboard(log)
+    text = "\n".join(lines)
+    for row in selection["rows"]:
+        line = next(x for x in lines if x.strip().startswith(row["candidate"] + ":"))
+        assert f"default {row['mean']:.4f} +- {row['sd']:.4f}" in line
+        assert ("after tuning" in line) == bool(shares.get(row["candidate"])), line
+    final = decisions(runs["titanic"])["final_model"]
+    assert f"(event {final['seq']})" in text and text.count("\n  ") == len(selection["rows"])
+    console = Console(width=200, record=True)
+    console.print(table)
+    assert "models tried" in console.export_text()
+    assert leaderboard([e for e in log if e["kind"] != "leaderboard"]) is None, "nothing before selection"

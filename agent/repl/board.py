@@ -17,7 +17,9 @@ def leaderboard(events: list[dict]) -> tuple[Table, list[str]] | None:
         return None
     first, metric = selection[-1], selection[-1]["metric"]
     tuned = next((e for e in reversed(events) if e["kind"] == "leaderboard" and e.get("stage") == "tuning"), None)
-    after = {r["candidate"]: r for r in (tuned or {}).get("rows", [])}
+    # Candidates the tuning gave no trials keep their default settings: they were not tuned.
+    shares = next((e.get("shares", {}) for e in reversed(events) if e["kind"] == "tuning_started"), {})
+    after = {r["candidate"]: r for r in (tuned or {}).get("rows", []) if shares.get(r["candidate"])}
     rows = sorted(first["rows"], key=lambda r: after.get(r["candidate"], {}).get("rank", 100 + r["rank"]))
     table = Table(title=f"models tried: CV {metric_label(metric)}, mean +- sd over folds")
     for col in ("model", "default settings", "after tuning", "fit (s)"):
@@ -28,7 +30,7 @@ def leaderboard(events: list[dict]) -> tuple[Table, list[str]] | None:
         t = after.get(r["candidate"])
         default, best = _score(r), (_score(t) if t else "not tuned")
         table.add_row(r.get("label", r["candidate"]), default, best, f"{(t or r)['fit_seconds']:.1f}")
-        lines.append(f"  {r['candidate']}: default {default}; after tuning {best}")
+        lines.append(f"  {r['candidate']}: default {default}; " + (f"after tuning {best}" if t else best))
     for f in (e for e in events if e["kind"] == "candidate_failed"):
         table.add_row(f["candidate"], "failed", "", "")
         lines.append(f"  {f['candidate']}: failed ({f.get('error', '')})")
