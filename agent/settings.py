@@ -63,6 +63,11 @@ class Settings:
         """True when a model will be asked (a model name is set: by --llm, or by a key or base URL)."""
         return self.llm_model is not None
 
+    @property
+    def llm_endpoint(self) -> bool:
+        """True when a model can be reached: an API key or a base URL is set (even if --llm off)."""
+        return bool(self.api_key or self.llm_base_url)
+
     def public(self) -> dict[str, Any]:
         """Settings as logged in the manifest: JSON-able and without secrets."""
         out: dict[str, Any] = {}

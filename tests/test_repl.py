@@ -37,6 +37,12 @@ def say(child: pexpect.spawn, text: str, wait_for: str, timeout: float = 90) -> 
     return ANSI.sub("", child.before + (child.after if isinstance(child.after, str) else ""))
 
 
+def leave(child: pexpect.spawn, text: str = "/quit") -> None:
+    """End the session and wait for the process to exit."""
+    child.sendline(text)
+    child.expect(pexpect.EOF)
+
+
 def events_of(runs: Path) -> tuple[Path, list[dict]]:
     run_dir = sorted(p for p in runs.iterdir() if p.is_dir())[-1]
     return run_dir, [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
@@ -78,8 +84,7 @@ def test_a_whole_session_offline(tmp_path: Path) -> None:
     assert str(run_dir / "report.md") in out.replace("\n", "")
     out = say(child, "banana split please", "Commands: /load")
     assert "I did not understand that" in out and "Traceback" not in out
-    child.sendline("/quit")
-    child.expect(pexpect.EOF)
+    leave(child)
     child.close()
     assert child.exitstatus == 0
     assert (run_dir / "model.joblib").exists()
@@ -111,8 +116,7 @@ def test_ctrl_c_during_tuning_returns_to_the_prompt_with_a_saved_model(tmp_path:
     assert manifest["status"] == "completed" and manifest["resumed"]
     _, log = events_of(tmp_path / "runs")
     assert [e for e in log if e["kind"] == "run_resumed"]
-    child.sendline("/quit")
-    child.expect(pexpect.EOF)
+    leave(child)
 
 
 def test_resume_restores_the_session(tmp_path: Path) -> None:
@@ -121,8 +125,7 @@ def test_resume_restores_the_session(tmp_path: Path) -> None:
     say(child, "predict who survived; 10 seconds", "Say 'go'")
     say(child, "go", "or 'cancel'")
     say(child, "drop ticket", "Your edits")
-    child.sendline("/quit")
-    child.expect(pexpect.EOF)
+    leave(child)
     assert "predict who survived" in (tmp_path / "home" / "history").read_text(), "history is kept"
     child = spawn(tmp_path, "--resume", env={})
     out = ANSI.sub("", child.before)
@@ -137,8 +140,7 @@ def test_resume_restores_the_session(tmp_path: Path) -> None:
     _, log = events_of(tmp_path / "runs")
     drop = next(e for e in log if e["kind"] == "decision" and e["question"] == "drop:ticket")
     assert drop["actor"] == "user" and drop["choice"] == "drop"
-    child.sendline("/quit")
-    child.expect(pexpect.EOF)
+    leave(child)
 
 
 def test_the_same_session_with_the_scripted_llm(tmp_path: Path) -> None:
@@ -173,8 +175,7 @@ def test_the_same_session_with_the_scripted_llm(tmp_path: Path) -> None:
         assert any("not in the run's log" in m for m in errors), "an invented event id goes back as an error"
         explained = json.loads([m["content"] for m in server.requests[-2]["messages"] if m["role"] == "tool"][-1])
         assert seq in explained["event_ids"]
-        child.sendline("/quit")
-        child.expect(pexpect.EOF)
+        leave(child)
 
 
 def test_the_status_line_shows_data_target_metric_budget_and_llm(tmp_path: Path) -> None:
@@ -193,8 +194,7 @@ def test_the_status_line_shows_data_target_metric_budget_and_llm(tmp_path: Path)
          "budget: 20 s (from the goal) | LLM: offline | no run ")
     turn("use F1 instead", " | metric: f1 | ")
     turn("budget 30 seconds", " | budget: 30 s | ")
-    child.sendline("/quit")
-    child.expect(pexpect.EOF)
+    leave(child)
 
 
 def test_the_chat_obeys_llm_off_and_the_llm_budget(tmp_path: Path) -> None:
@@ -211,8 +211,7 @@ def test_the_chat_obeys_llm_off_and_the_llm_budget(tmp_path: Path) -> None:
         assert [r["model"] for r in server.requests] == ["gpt-4o-mini"]
         out = say(child, "what's in it?", "891 rows x 11 columns")
         assert "budget is spent" in out and len(server.requests) == 1, "past the budget the offline parser answers"
-        child.sendline("bye")
-        child.expect(pexpect.EOF)
+        leave(child, "bye")
 
 
 def test_a_plan_refused_before_training_leaves_no_current_run(tmp_path: Path) -> None:
@@ -223,5 +222,4 @@ def test_a_plan_refused_before_training_leaves_no_current_run(tmp_path: Path) ->
     assert "The run did not start" in out and "Say 'target COLUMN'" in out, "the chat's words, not --target"
     say(child, "why was name dropped?", "No run yet to explain")
     say(child, "yes", "no plan waiting for approval")
-    child.sendline("/quit")
-    child.expect(pexpect.EOF)
+    leave(child)

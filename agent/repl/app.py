@@ -89,10 +89,10 @@ def run_chat(settings: Settings, *, data: str | None = None, resume: bool = Fals
         session = store.new_session()
     commands = Commands(settings, store, session, store.load(session), term)
     models = None
-    if settings.llm_enabled or settings.api_key or settings.llm_base_url:  # a model is or may be switched on
+    if settings.llm_enabled or settings.llm_endpoint:  # a model is on, or may be switched on with /llm
         from agent.repl.chat_llm import ChatModels
 
-        models = ChatModels(commands, settings)
+        models = ChatModels(commands)
     prompt = PromptSession(history=FileHistory(str(settings.home / "history")), completer=ChatCompleter(commands),
                            bottom_toolbar=lambda: status_line(commands), complete_while_typing=False)
     with patch_stdout(raw=True):

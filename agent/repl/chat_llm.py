@@ -17,7 +17,6 @@ from agent.llm.loop import Conversation, Stage, StageFailed, ToolError
 from agent.prompts import load_prompt
 from agent.repl.commands import Commands
 from agent.repl.explain import explain as explain_from_log
-from agent.settings import Settings
 
 MAX_HISTORY = 40
 
@@ -27,8 +26,8 @@ class ChatModels:
     conversation when the model changes. What the chat spends counts against --llm-budget over the whole
     session, across model changes; each run started from the chat has a budget of its own."""
 
-    def __init__(self, commands: Commands, settings: Settings) -> None:
-        self.commands, self.settings = commands, settings
+    def __init__(self, commands: Commands) -> None:
+        self.commands = commands
         self.current: ChatLLM | None = None
 
     def for_turn(self) -> ChatLLM | None:
@@ -37,7 +36,7 @@ class ChatModels:
             return None
         if self.current is None or self.current.client.config.model != model:
             spent = self.current.client.usage if self.current else Usage()
-            self.current = ChatLLM(self.commands, llm_config(self.settings, model), spent)
+            self.current = ChatLLM(self.commands, llm_config(self.commands.settings, model), spent)
         return self.current
 
 

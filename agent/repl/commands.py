@@ -517,7 +517,7 @@ class Commands:
             self.remember(llm=None)
             self.say("LLM off: the offline rules read what you say and decide the runs.")
             return
-        if not (self.settings.api_key or self.settings.llm_base_url):
+        if not self.settings.llm_endpoint:
             raise ConfigError("No endpoint for an LLM: set OPENAI_API_KEY, or OPENAI_BASE_URL for a local server.")
         self.remember(llm=model)
         self.say(f"LLM: {model}.")

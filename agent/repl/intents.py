@@ -81,7 +81,9 @@ def _lookup(table: dict[str, str], found: str) -> str:
 _DATA_EXT = r"\.(?:csv|tsv|txt|parquet|pq)(?:\.(?:gz|bz2|xz|zip))?"
 # Unquoted paths may escape their spaces with a backslash, as terminals do when a file is dropped on them.
 _PATH_RX = _rx(rf"""(['"`])([^'"`]*?(?:{_DATA_EXT}|[/\\][^'"`]*))\1|((?:\\ |[^\s'"`,;()<>])+{_DATA_EXT})(?![\w])""")
-_LOAD_ALL_RX = _rx(rf"(?:load|open|read|import)\s+(?P<p>\S.*{_DATA_EXT})")
+_LOAD = r"(?:load|open|read|import)"
+_LOAD_ALL_RX = _rx(rf"{_LOAD}\s+(?P<p>\S.*{_DATA_EXT})")
+_LOAD_WORD_RX = _rx(rf"{_LOAD}(?: (?:the |a |my )?(?:file|data|dataset))?(?: (?P<p>\S+))?")
 _LEAD_RX = _rx(r"^(?:please|pls|ok(?:ay)?|hey|hi|so|now|then|and|also|alright|well|um+|let'?s|lets|"
                r"(?:can|could|would|will) you|i(?:'d| would)? (?:want|like|need) (?:you )?to)[\s,]+")
 _TRAIL_RX = _rx(r"[\s,]+(?:please|thanks|thank you)$")
@@ -248,8 +250,7 @@ def _rules(orig: str, columns: list[str], pending: bool) -> tuple[str, dict]:
     if paths:
         return _file_turn(orig, core, paths)
     # Before any keyword rule: the words of a path ("load /srv/drift/sales") are not the user's words.
-    if m := re.fullmatch(r"(?:load|open|read|import)(?: (?:the |a |my )?(?:file|data|dataset))?(?: (?P<p>\S+))?",
-                         core, re.I):
+    if m := _LOAD_WORD_RX.fullmatch(core):
         if not m.group("p") or re.search(r"[./\\]", m.group("p")):
             return "load", {"path": m.group("p") or ""}
     if _LLM_ASK_RX.search(core):
