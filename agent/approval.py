@@ -4,9 +4,9 @@ approve the plan, edit it, or cancel.
 The pause hands the chat a view of the plan; the answer comes back as
 ``{"action": "approve", "edits": [...]}`` or ``{"action": "cancel"}``. Edits are
 ``{"kind": "keep" | "drop", "column": name}``, ``{"kind": "metric", "metric": name}`` and
-``{"kind": "budget", "seconds": s}``; each becomes a decision by the user in the event log. The budget's
-clock starts when the plan is approved: time spent reading the plan is not taken from the run. Outside
-the chat (or with ``--yes``) this step passes straight through.
+``{"kind": "budget", "seconds": s}``; each becomes a decision by the user in the event log. The run's
+clock starts when the plan is approved (it was paused until then): time spent planning and reading the
+plan is not taken from the run. Outside the chat (or with ``--yes``) this step passes straight through.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from typing import Any
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
-from agent.clock import Clock
 from agent.context import RunContext, RunState
 from agent.planedit import copy_plan, drop_column, features, keep_column
 from agent.policy import Decision
@@ -41,21 +40,19 @@ def plan_view(state: RunState, ctx: RunContext) -> dict[str, Any]:
             "validation": state["validation"], "dropped": plan.get("dropped", {}),
             "features": {role: plan.get(role, []) for role in ("numeric", "boolean", "categorical",
                                                                "high_cardinality", "datetime")},
-            "candidates": state["candidates"], "budget": ctx.workspace["budget"]}
+            "candidates": state["candidates"], "budget": ctx.clock.budget}
 
 
 def approve(state: RunState, runtime: Runtime[RunContext]) -> RunState:
     """Pause for the person's approval (chat only), then apply their edits as user decisions."""
     ctx = runtime.context
-    if not ctx.settings.interactive or ctx.settings.yes:
+    if ctx.clock.running:
         return {"step": "approve"}
-    # No clock while the person reads: the watchdog must not end a run that is waiting for them.
-    ctx.clock = None
     answer = interrupt(plan_view(state, ctx))
     if not isinstance(answer, dict) or answer.get("action") != "approve":
         raise PlanCancelled("The plan was cancelled before training.")
     update: RunState = {"step": "approve"}
-    budget = float(ctx.workspace["budget"])
+    budget = ctx.clock.budget
     plan = copy_plan(state["column_plan"])
     profile = {c["name"]: c for c in ctx.workspace["profile"].to_dict()["columns"]}
     for edit in answer.get("edits", []):
@@ -64,9 +61,9 @@ def approve(state: RunState, runtime: Runtime[RunContext]) -> RunState:
         update["column_plan"] = plan
         ctx.decider.record(Decision("column_plan", plan, "the plan with your edits", {"features": len(features(plan))},
                                     actor="user"), step="approve")
-    ctx.clock = Clock(budget)
-    ctx.workspace["clock"] = ctx.clock
-    ctx.events.emit("plan_approved", step="approve", edits=answer.get("edits", []), budget=budget)
+    ctx.clock.start(budget=budget)
+    ctx.events.emit("plan_approved", step="approve", edits=answer.get("edits", []), budget=budget,
+                    hard_wall=round(ctx.clock.hard_limit, 1))
     final = {**state, **update}
     ctx.manifest.update(plan={**ctx.manifest.data.get("plan", {}), "metric": final["metric"],
                               "threshold_rule": final.get("threshold_rule"),

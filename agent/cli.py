@@ -1,7 +1,8 @@
 """The ``mlpilot`` command line.
 
 Heavy libraries (pandas, scikit-learn, LightGBM, LangGraph) are imported inside the commands, so
-``mlpilot --help`` answers at once. The clock of a run starts when the process starts.
+``mlpilot --help`` answers at once. The clock of a run starts when the process starts, never earlier
+than this Python interpreter's own start (see `agent.clock.command_start`).
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from agent.clock import process_start
+from agent.clock import command_start
 
-STARTED = process_start()
+STARTED = command_start()
 
 EPILOG = """examples:
   mlpilot run ../shared/datasets/titanic.csv --goal "predict who survived; missing a survivor is worse than a false alarm" --budget 60
@@ -139,7 +140,12 @@ def _llm_options(p: argparse.ArgumentParser) -> None:
                    "or tokens (20k tokens); the rules carry on")
     p.add_argument("--llm-prices", dest="llm_prices", metavar="FILE", help="JSON price table overriding the "
                    'built-in one: {"model": [input, output]} in dollars per million tokens')
-    p.add_argument("--llm-timeout", dest="llm_timeout", type=float, help="seconds per LLM request (default 60)")
+    p.add_argument("--llm-timeout", dest="llm_timeout", type=float, help="seconds per LLM request at most "
+                   "(default 60; a run's requests also end when its share for the model is spent)")
+    p.add_argument("--llm-share", dest="llm_share", type=float, help="the largest share of a run's budget spent "
+                   "waiting on the LLM (default 0.2); past it the rules decide")
+    p.add_argument("--llm-max-tokens", dest="llm_max_tokens", type=int, help="cap on the tokens of each LLM "
+                   "reply (default 1024)")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -233,7 +239,7 @@ def _retrain(args: argparse.Namespace, settings: object, term: object, argv: lis
     from agent.runfolder import resolve_run
 
     parent = resolve_run(args.run, settings.runs_dir)
-    outcome = retrain(parent, Path(args.data), settings=settings, started=STARTED, window=args.window,
+    outcome = retrain(parent, Path(args.data), settings=settings, window=args.window,
                       old_data=Path(args.old_data) if args.old_data else None, argv=argv, listen=term.on_event)
     run = outcome.run
     if run.run_dir is None:
@@ -337,7 +343,8 @@ def _runs(settings: object, term: object) -> int:
         m = read_json(path)
         metrics = read_json(path.parent / "metrics.json") if (path.parent / "metrics.json").exists() else {}
         primary = metrics.get("primary")
-        rows.append({"run_id": m["run_id"], "status": m.get("status"), "goal": m.get("goal", ""),
+        rows.append({"run_id": m["run_id"], "status": m.get("status"), "model_saved": m.get("model_saved"),
+                     "goal": m.get("goal", ""),
                      "data": Path(m.get("settings", {}).get("data") or "").name, "metric": primary,
                      "value": metrics.get("metrics", {}).get(primary), "run_dir": str(path.parent)})
     if term.json_mode:
@@ -347,12 +354,15 @@ def _runs(settings: object, term: object) -> int:
         term.print(f"no runs in {root}")
         return 0
     from rich.table import Table
+
+    from agent.status import short_status
     table = Table(title=f"runs in {root}")
     for col in ("run id", "status", "data", "holdout", "goal"):
         table.add_column(col)
     for r in rows:
         value = "" if r["value"] is None else f"{r['metric']} {r['value']:.4f}"
-        table.add_row(r["run_id"], r["status"], r["data"], value, (r["goal"] or "")[:50])
+        table.add_row(r["run_id"], short_status(r["status"] or "", r["model_saved"]), r["data"], value,
+                      (r["goal"] or "")[:50])
     term.print(table)
     return 0
 

@@ -13,6 +13,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from agent.status import describe_status
 from tools.metrics import metric_label
 
 
@@ -28,7 +29,6 @@ class Terminal:
         self.err = self.out if chat else Console(stderr=True, highlight=False)
         self._live: Live | None = None
         self._status = Text("")
-        self._budget: float | None = None
         self._trials = 0
         self._best: float | None = None
 
@@ -44,8 +44,6 @@ class Terminal:
             return
         kind = event["kind"]
         t = event.get("t", 0.0)
-        if kind == "budget":
-            self._budget = event["seconds"]
         line = self._line(event)
         if line:
             self._print(f"[dim]{t:6.1f}s[/dim] {line}")
@@ -61,7 +59,7 @@ class Terminal:
         if kind == "data_read":
             return f"read {e['rows']:,} rows x {e['columns']} columns"
         if kind == "step_started":
-            left = f" [dim]({self._budget - e['t']:.0f} s left)[/dim]" if self._budget else ""
+            left = f" [dim]({e['left']:.0f} s left)[/dim]" if e.get("left") is not None else ""
             return f"[bold]{e['step']}[/bold]{left}"
         if kind == "decision":
             if e["question"] == "column_plan":
@@ -94,7 +92,8 @@ class Terminal:
             return f"  [yellow]{e['message']}[/yellow]"
         if kind == "run_finished":
             colour = "green" if e["status"] == "completed" else "yellow"
-            return f"[{colour}]{e['status']}[/{colour}] in {e['elapsed']:.1f} s"
+            took = e["elapsed"] if e.get("elapsed") is not None else e.get("wall", 0.0)
+            return f"[{colour}]{describe_status(e['status'], e.get('model_saved'))}[/{colour}] in {took:.1f} s"
         return None
 
     def _update_live(self, e: dict) -> None:

@@ -1,8 +1,10 @@
 """The run as one LangGraph `StateGraph`.
 
-    intake -> profile -> plan -> approve -> clean -> select -> tune -> finalize -> evaluate -> refit -> END
+    intake -> profile -> plan -> approve -> clean -> first_model -> select -> tune -> finalize -> evaluate
+           -> refit -> END
 
     approve pauses for the person's approval in the chat (interrupt), and passes through elsewhere;
+    clean -> select directly when a first model exists already (a second iteration);
     select -> finalize directly when a stop was requested or nothing finished;
     tune or finalize -> clean once when the policy asks for one more iteration.
 
@@ -20,7 +22,13 @@ from langgraph.graph import END, START, StateGraph
 from agent.approval import approve
 from agent.context import RunContext, RunState
 from agent.steps_data import clean, intake, plan, profile
+from agent.steps_first import first_model
 from agent.steps_model import evaluate, finalize, refit, select, tune_step
+
+
+def needs_first_model(state: RunState) -> str:
+    """After cleaning: a first model, unless the run has one (a second iteration) or was stopped."""
+    return "select" if state.get("first_model") or state.get("stop_reason") else "first_model"
 
 
 def has_candidates_to_tune(state: RunState) -> str:
@@ -46,7 +54,7 @@ def build_graph(checkpointer: Any | None = None) -> Any:
     """The compiled graph; run it with ``context=RunContext(...)``."""
     graph = StateGraph(RunState, context_schema=RunContext)
     for name, node in [("intake", intake), ("profile", profile), ("plan", plan), ("approve", approve), ("clean", clean),
-                       ("select", select), ("tune", tune_step), ("finalize", finalize),
+                       ("first_model", first_model), ("select", select), ("tune", tune_step), ("finalize", finalize),
                        ("evaluate", evaluate), ("refit", refit)]:
         graph.add_node(name, node)
     graph.add_edge(START, "intake")
@@ -54,7 +62,8 @@ def build_graph(checkpointer: Any | None = None) -> Any:
     graph.add_edge("profile", "plan")
     graph.add_edge("plan", "approve")
     graph.add_edge("approve", "clean")
-    graph.add_edge("clean", "select")
+    graph.add_conditional_edges("clean", needs_first_model, ["first_model", "select"])
+    graph.add_edge("first_model", "select")
     graph.add_conditional_edges("select", has_candidates_to_tune, ["tune", "finalize"])
     graph.add_conditional_edges("tune", wants_another_round, ["clean", "finalize"])
     graph.add_conditional_edges("finalize", has_model_to_evaluate, ["clean", "evaluate", END])

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from agent.policy import Decision
+from agent.timeplan import ORDER
 from tools.candidates import CANDIDATES
 from tools.errors import ToolArgumentError
 from tools.metrics import get_metric
@@ -132,6 +133,21 @@ def _final(d: Decision, f: dict) -> str | None:
     return f"the final model must use evaluated candidates ({', '.join(allowed)}); got {bad}" if bad else None
 
 
+def _time_plan(d: Decision, f: dict) -> str | None:
+    weights = d.choice.get("weights", {})
+    bad = {k: v for k, v in weights.items() if k not in ORDER or not float(v) > 0}
+    if bad or not weights:
+        return f"time plan weights must be above 0, for steps among {', '.join(ORDER)}; got {weights}"
+    return None
+
+
+def _sample(d: Decision, f: dict) -> str | None:
+    rows, limit = int(d.choice.get("rows", 0)), f.get("rows")
+    if rows < 1 or (limit is not None and rows > limit):
+        return f"a sample must have between 1 and {limit} rows; got {rows}"
+    return None
+
+
 def _refit(d: Decision, f: dict) -> str | None:
     return None if isinstance(d.choice, bool) else f"refit must be true or false; got {d.choice!r}"
 
@@ -139,5 +155,5 @@ def _refit(d: Decision, f: dict) -> str | None:
 _CHECKS: dict[str, Callable[[Decision, dict], str | None]] = {
     "budget": _budget, "target": _target, "task": _task, "metric": _metric, "threshold_rule": _threshold,
     "validation": _validation, "drop": _drop, "column_plan": _column_plan, "candidates": _candidates,
-    "tuning": _tuning, "final_model": _final, "refit": _refit,
+    "tuning": _tuning, "final_model": _final, "refit": _refit, "time_plan": _time_plan, "sample": _sample,
 }

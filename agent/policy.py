@@ -74,6 +74,37 @@ class SelectionBrief:
     n_rows: int
 
 
+@dataclass
+class TimeBrief:
+    """What the time plan is made from: the budget, what is left to share, the data's size and the plan.
+
+    ``seconds_left`` is what the steps after the preparation may share (the language model's reserve
+    already taken out); ``llm_cap`` is the model's own capped pool (0 when it is off).
+    """
+
+    budget: float
+    seconds_left: float
+    llm_cap: float
+    n_rows: int
+    n_features: int
+    candidates: list[str]
+    max_trials: int | None = None
+
+
+@dataclass
+class SampleBrief:
+    """How big selection's and tuning's row sample may be: the training part's size and the pace of a
+    default LightGBM fit measured on the first model, against the seconds the time plan gives them."""
+
+    n_rows: int
+    n_features: int
+    seconds_per_row: float
+    folds: int
+    select_seconds: float
+    tune_seconds: float
+    candidates: list[str]
+
+
 class Policy(Protocol):
     """The questions a run asks. Each returns a Decision (or several) for the guard to check."""
 
@@ -88,6 +119,10 @@ class Policy(Protocol):
     def choose_metric(self, brief: GoalBrief, task: str, target_info: dict) -> list[Decision]: ...
 
     def choose_validation(self, n_rows: int, task: str, budget: float, forced_folds: int | None) -> Decision: ...
+
+    def choose_time_plan(self, brief: TimeBrief) -> Decision: ...
+
+    def choose_sample(self, brief: SampleBrief) -> Decision: ...
 
     def choose_columns(self, brief: ColumnBrief) -> list[Decision]: ...
 

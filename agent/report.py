@@ -10,6 +10,8 @@ from typing import Any
 
 from agent.events import read_events
 from agent.runfolder import EVENTS, MODEL, read_json, write_text
+from agent.status import describe_status
+from agent.timeplan import LABELS, ORDER
 from tools.metrics import METRICS, metric_label
 
 
@@ -24,7 +26,7 @@ def render_report(run_dir: Path) -> Path:
              _data(manifest, events, profile),
              _decisions(events), _leakage(events), _selection(events), _tuning(events),
              _holdout(metrics, events), _importances(events), _narrative(run_dir, events), _llm(manifest, events),
-             _warnings(events), _reproduce(manifest, run_dir)]
+             _time(manifest, events), _warnings(events), _reproduce(manifest, run_dir)]
     path = run_dir / "report.md"
     write_text(path, "\n".join(p for p in parts if p).rstrip() + "\n")
     return path
@@ -65,10 +67,11 @@ def _decision(events: list[dict], question: str) -> dict | None:
 def _header(manifest: dict, events: list[dict], metrics: dict) -> str:
     status = manifest.get("status", "unknown")
     lines = [f"# mlpilot run `{manifest['run_id']}`", ""]
-    status_line = {"completed": "completed", "interrupted": "**interrupted** (stopped by the user; the best "
-                   "model found so far was kept)", "failed": "**failed**", "timed_out": "**timed out** (hard "
-                   "time wall)", "running": "**still running, or killed** (this report shows what was logged)"}
-    lines.append(f"Status: {status_line.get(status, status)}"
+    saved = manifest.get("model_saved", bool(manifest.get("model")))
+    described = describe_status(status, saved if status in ("timed_out", "interrupted") else None)
+    if status != "completed":
+        described = f"**{described}**" + (" (this report shows what was logged)" if status == "running" else "")
+    lines.append(f"Status: {described}"
                  + (f" after {manifest['elapsed_seconds']:.1f} s of a {manifest.get('budget') or 0:.0f} s budget"
                     if manifest.get("elapsed_seconds") is not None else ""))
     if manifest.get("error"):
@@ -380,6 +383,46 @@ def _llm(manifest: dict, events: list[dict]) -> str:
         lines += ["", "Where the rules took over:", ""]
         lines += [f"- {e.get('question') or e.get('stage')}: {e['problem']}" for e in failed]
     return "\n".join(lines) + "\n"
+
+
+def _time(manifest: dict, events: list[dict]) -> str:
+    """Where the time went: each step's planned share, what it was given when it started, what it spent."""
+    spent_event = _last(events, "time_spent")
+    if not spent_event:
+        return ""
+    plan = _decision(events, "time_plan")
+    planned = (plan or {}).get("evidence", {}).get("planned_seconds", {})
+    allotted, spent = spent_event.get("allotted", {}), spent_event.get("spent", {})
+    before = spent_event.get("before_start", {})
+    rows = []
+    for step in [*ORDER[:1], "llm", *ORDER[1:]]:
+        if step not in spent and step not in planned and step not in before:
+            continue
+        plan_s = spent_event.get("llm_cap") if step == "llm" else planned.get(step, allotted.get(step))
+        rows.append([LABELS.get(step, step), _seconds(plan_s) + (" (cap)" if step == "llm" and plan_s else ""),
+                     _seconds(allotted.get(step)), _seconds(spent.get(step)),
+                     _seconds(before.get(step)) if before else None])
+    header = ["step", "planned", "given when it started", "spent"] + (["before the clock started"] if before else [])
+    rows = [r if before else r[:4] for r in rows]
+    elapsed = manifest.get("elapsed_seconds")
+    lines = ["## Time", ""]
+    if elapsed is not None:
+        other = elapsed - sum(spent.values())
+        lines.append(f"{elapsed:.1f} s of a {manifest.get('budget') or 0:.0f} s budget on the run's clock, which "
+                     + ("started when the plan was approved" if before else "started with the command")
+                     + f"; {max(other, 0.0):.1f} s went to start-up and between steps. Each step was given a share "
+                     "of the time left when it started (the plan is made again at every step).")
+        lines.append("")
+    if spent.get("llm") or before.get("llm"):
+        waited = (spent.get("llm") or 0.0) + (before.get("llm") or 0.0)
+        lines += [f"The run waited {waited:.1f} s on the language model"
+                  + (f" ({before.get('llm', 0.0):.1f} s of it before the clock started)" if before.get("llm") else "")
+                  + ".", ""]
+    return "\n".join(lines) + "\n" + _table(header, rows)
+
+
+def _seconds(value: Any) -> str:
+    return "" if value is None else f"{float(value):.1f} s"
 
 
 def _warnings(events: list[dict]) -> str:

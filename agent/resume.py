@@ -19,11 +19,11 @@ from typing import Callable
 import joblib
 import pandas as pd
 
-from agent.clock import Clock
 from agent.context import RunContext
-from agent.runfolder import Manifest, read_json
+from agent.events import read_events
+from agent.runfolder import EVENTS, Manifest, read_json
 from agent.runner import Run, RunOutcome, activate_policy, open_context
-from agent.settings import Settings, resolve
+from agent.settings import DEFAULT_BUDGET, Settings, resolve
 from agent.steps_data import split_rows, target_labels
 from agent.steps_model import RESULTS, training_data
 from tools.errors import ConfigError
@@ -36,10 +36,14 @@ RESUMABLE = ("interrupted", "running", "timed_out", "awaiting_approval")
 
 
 def resume_run(run_dir: Path, *, budget: float | None, started: float, runs_dir: Path,
-               listen: Callable[[dict], None] | None = None, interactive: bool = False) -> Run:
+               listen: Callable[[dict], None] | None = None, interactive: bool = False,
+               approve: bool = False) -> Run:
     """The interrupted run in ``run_dir``, rehydrated and ready to `Run.continue_from` its checkpoint.
 
-    Returns the `Run`; call ``run.continue_from(run.resume_config)``.
+    Returns the `Run`; call ``run.continue_from(run.resume_config)``. Its clock starts at ``started``
+    with ``budget`` (else the run's own), except for a plan that waited for approval and is to ask again
+    (``approve``, the chat): its clock starts at approval. ``interactive`` says the run lives in the
+    chat, where the time wall stops it instead of ending the process.
 
     Raises:
         ConfigError: the run finished (nothing to resume), has no checkpoints, or its data changed.
@@ -49,25 +53,37 @@ def resume_run(run_dir: Path, *, budget: float | None, started: float, runs_dir:
     if status not in RESUMABLE:
         raise ConfigError(f"The run '{run_dir.name}' is {status}; only an interrupted run can be resumed. "
                           "Use `mlpilot rerun` to run it again.")
-    settings = _settings(manifest, budget, runs_dir, interactive)
+    settings = _settings(run_dir, manifest, budget, runs_dir, interactive, ask=approve and status == "awaiting_approval")
     ctx = open_context(settings, manifest["run_id"], run_dir, Manifest(run_dir, manifest), started=started,
                        listen=listen)
     run = Run(ctx, activate_policy(ctx))
     snapshot = _resume_point(run, status)
     _rehydrate(ctx, snapshot.values, manifest)
+    ctx.clock.set_budget(settings.budget or DEFAULT_BUDGET)
+    if not (settings.interactive and not settings.yes):
+        ctx.clock.start(at=started)
     ctx.manifest.update(status="running", resumed=manifest.get("resumed", []) + [time.strftime("%Y-%m-%dT%H:%M:%S")])
-    ctx.events.emit("run_resumed", from_step=snapshot.next[0], budget=ctx.clock.budget, previous_status=status)
+    ctx.events.emit("run_resumed", from_step=snapshot.next[0], budget=ctx.clock.budget, previous_status=status,
+                    running=ctx.clock.running)
     run.resume_config = snapshot.config
     return run
 
 
-def _settings(manifest: dict, budget: float | None, runs_dir: Path, interactive: bool) -> Settings:
+def decided_budget(run_dir: Path) -> float | None:
+    """The budget the run decided (from the goal, an option or an edit at approval), from its log."""
+    budgets = [e["choice"] for e in read_events(run_dir / EVENTS) if e["kind"] == "decision" and e["question"] == "budget"]
+    return float(budgets[-1]) if budgets else None
+
+
+def _settings(run_dir: Path, manifest: dict, budget: float | None, runs_dir: Path, interactive: bool, *,
+              ask: bool) -> Settings:
     old = manifest["settings"]
     keys = ("data", "goal", "target", "task", "metric", "seed", "max_trials", "folds", "keep", "drop", "inherited",
             "delimiter", "encoding", "n_jobs", "parent")
     flags = {k: old.get(k) for k in keys}
-    flags.update(budget=budget or manifest.get("budget") or old.get("budget"), runs_dir=str(runs_dir),
-                 llm=old.get("llm_model") or "off", interactive=interactive, yes=not interactive)
+    flags.update(budget=budget or manifest.get("budget") or decided_budget(run_dir) or old.get("budget"),
+                 runs_dir=str(runs_dir),
+                 llm=old.get("llm_model") or "off", interactive=interactive, yes=not ask)
     return resolve(flags)
 
 
@@ -97,8 +113,6 @@ def _rehydrate(ctx: RunContext, state: dict, manifest: dict) -> None:
                           "Start a new run on the new data.")
     ctx.workspace["table"] = table
     ctx.workspace["profile"] = profile_frame(table.frame)
-    ctx.clock = Clock(s.budget or 60.0, started=ctx.started)
-    ctx.workspace.items.update(clock=ctx.clock, budget=ctx.clock.budget)
     if "target" in state and "validation" in state:
         labels = target_labels(table.frame[state["target"]], table)
         info = check_target(pd.DataFrame({state["target"]: labels}), state["target"], state["task"], goal=s.goal)

@@ -10,6 +10,7 @@ of its child under ``retrain/``.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,7 +27,7 @@ from agent.runfolder import EVENTS, read_json, sha256_file, write_json
 from agent.runner import RunOutcome, run_job
 from agent.settings import Settings, resolve
 from tools.errors import ConfigError, DataError
-from tools.evaluate import usable_labels
+from tools.evaluate import paired_gap, usable_labels
 from tools.intake import conform, read_table
 from tools.metrics import get_metric
 from tools.model import ModelSpec, class_probabilities
@@ -41,10 +42,12 @@ class RetrainOutcome:
     comparison: dict
 
 
-def retrain(parent_dir: Path, new_data: Path, *, settings: Settings, started: float, window: int | None = None,
+def retrain(parent_dir: Path, new_data: Path, *, settings: Settings, window: int | None = None,
             old_data: Path | None = None, argv: list[str] | None = None,
             listen: Callable[[dict], None] | None = None) -> RetrainOutcome:
-    """Retrain the run in ``parent_dir`` on its data plus ``new_data`` and compare the two models."""
+    """Retrain the run in ``parent_dir`` on its data plus ``new_data`` and compare the two models.
+
+    The new run's clock starts once the old and new rows are combined: the budget is the new run's."""
     parent = read_json(parent_dir / "manifest.json")
     if not parent.get("model") or not parent.get("plan"):
         raise ConfigError(f"The run '{parent_dir.name}' has no model to retrain; start a new run instead.")
@@ -78,7 +81,7 @@ def retrain(parent_dir: Path, new_data: Path, *, settings: Settings, started: fl
     staging.parent.mkdir(parents=True, exist_ok=True)
     combined.to_parquet(staging, index=False)
     flags = _child_flags(parent, settings, staging)
-    outcome = run_job(resolve(flags), started=started, argv=argv, listen=listen)
+    outcome = run_job(resolve(flags), started=time.monotonic(), argv=argv, listen=listen)
     if outcome.run_dir is None:
         staging.unlink(missing_ok=True)
         staging.parent.rmdir()
@@ -123,18 +126,13 @@ def compare_models(parent_dir: Path, child_dir: Path, rows: pd.DataFrame, target
         y = y[usable]
         preds[name] = (y, pred)
         results[name] = round(float(metric(y, pred)), 6)
-    rng = np.random.default_rng(seed)
     (y_old, p_old), (y_new, p_new) = preds["old"], preds["new"]
-    diffs = []
     if len(y_old) == len(y_new):
-        for _ in range(300):
-            idx = rng.integers(0, len(y_old), len(y_old))
-            try:
-                diffs.append(metric.oriented(metric(y_new[idx], p_new[idx])) - metric.oriented(metric(y_old[idx], p_old[idx])))
-            except ValueError:
-                continue
-    diff = metric.oriented(results["new"]) - metric.oriented(results["old"])
-    low, high = (float(np.quantile(diffs, 0.05)), float(np.quantile(diffs, 0.95))) if diffs else (diff, diff)
+        gap = paired_gap(metric, y_new, p_new, p_old, seed=seed)
+        diff, low, high = gap["difference"], gap["p05"], gap["p95"]
+    else:
+        diff = metric.oriented(results["new"]) - metric.oriented(results["old"])
+        low = high = diff
     keep_new = diff >= 0 or high >= 0
     why = (f"on {len(y_old):,} new rows neither model saw, {metric.label} is {results['new']:.4g} for the new "
            f"model and {results['old']:.4g} for the old one (difference {diff:+.4g}, 90% interval {low:+.4g} to "

@@ -9,8 +9,9 @@ import math
 from typing import Any
 
 from agent.goal import column_words, conventional_targets, match_target, metric_intent, parse_budget
-from agent.policy import ColumnBrief, Decision, GoalBrief, SelectionBrief
+from agent.policy import ColumnBrief, Decision, GoalBrief, SampleBrief, SelectionBrief, TimeBrief
 from agent.settings import DEFAULT_BUDGET
+from agent.timeplan import DEFAULT_WEIGHTS, LABELS
 from tools.candidates import CANDIDATES
 from tools.metrics import DEFAULT_METRIC, get_metric
 from tools.threshold import describe_rule
@@ -18,6 +19,9 @@ from tools.errors import DataError
 from tools.target import require_column
 
 HIGH_CARDINALITY = 50
+MIN_SAMPLE = 5_000
+MIN_TUNING_TRIALS = 15
+PACE_MARGIN = 2.0
 MIN_INDICATOR_MISSING = 0.05
 MAX_TUNED = 3
 
@@ -126,6 +130,64 @@ class RulePolicy:
         rule = default_threshold_rule(default, task)
         return [Decision("metric", default, reason, {"goal": brief.goal}, alternatives),
                 Decision("threshold_rule", rule, _rule_reason(rule, default, task), {})]
+
+    # ---- time ----------------------------------------------------------------------------------------
+
+    def choose_time_plan(self, brief: TimeBrief) -> Decision:
+        weights = {s: w for s, w in DEFAULT_WEIGHTS.items() if s != "prepare"}
+        notes = []
+        if len(brief.candidates) <= 2:
+            weights.update(select=0.18, tune=0.44)
+            notes.append(f"only {len(brief.candidates)} candidate(s) to compare, so more for tuning")
+        if brief.max_trials == 0:
+            weights["tune"] = 0.01
+            notes.append("--max-trials 0: no tuning")
+        cells = brief.n_rows * max(brief.n_features, 1)
+        if cells > 5_000_000:
+            # On big tables selection and tuning work on samples; the final fit is where all rows pay off.
+            weights.update(first_model=0.10, final=0.20, tune=weights["tune"] - 0.10)
+            notes.append(f"{brief.n_rows:,} rows x {brief.n_features:,} features: selection and tuning on "
+                         "samples, more for the final fit on as many rows as it allows")
+        total = sum(weights.values())
+        planned = {s: round(brief.seconds_left * w / total, 1) for s, w in weights.items()}
+        reason = (f"{brief.seconds_left:.0f} s left to share after preparing: "
+                  + ", ".join(f"{LABELS[s]} {planned[s]:g} s" for s in planned)
+                  + (f"; the language model may take up to {brief.llm_cap:.0f} s of the budget "
+                     "beside them" if brief.llm_cap else "")
+                  + (f" ({'; '.join(notes)})" if notes else "")
+                  + ". Re-planned as each step finishes: time a step leaves goes to the later ones")
+        return Decision("time_plan", {"weights": weights}, reason,
+                        {"budget": brief.budget, "seconds_left": round(brief.seconds_left, 1),
+                         "planned_seconds": planned, "llm_cap": round(brief.llm_cap, 1)},
+                        [{"choice": "fixed shares of the budget", "why_not": "a step that finishes early "
+                          "would leave its time unused, and one that overruns would eat the next"}])
+
+    def choose_sample(self, brief: SampleBrief) -> Decision:
+        k = max(brief.folds, 2)
+        # One cross-validation of a default LightGBM costs about (k - 1) fits of all the sample's rows;
+        # smaller fits cost more per row (fixed costs per fit), hence the margin.
+        lead = brief.seconds_per_row * (k - 1) * PACE_MARGIN
+        relative = sum(CANDIDATES[c].cost for c in brief.candidates) / CANDIDATES["lightgbm"].cost
+        for_select = brief.select_seconds / max(lead * relative, 1e-9)
+        # Pruning stops most poor trials after a fold or two.
+        for_tune = brief.tune_seconds / max(MIN_TUNING_TRIALS * lead * 0.7, 1e-9)
+        rows = int(min(brief.n_rows, max(min(MIN_SAMPLE, brief.n_rows), min(for_select, for_tune))))
+        evidence = {"rows": brief.n_rows, "seconds_per_row": brief.seconds_per_row,
+                    "select_estimate": round(min(rows, brief.n_rows) * lead * relative, 2),
+                    "select_seconds": round(brief.select_seconds, 1), "tune_seconds": round(brief.tune_seconds, 1),
+                    "rows_for_selection": int(for_select), "rows_for_tuning": int(for_tune)}
+        pace = f"a default LightGBM fit took {brief.seconds_per_row * 10_000:.2g} s per 10,000 rows"
+        if rows >= brief.n_rows:
+            return Decision("sample", {"rows": brief.n_rows},
+                            f"all {brief.n_rows:,} training rows: {pace}, so selection ({brief.select_seconds:.0f} s) "
+                            f"and tuning ({brief.tune_seconds:.0f} s) can afford every row", evidence)
+        return Decision("sample", {"rows": rows},
+                        f"selection and tuning on {rows:,} of the {brief.n_rows:,} training rows: {pace}, so "
+                        f"{k}-fold cross-validation of {len(brief.candidates)} candidate(s) fits in "
+                        f"{brief.select_seconds:.0f} s and tuning gets at least {MIN_TUNING_TRIALS} trials in "
+                        f"{brief.tune_seconds:.0f} s; the final fit then uses as many rows as its share allows",
+                        evidence, [{"choice": {"rows": brief.n_rows}, "why_not": "one fit of each candidate on every "
+                                    "row would take most of the budget, leaving no comparison or tuning"}])
 
     # ---- validation and columns --------------------------------------------------------------------
 

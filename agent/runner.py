@@ -26,6 +26,7 @@ from langgraph.types import Command
 from threadpoolctl import threadpool_limits
 
 from agent.approval import PlanCancelled
+from agent.clock import Clock
 from agent.context import RunContext
 from agent.decide import Decider
 from agent.events import EventLog, read_events
@@ -37,6 +38,7 @@ from agent.report import render_report
 from agent.rules import RulePolicy
 from agent.runfolder import EVENTS, MODEL, Manifest, new_run_dir, read_json
 from agent.settings import Settings
+from agent.timeplan import TimePlan
 from tools.errors import MlpilotError
 from tools.sniff import check_path
 
@@ -72,12 +74,18 @@ class Run:
         self._conn = sqlite3.connect(ctx.run_dir / CHECKPOINTS, check_same_thread=False)
         self.graph = build_graph(SqliteSaver(self._conn))
         self.config = {"configurable": {"thread_id": ctx.run_id}}
-        threading.Thread(target=_watchdog, args=(ctx, self._done), daemon=True, name="mlpilot-watchdog").start()
+        on_wall = _stop_at_the_wall if ctx.settings.interactive else _exit_at_the_wall
+        threading.Thread(target=watchdog, args=(ctx, self._done, on_wall), daemon=True,
+                         name="mlpilot-watchdog").start()
 
     @classmethod
     def create(cls, settings: Settings, *, started: float, argv: list[str] | None = None,
                listen: Callable[[dict], None] | None = None, policy: Policy | None = None) -> "Run | RunOutcome":
-        """A new run folder and its context, or a failed outcome when the data path is unusable."""
+        """A new run folder and its context, or a failed outcome when the data path is unusable.
+
+        The budget is decided here; the clock starts at ``started`` unless the plan waits for the
+        person's approval in the chat, where it starts at approval.
+        """
         if settings.data is None:
             return RunOutcome(None, None, "failed", EXIT_USER, "No data file given. Pass a CSV or Parquet file.")
         try:
@@ -90,7 +98,15 @@ class Run:
         ctx.events.emit("run_started", run_id=run_id, goal=settings.goal, data=str(settings.data),
                         policy=policy.name if policy else "llm" if settings.llm_enabled else "rules",
                         model=settings.llm_model, seed=settings.seed, settings=settings.public())
-        return cls(ctx, activate_policy(ctx, policy))
+        run = cls(ctx, activate_policy(ctx, policy))
+        budget = ctx.decider.one(lambda p: p.choose_budget(settings.goal, settings.budget), {}, step="start")
+        ctx.clock.set_budget(float(budget.choice))
+        if not settings.interactive or settings.yes:
+            ctx.clock.start(at=started)
+        ctx.events.emit("budget", step="start", seconds=ctx.clock.budget, hard_wall=round(ctx.clock.hard_limit, 1),
+                        elapsed=round(ctx.clock.elapsed(), 2), running=ctx.clock.running,
+                        llm_cap=round(ctx.plan.llm_cap, 1))
+        return run
 
     @property
     def run_dir(self) -> Path:
@@ -110,9 +126,8 @@ class Run:
         return self._execute(None, config)
 
     def stop(self) -> None:
-        """Ask for a graceful stop: the best model so far is finished and saved."""
-        if not self.ctx.stop.is_set():
-            self.ctx.stop.set()
+        """Ask for a graceful stop (the user's): the best model so far is finished and saved."""
+        if self.ctx.request_stop("user"):
             self.ctx.events.emit("interrupt", message="stop requested: finishing with the best model so far")
 
     def _execute(self, graph_input: Any, config: dict) -> dict | None:
@@ -129,7 +144,8 @@ class Run:
                 ctx.manifest.update(status="awaiting_approval")
                 return self.pending
             if ctx.should_stop():
-                status, code = "interrupted", EXIT_INTERRUPTED
+                status, code = ("timed_out", EXIT_WALL) if ctx.stop_cause == "wall" else ("interrupted",
+                                                                                          EXIT_INTERRUPTED)
         except PlanCancelled as exc:
             status, code, error = "cancelled", EXIT_OK, str(exc)
         except MlpilotError as exc:
@@ -173,8 +189,10 @@ def open_context(settings: Settings, run_id: str, run_dir: Path, manifest: Manif
     events = EventLog(run_dir / EVENTS, started=started, secrets=(settings.api_key or "",))
     if listen:
         events.subscribe(listen)
+    clock = Clock()
+    plan = TimePlan(clock, llm_share=settings.llm_share if settings.llm_enabled else 0.0)
     return RunContext(settings=settings, run_id=run_id, run_dir=run_dir, events=events, manifest=manifest,
-                      decider=Decider(RulePolicy(), events), started=started)
+                      decider=Decider(RulePolicy(), events), started=started, clock=clock, plan=plan)
 
 
 def activate_policy(ctx: RunContext, policy: Policy | None = None) -> Policy:
@@ -208,13 +226,18 @@ def _only_early_steps(run_dir: Path) -> bool:
 
 def _finish(ctx: RunContext, status: str, code: int, error: str | None) -> RunOutcome:
     run_dir = ctx.run_dir
-    if status != "completed" and not (run_dir / MODEL).exists():
+    has_model = (run_dir / MODEL).exists()
+    if status != "completed" and not has_model:
         ctx.events.emit("warning", message="no model was saved: the run ended before one was fitted")
-    elapsed = round(time.monotonic() - ctx.started, 2)
-    ctx.events.emit("run_finished", status=status, elapsed=elapsed, error=error)
-    ctx.manifest.update(status=status, error=error, elapsed_seconds=elapsed,
+    clock = ctx.clock
+    elapsed = round(clock.elapsed(), 2) if clock.running else None
+    spent = ctx.plan.summary()
+    ctx.events.emit("time_spent", **spent)
+    ctx.events.emit("run_finished", status=status, elapsed=elapsed, error=error, model_saved=has_model,
+                    wall=round(time.monotonic() - ctx.started, 2))
+    ctx.manifest.update(status=status, error=error, elapsed_seconds=elapsed, model_saved=has_model,
                         finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                        budget=ctx.clock.budget if ctx.clock else None, timings=ctx.timings)
+                        budget=clock.budget if clock.has_budget else None, timings=ctx.timings, time_plan=spent)
     try:
         render_report(run_dir)
     except Exception as exc:  # the report must never turn a finished run into a crash
@@ -244,10 +267,9 @@ def _install_interrupt(ctx: RunContext) -> Callable[[], None]:
     previous = signal.getsignal(signal.SIGINT)
 
     def handler(signum: int, frame: Any) -> None:
-        if ctx.stop.is_set():
+        if not ctx.request_stop("user"):
             signal.signal(signal.SIGINT, signal.default_int_handler)
             raise KeyboardInterrupt
-        ctx.stop.set()
         ctx.events.emit("interrupt", message="Ctrl-C: finishing with the best model so far "
                                              "(press Ctrl-C again to stop at once)")
 
@@ -255,23 +277,29 @@ def _install_interrupt(ctx: RunContext) -> Callable[[], None]:
     return lambda: signal.signal(signal.SIGINT, previous)
 
 
-def _watchdog(ctx: RunContext, done: threading.Event) -> None:
-    """Last line of defence for the time wall: end the process, keeping what was saved. In the chat the
-    process is the person's session, so the run is asked to stop instead."""
+def watchdog(ctx: RunContext, done: threading.Event, on_wall: Callable[[RunContext], None], *,
+             margin: float = 1.5) -> None:
+    """Last line of defence for the time wall: ``margin`` seconds before the run's clock reaches it,
+    call ``on_wall``. Idle while the clock is paused (a plan waiting for approval)."""
     while not done.is_set():
-        if ctx.clock is not None:
-            left = ctx.clock.hard_end - 1.5 - time.monotonic()
-            if left <= 0:
-                break
-            done.wait(min(left, 0.5))
-        else:
-            done.wait(0.2)
-    if done.is_set():
-        return
-    if ctx.settings.interactive:
-        ctx.stop.set()
-        ctx.events.emit("watchdog", message="the hard time wall was reached; the run is asked to stop")
-        return
+        left = ctx.clock.hard_end - margin - time.monotonic()
+        if left <= 0:
+            break
+        done.wait(min(left, 0.5))
+    if not done.is_set():
+        on_wall(ctx)
+
+
+def _stop_at_the_wall(ctx: RunContext) -> None:
+    """In the chat the process is the person's session: the run is asked to stop, as timed out."""
+    if ctx.request_stop("wall"):
+        ctx.events.emit("watchdog", message="the hard time wall was reached; the run stops with the best model "
+                                            "so far")
+
+
+def _exit_at_the_wall(ctx: RunContext) -> None:
+    """From the command line: end the process at once, keeping what is saved, with exit code 3."""
+    ctx.request_stop("wall")
     ctx.events.emit("watchdog", message="the hard time wall was reached; the run ends with what is saved")
     try:
         _finish(ctx, "timed_out", EXIT_WALL, "the run reached its hard time wall (budget x 1.1 + 10 s)")

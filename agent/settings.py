@@ -10,7 +10,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from agent.llm.config import DEFAULT_MODEL, load_prices, parse_llm_budget
+from agent.llm.config import DEFAULT_MAX_TOKENS, DEFAULT_MODEL, load_prices, parse_llm_budget
+from agent.timeplan import DEFAULT_LLM_SHARE
 from tools.errors import ConfigError
 
 DEFAULT_BUDGET = 120.0
@@ -53,6 +54,8 @@ class Settings:
     llm_budget_usd: float | None = None
     llm_budget_tokens: int | None = None
     llm_timeout: float = 60.0
+    llm_share: float = DEFAULT_LLM_SHARE
+    llm_max_tokens: int = DEFAULT_MAX_TOKENS
     llm_prices: dict = field(default_factory=dict, repr=False)
     replay: Path | None = None
     parent: str | None = None
@@ -138,6 +141,13 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str] | None = None) -> S
     task = flags.get("task")
     if task is not None and task not in TASKS:
         raise ConfigError(f"--task must be one of {', '.join(TASKS)}; got {task!r}.")
+    llm_share = float(pick("llm_share", "MLPILOT_LLM_SHARE", DEFAULT_LLM_SHARE, float))
+    if not 0.0 < llm_share <= 0.5:
+        raise ConfigError(f"--llm-share must be above 0 and at most 0.5 (a share of the run's budget); got "
+                          f"{llm_share:g}. It caps the time a run may wait on the language model.")
+    max_tokens = int(pick("llm_max_tokens", "MLPILOT_LLM_MAX_TOKENS", DEFAULT_MAX_TOKENS, int))
+    if max_tokens < 64:
+        raise ConfigError(f"--llm-max-tokens must be at least 64; got {max_tokens}.")
     data = flags.get("data")
     llm_budget = parse_llm_budget(flags.get("llm_budget") or env.get("MLPILOT_LLM_BUDGET"))
     return Settings(
@@ -167,6 +177,8 @@ def resolve(flags: Mapping[str, Any], env: Mapping[str, str] | None = None) -> S
         llm_budget_usd=llm_budget[0],
         llm_budget_tokens=llm_budget[1],
         llm_timeout=float(pick("llm_timeout", "MLPILOT_LLM_TIMEOUT", 60.0, float)),
+        llm_share=llm_share,
+        llm_max_tokens=max_tokens,
         llm_prices=load_prices(env.get("MLPILOT_LLM_PRICES"), flags.get("llm_prices")),
         replay=Path(flags["replay"]) if flags.get("replay") else None,
         parent=flags.get("parent"),

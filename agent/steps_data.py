@@ -11,9 +11,8 @@ import pandas as pd
 from langgraph.runtime import Runtime
 from sklearn.model_selection import train_test_split
 
-from agent.clock import Clock
 from agent.context import RunContext, RunState
-from agent.policy import ColumnBrief, Decision, GoalBrief
+from agent.policy import ColumnBrief, Decision, GoalBrief, TimeBrief
 from agent.runfolder import write_json
 from tools.intake import read_table
 from tools.leakage import find_leakage
@@ -24,14 +23,9 @@ from tools.target import check_target, encode_target, infer_task, usable_rows
 
 
 def intake(state: RunState, runtime: Runtime[RunContext]) -> RunState:
-    """Decide the budget (the clock runs from process start), then read the file."""
+    """Read the file."""
     ctx = runtime.context
     s = ctx.settings
-    budget = ctx.decider.one(lambda p: p.choose_budget(s.goal, s.budget), {}, step="intake")
-    ctx.clock = Clock(float(budget.choice), started=ctx.started)
-    ctx.workspace.items.update(clock=ctx.clock, budget=ctx.clock.budget)
-    ctx.events.emit("budget", step="intake", seconds=ctx.clock.budget,
-                    hard_wall=round(ctx.clock.budget * 1.1 + 10, 1), elapsed=round(ctx.clock.elapsed(), 2))
     with ctx.step("intake", file=str(s.data)):
         table = read_table(s.data, delimiter=s.delimiter, encoding=s.encoding)
         ctx.workspace["table"] = table
@@ -42,7 +36,7 @@ def intake(state: RunState, runtime: Runtime[RunContext]) -> RunState:
         ctx.events.emit("data_read", step="intake", rows=table.shape[0], columns=table.shape[1],
                         sha256=table.sha256, delimiter=table.delimiter, encoding=table.encoding,
                         decimal=table.decimal, notes=list(table.notes))
-    return {"step": "intake", "budget": ctx.clock.budget}
+    return {"step": "intake"}
 
 
 def profile(state: RunState, runtime: Runtime[RunContext]) -> RunState:
@@ -103,6 +97,11 @@ def plan(state: RunState, runtime: Runtime[RunContext]) -> RunState:
                                      facts, step="plan").choice
         ctx.manifest.update(plan={"target": target, "task": task, "metric": metric, "threshold_rule": rule,
                                   "dropped": column_plan.dropped, "features": column_plan.features})
+        time_brief = TimeBrief(budget=ctx.clock.budget, seconds_left=ctx.plan.pool(), llm_cap=ctx.plan.llm_cap,
+                               n_rows=train_rows, n_features=n_features, candidates=list(candidates),
+                               max_trials=s.max_trials)
+        time_plan = ctx.decider.one(lambda p: p.choose_time_plan(time_brief), {}, step="plan")
+        ctx.plan.set_weights(time_plan.choice["weights"])
     return {"step": "plan", "target": target, "task": task, "classes": info.to_dict()["classes"],
             "metric": metric, "threshold_rule": rule, "validation": validation,
             "column_plan": column_plan.to_dict(), "candidates": list(candidates)}
@@ -163,7 +162,8 @@ def _plan_columns(ctx: RunContext, target: str, task: str, prof: object) -> Colu
     X_train, y_train = ctx.workspace["X_train"], ctx.workspace["y_train"]
     table = ctx.workspace["table"]
     train_frame = X_train.assign(**{target: ctx.workspace["labels_train"].to_numpy()})
-    leak_limit = min(15.0, max(2.0, 0.08 * ctx.clock.budget))
+    # What is left of the preparation's share, but a couple of seconds at least: a leak missed costs more.
+    leak_limit = min(15.0, max(2.0, ctx.plan.remaining("prepare")))
     leakage = find_leakage(train_frame, target, task, seed=s.seed, time_limit=leak_limit)
     ctx.workspace["leakage"] = leakage
     ctx.events.emit("leakage_check", step="plan", **leakage.to_dict())

@@ -1,7 +1,8 @@
 """Graph nodes from clean data to a saved model: select, tune, finalize, evaluate, refit.
 
-Time is the scarce resource here. Selection gets about a third of what is left after a reserve for the
-final fits and the report; tuning gets the rest up to that reserve, re-estimated from measured fit times.
+Time is the scarce resource here, and each step spends from its share of the run's time plan
+(agent.timeplan). Selection ends by its share; once it has timed the candidates' fits, the final fits'
+need is known and pinned, and tuning gets what the plan then gives it.
 """
 
 from __future__ import annotations
@@ -16,21 +17,22 @@ from langgraph.runtime import Runtime
 from agent.context import RunContext, RunState
 from agent.planedit import copy_plan, drop_column, features
 from agent.policy import Decision, SelectionBrief
-from agent.runfolder import MODEL, sha256_file, write_json
+from agent.publish import publish, score
 from tools.candidates import CANDIDATES, get_candidate
 from tools.crossval import CVResult, TrainingData, cross_validate, make_folds
 from tools.ensemble import blend, select_ensemble
-from tools.evaluate import encode_labels, evaluate_holdout
+from tools.evaluate import encode_labels, holdout_predictions, paired_gap
 from tools.metrics import get_metric
-from tools.model import Member, ModelSpec, class_probabilities, fit_model, predict_table
+from tools.model import Member, ModelSpec, fit_model
 from tools.preprocess import ColumnPlan
-from tools.reference import bootstrap_spread, feature_reference, level_shares, numeric_summary
+from tools.quick import sample_rows
 from tools.threshold import choose_threshold, describe_rule
 from tools.tune import TrialRecord, tune
 
-SELECT_SHARE = 0.35
 RESULTS = "results.joblib"
 REPORT_SECONDS = 2.0
+# The lead candidate may take this much of selection's share: a cut lead leaves a weak model.
+LEAD_SHARE = 0.6
 
 
 def _results(ctx: RunContext) -> dict[str, CVResult]:
@@ -47,29 +49,39 @@ def _leaderboard(results: dict[str, CVResult], metric_name: str) -> list[dict]:
     return rows
 
 
-def _fit_estimate(results: dict[str, CVResult], names: list[str], folds: int) -> float:
-    """Seconds to fit these candidates once on the whole training part, from their CV fit times."""
+def seconds_per_row(results: dict[str, CVResult], names: list[str], data: TrainingData) -> float:
+    """Seconds per training row to fit these candidates once, from their cross-validation fit times
+    (each fold fits (k - 1) / k of the sample's rows)."""
+    folds = len(data.folds)
+    rows_per_fit = max(len(data.y) * (folds - 1) / max(folds, 1), 1.0)
     total = 0.0
     for name in names:
         r = results.get(name)
         if r and r.scores:
-            total += r.fit_seconds / len(r.scores) * folds / max(folds - 1, 1)
+            total += r.fit_seconds / len(r.scores) / rows_per_fit
     return total
 
 
-def _reserve(ctx: RunContext, fit_seconds: float) -> float:
-    """Time kept back for the final fit on the training part, the refit on all rows, importances and report."""
-    importance = min(10.0, 0.05 * ctx.clock.budget)
-    return fit_seconds * 2.3 + importance + REPORT_SECONDS + 1.0
+def _plan_final_steps(ctx: RunContext, results: dict[str, CVResult], board: list[dict], data: TrainingData) -> None:
+    """Pin the final fits' share to what the leaders' cross-validation fits measured: once on the
+    training part, once on all rows (up to 1.3 x more rows)."""
+    complete = [r["candidate"] for r in board if r["complete"]]
+    per_row = seconds_per_row(results, complete[:2], data)
+    ctx.plan.need("final", per_row * len(ctx.workspace["X_train"]) * 2.3)
 
 
 def training_data(ctx: RunContext, state: RunState) -> TrainingData:
-    """The training part with its folds, into the workspace (seeded: rebuilt identically on resume)."""
+    """The training part (or the decided sample of it) with its folds, into the workspace (seeded: rebuilt
+    identically on resume)."""
     plan = ColumnPlan.from_dict(state["column_plan"])
-    y = ctx.workspace["y_train"]
+    w = ctx.workspace
+    rows = int((state.get("sample") or {}).get("rows") or len(w["y_train"]))
+    picked = sample_rows(w["labels_train"], rows, task=state["task"], seed=ctx.settings.seed + 2)
+    y = w["y_train"][picked]
+    X = w["X_train"][plan.features]
+    X = X if len(picked) == len(X) else X.iloc[picked].reset_index(drop=True)
     folds = make_folds(y, state["task"], n_folds=state["validation"]["folds"], seed=ctx.settings.seed)
-    data = TrainingData(ctx.workspace["X_train"][plan.features], y, state["task"],
-                        list(range(len(state["classes"]))), plan, folds, ctx.settings.seed)
+    data = TrainingData(X, y, state["task"], list(range(len(state["classes"]))), plan, folds, ctx.settings.seed)
     ctx.workspace["data"] = data
     return data
 
@@ -90,20 +102,15 @@ def select(state: RunState, runtime: Runtime[RunContext]) -> RunState:
         # The strongest default first, with the whole window if it needs it; the rest share what is left.
         names = sorted(state["candidates"], key=lambda n: (n != "lightgbm", CANDIDATES[n].cost,
                                                            list(CANDIDATES).index(n)))
-        initial_reserve = 0.12 * ctx.clock.budget + REPORT_SECONDS
-        available = max(ctx.seconds_left() - initial_reserve, 1.0)
-        select_end = time.monotonic() + SELECT_SHARE * available if state["candidates"] else time.monotonic()
+        select_end = time.monotonic() + max(ctx.plan.remaining("select"), 1.0)
         for i, name in enumerate(names):
             if ctx.should_stop():
                 break
             cand = get_candidate(name)
             remaining_cost = sum(CANDIDATES[n].cost for n in names[i:])
             left = select_end - time.monotonic()
-            if i == 0:
-                # The lead candidate may take most of what is left: a cut lead leaves a weak model.
-                deadline = time.monotonic() + max(left, 0.8 * available)
-            else:
-                deadline = time.monotonic() + max(left * cand.cost / remaining_cost, 0.5)
+            share = LEAD_SHARE if i == 0 else cand.cost / remaining_cost
+            deadline = time.monotonic() + max(left * share, 0.5)
             params = cand.defaults(len(y), data.n_features, state["task"])
             try:
                 result = cross_validate(cand, params, data, metric, n_jobs=ctx.settings.n_jobs, deadline=deadline)
@@ -116,6 +123,7 @@ def select(state: RunState, runtime: Runtime[RunContext]) -> RunState:
                             note="" if result.complete else f"cut by its time share after {len(result.scores)} folds")
         board = _leaderboard(results, state["metric"])
         save_results(ctx)
+        _plan_final_steps(ctx, results, board, data)
         ctx.events.emit("leaderboard", step="select", stage="selection", metric=metric.name, rows=board)
     return {"step": "select", "leaderboard": board, "stop_reason": "interrupted" if ctx.should_stop() else None}
 
@@ -128,26 +136,27 @@ def tune_step(state: RunState, runtime: Runtime[RunContext]) -> RunState:
     data: TrainingData = ctx.workspace["data"]
     with ctx.step("tune"):
         complete = [r for r in state["leaderboard"] if r["complete"]]
-        folds = len(data.folds)
-        fit_est = _fit_estimate(results, [r["candidate"] for r in complete[:2]], folds)
-        reserve = _reserve(ctx, fit_est)
-        seconds = ctx.seconds_left() - reserve
+        seconds = ctx.plan.allotment("tune")
         brief = SelectionBrief(state["task"], metric.name, metric.greater_is_better, complete, seconds, len(data.y))
         facts = {"evaluated": [r["candidate"] for r in complete]}
         decision = ctx.decider.one(lambda p: p.choose_tuning(brief), facts, step="tune")
         if decision.choice.get("iterate"):
             return iterate(ctx, state, decision.choice["iterate"], decision.reason, step="tune")
-        seconds = ctx.seconds_left() - reserve
+        # Re-planned after the review: the model's time is no longer in the pool.
+        shares_after = ctx.plan.shares("tune")
+        seconds = shares_after["tune"]
+        later = sum(v for k, v in shares_after.items() if k != "tune")
         shares = decision.choice.get("shares", {})
         cap = ctx.settings.max_trials
         if not shares or seconds < 1.0 or cap == 0 or ctx.should_stop():
             why = ("no candidate to tune" if not shares else "trial cap is 0" if cap == 0 else
-                   "stopped by the user" if ctx.should_stop() else f"no time left after the reserve of {reserve:.0f} s")
+                   _stopped_by(ctx) if ctx.should_stop() else
+                   f"no time left: the later steps need the {later:.0f} s that remain")
             ctx.events.emit("tuning_skipped", step="tune", reason=why)
             return {"step": "tune", "tuning": {"skipped": why, "trials": 0}}
         deadline = time.monotonic() + seconds
         ctx.events.emit("tuning_started", step="tune", shares=shares, seconds=round(seconds, 1),
-                        reserve=round(reserve, 1), max_trials=cap)
+                        reserve=round(later, 1), max_trials=cap)
 
         def on_trial(record: TrialRecord) -> None:
             ctx.events.emit("trial", step="tune", **record.to_dict(), seconds_left=round(ctx.seconds_left(), 1))
@@ -233,6 +242,10 @@ def finalize(state: RunState, runtime: Runtime[RunContext]) -> RunState:
     return {"step": "finalize", "final": spec.to_dict()}
 
 
+def _stopped_by(ctx: RunContext) -> str:
+    return "the time wall was reached" if ctx.stop_cause == "wall" else "stopped by the user"
+
+
 def _final_deadline(ctx: RunContext) -> float:
     """Final fits may run a little past the budget (never near the hard wall): a model cut short for want
     of a second is worse than a run that ends a second late."""
@@ -241,39 +254,107 @@ def _final_deadline(ctx: RunContext) -> float:
 
 
 def evaluate(state: RunState, runtime: Runtime[RunContext]) -> RunState:
-    """Fit the final spec on the training part, score it on the untouched holdout, save it."""
+    """Fit the final spec on the training part (as many rows as its share allows), score it on the
+    untouched holdout, and save it in place of the first model."""
     ctx = runtime.context
     spec: ModelSpec = ctx.workspace["spec"]
     plan = ColumnPlan.from_dict(state["column_plan"])
     w = ctx.workspace
     with ctx.step("evaluate", model=spec.label):
-        fitted = fit_model(spec, plan, w["X_train"], w["labels_train"], seed=ctx.settings.seed,
-                           n_jobs=ctx.settings.n_jobs, deadline=_final_deadline(ctx))
+        rows = _final_rows(ctx, state, spec)
+        X_fit, labels_fit = w["X_train"], w["labels_train"]
+        if rows < len(X_fit):
+            picked = sample_rows(labels_fit, rows, task=spec.task, seed=ctx.settings.seed + 3)
+            X_fit, labels_fit = X_fit.iloc[picked], labels_fit.iloc[picked]
+        with ctx.plan.spending("final"):
+            fitted = fit_model(spec, plan, X_fit, labels_fit, seed=ctx.settings.seed,
+                               n_jobs=ctx.settings.n_jobs, deadline=_final_deadline(ctx))
         model = fitted.estimator
         if fitted.cut:
             ctx.events.emit("warning", step="evaluate", message=f"the time budget cut the final fit of "
                             f"{', '.join(fitted.cut)} short: it has fewer trees or rounds than tuned")
-        w["model"] = model
         w["fit_seconds"] = fitted.seconds
-        _save_model(ctx, model, fitted_on="training part", features=plan.features)
+        w["final_rows"] = len(X_fit)
         left = _final_deadline(ctx) - time.monotonic() - REPORT_SECONDS
         # Monitoring weighs drift by these importances, so they get a few seconds even on short budgets.
-        allowance = 0.0 if ctx.should_stop() else max(0.0, min(max(3.0, min(10.0, 0.05 * ctx.clock.budget)),
+        allowance = 0.0 if ctx.should_stop() else max(0.0, min(max(3.0, min(10.0, ctx.plan.remaining("evaluate"))),
                                                                left - fitted.seconds * 1.5))
-        ev = evaluate_holdout(model, spec, w["X_train"][plan.features], w["labels_train"],
-                              w["X_hold"][plan.features], w["labels_hold"], primary=state["metric"],
-                              seed=ctx.settings.seed, importance_seconds=allowance)
-        metrics = ev.to_dict()
-        metrics["model"] = spec.label
-        metrics["spread"] = _holdout_spread(model, spec, w, state["metric"], ctx.settings.seed)
-        write_json(ctx.run_dir / "metrics.json", metrics)
-        ctx.events.emit("holdout_metrics", step="evaluate", metrics=ev.metrics, baseline=ev.baseline,
-                        primary=ev.primary, threshold=ev.threshold, at_threshold=ev.at_threshold,
-                        confusion=ev.confusion, rows=ev.n_rows, spread=metrics["spread"])
-        ctx.events.emit("importances", step="evaluate", rows=ev.importances[:30], note=ev.importance_note)
-        _write_reference(ctx, state, model, spec, plan, metrics)
+        ev, metrics = score(ctx, state, model, spec, plan, importance_seconds=allowance)
+        on = "training part" if len(X_fit) == len(w["X_train"]) else f"{len(X_fit):,} of the training rows"
+        replaced = _replace(ctx, state, spec, model, ev, bool(fitted.cut))
+        if replaced:
+            publish(ctx, state, model, spec, plan, ev=ev, metrics=metrics, fitted_on=on, step="evaluate")
+        else:
+            ctx.events.emit("candidate_holdout", step="evaluate", model=spec.label, metrics=ev.metrics,
+                            primary=ev.primary)
     return {"step": "evaluate", "evaluation": {"metrics": ev.metrics, "baseline": ev.baseline,
-                                               "primary": ev.primary}}
+                                               "primary": ev.primary, "published": replaced}}
+
+
+def _final_rows(ctx: RunContext, state: RunState, spec: ModelSpec) -> int:
+    """Every training row when the final share allows two fits of them (this one and the refit on all
+    rows), else as many as one fit can take in it; never fewer than selection and tuning saw."""
+    n_train = len(ctx.workspace["X_train"])
+    data: TrainingData | None = ctx.workspace.get("data")
+    if data is None:
+        return n_train
+    per_row = seconds_per_row(_results(ctx), [m.candidate for m in spec.members], data)
+    seconds = ctx.plan.remaining("final")
+    if per_row <= 0 or per_row * n_train * 2.3 <= seconds:
+        return n_train
+    rows = int(min(n_train, max(len(data.y), 0.8 * seconds / per_row)))
+    if rows < n_train:
+        ctx.decider.record(Decision("final_rows", rows, f"the final fit on {rows:,} of the {n_train:,} training "
+                                    f"rows: cross-validation measured {per_row * 10_000:.2g} s per 10,000 rows for "
+                                    f"{spec.label}, and the final fit has {seconds:.0f} s",
+                                    {"seconds_per_row": per_row, "seconds": round(seconds, 1), "rows": n_train},
+                                    [{"choice": n_train, "why_not": f"about {per_row * n_train:.0f} s, past the "
+                                      "time plan's share for the final fit"}]), step="evaluate")
+    return rows
+
+
+def _replace(ctx: RunContext, state: RunState, spec: ModelSpec, model: object, ev: object, cut: bool) -> bool:
+    """Whether the final model replaces the one already saved (the first model), as a decision.
+
+    Cross-validation chose the final model on more evidence than one holdout holds, so it replaces the
+    first model unless the holdout says it is clearly worse (a paired bootstrap of the difference, 90%
+    interval below zero) or its fit was cut short by time and it scores lower."""
+    published = ctx.workspace.get("published")
+    if published is None:
+        return True
+    w = ctx.workspace
+    metric = get_metric(ev.primary)
+    X = w["X_hold"]
+    y = (np.asarray(w["labels_hold"], dtype=float) if spec.task == "regression"
+         else encode_labels(w["labels_hold"], spec.classes))
+    gap = paired_gap(metric, y, holdout_predictions(model, spec, X),
+                     holdout_predictions(published["model"], published["spec"], X), seed=ctx.settings.seed)
+    first = (state.get("first_model") or {}).get("primary")
+    new = ev.metrics.get(ev.primary)
+    evidence = {"final": new, "first": first, "gap": gap}
+    said = (f"holdout {metric.label} {_fmt(new)} against {_fmt(first)} for the first model; paired bootstrap "
+            f"difference {gap['difference']:+.4g}, 90% interval {gap['p05']:+.4g} to {gap['p95']:+.4g}, positive "
+            "favours the final model")
+    if gap["p95"] < 0 or (cut and gap["difference"] < 0):
+        why = (f"{spec.label} is clearly worse on the holdout" if gap["p95"] < 0 else
+               f"the time budget cut the fit of {spec.label} short and it scores lower on the holdout")
+        ctx.decider.record(Decision("replace_first_model", False,
+                                    f"the first model is kept: {why} ({said}). Choosing between the "
+                                    "two on the holdout makes its score slightly optimistic", evidence,
+                                    [{"choice": True, "why_not": why}]), step="evaluate")
+        ctx.events.emit("warning", step="evaluate", message=f"the final model was not kept: {why}; the first "
+                        "model stays the run's model")
+        return False
+    tuned = " and tuning" if (state.get("tuning") or {}).get("trials") else ""
+    ctx.decider.record(Decision("replace_first_model", True, f"{spec.label}, chosen by cross-validation{tuned}, "
+                                f"replaces the first model ({said})", evidence,
+                                [{"choice": False, "why_not": "cross-validation saw more evidence than one holdout"}]),
+                       step="evaluate")
+    return True
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
 
 
 def refit(state: RunState, runtime: Runtime[RunContext]) -> RunState:
@@ -282,6 +363,9 @@ def refit(state: RunState, runtime: Runtime[RunContext]) -> RunState:
     spec: ModelSpec = ctx.workspace["spec"]
     plan = ColumnPlan.from_dict(state["column_plan"])
     w = ctx.workspace
+    if not state.get("evaluation", {}).get("published", True) or w.get("final_rows", 0) < len(w["X_train"]):
+        # The first model was kept, or the final model saw only part of the training rows: nothing to refit.
+        return {"step": "refit", "refit": False}
     with ctx.step("refit"):
         rows = len(w["X_train"]) + len(w["X_hold"])
         estimate = w["fit_seconds"] * rows / max(len(w["X_train"]), 1)
@@ -297,57 +381,7 @@ def refit(state: RunState, runtime: Runtime[RunContext]) -> RunState:
                 ctx.events.emit("warning", step="refit", message="the time budget cut the refit on all rows "
                                 "short; the complete model fitted on the training part is kept")
             else:
-                w["model"] = fitted.estimator
-                _save_model(ctx, fitted.estimator, fitted_on="all rows", features=plan.features)
+                publish(ctx, state, fitted.estimator, spec, plan, ev=None, metrics=None, fitted_on="all rows",
+                        step="refit")
                 refitted = True
     return {"step": "refit", "refit": refitted}
-
-
-def _save_model(ctx: RunContext, model: object, *, fitted_on: str, features: list[str]) -> None:
-    path = ctx.run_dir / MODEL
-    tmp = path.with_name(f".{MODEL}.tmp")
-    joblib.dump(model, tmp)
-    tmp.replace(path)
-    digest = sha256_file(path)
-    spec: ModelSpec = ctx.workspace["spec"]
-    ctx.manifest.update(model={"file": MODEL, "sha256": digest, "fitted_on": fitted_on, "spec": spec.to_dict(),
-                               "features": features})
-    ctx.events.emit("model_saved", step="evaluate" if fitted_on == "training part" else "refit",
-                    file=MODEL, sha256=digest, fitted_on=fitted_on, bytes=path.stat().st_size)
-
-
-def _holdout_spread(model: object, spec: ModelSpec, w: object, metric_name: str, seed: int) -> dict:
-    metric = get_metric(metric_name)
-    X = w["X_hold"]
-    if spec.task == "regression":
-        pred, y = np.asarray(model.predict(X), dtype=float), np.asarray(w["labels_hold"], dtype=float)
-    else:
-        pred, y = class_probabilities(model, X, spec), encode_labels(w["labels_hold"], spec.classes)
-    return bootstrap_spread(metric, y, pred, seed=seed)
-
-
-def _write_reference(ctx: RunContext, state: RunState, model: object, spec: ModelSpec, plan: ColumnPlan,
-                     metrics: dict) -> None:
-    """reference.json: what monitoring compares new data with (summaries only, no rows)."""
-    kinds = {c: "numeric" for c in plan.numeric}
-    kinds.update({c: "boolean" for c in plan.boolean})
-    kinds.update({c: "categorical" for c in plan.categorical})
-    kinds.update({c: "high_cardinality" for c in plan.high_cardinality})
-    kinds.update({c: "datetime" for c in plan.datetime})
-    X_hold = ctx.workspace["X_hold"]
-    everything = pd.concat([ctx.workspace["X_train"], X_hold], ignore_index=True)
-    preds = predict_table(model, X_hold, spec)
-    if spec.task == "regression":
-        prediction = {"kind": "values", **numeric_summary(preds["prediction"].to_numpy(dtype=float))}
-    else:
-        prediction = {"kind": "classes", **level_shares(preds["prediction"].astype(str))}
-        if spec.task == "binary":
-            prediction["positive_proba"] = numeric_summary(preds[f"proba_{spec.positive}"].to_numpy(dtype=float))
-    write_json(ctx.run_dir / "reference.json", {
-        "version": 1, "target": state["target"], "task": state["task"], "metric": state["metric"],
-        "classes": [str(c) for c in spec.classes], "rows": len(everything),
-        "features": feature_reference(everything, kinds), "prediction": prediction,
-        "holdout": {"metrics": metrics["metrics"], "baseline": metrics["baseline"], "spread": metrics["spread"],
-                    "rows": metrics["n_rows"]},
-        "importances": metrics["importances"], "importance_note": metrics.get("importance_note", ""),
-    })

@@ -55,7 +55,7 @@ def test_llm_tool_schemas_are_pinned(tmp_path: Path) -> None:
     frame = pd.DataFrame({"a": [1.0, 2.0, 3.0] * 20, "b": ["x", "y", "z"] * 20, "y": [0, 1, 0] * 20})
     profile = profile_frame(frame)
     ws = Workspace({"table": SimpleNamespace(frame=frame), "profile": profile})
-    policy = LLMPolicy(LLMClient(LLMConfig()), EventLog(tmp_path / "e.jsonl"), ws, deadline=lambda stage: None)
+    policy = LLMPolicy(LLMClient(LLMConfig()), EventLog(tmp_path / "e.jsonl"), ws)
     goal = GoalBrief("predict y", list(frame.columns), "", {}, len(frame))
     cols = ColumnBrief("y", "binary", profile.to_dict(), {"suspects": []}, {}, {})
     board = [{"candidate": "lightgbm", "mean": 0.9, "sd": 0.01, "folds": 5, "fit_seconds": 1.0, "complete": True}]

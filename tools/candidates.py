@@ -133,8 +133,15 @@ def _fit_lightgbm(est: Any, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame 
     kwargs: dict[str, Any] = {}
     if X_val is not None:
         callbacks.append(lgb.early_stopping(EARLY_STOPPING_ROUNDS, first_metric_only=True, verbose=False))
-        # LightGBM 4.7 renamed eval_set to eval_X / eval_y; older releases know only eval_set.
-        kwargs = ({"eval_X": (X_val,), "eval_y": (y_val,)} if _LGB_EVAL_XY else {"eval_set": [(X_val, y_val)]})
+        # LightGBM 4.7 renamed eval_set to eval_X / eval_y; older releases know only eval_set. The new
+        # route does not encode a classifier's validation labels as it encodes the training labels
+        # (sorted classes -> 0..k-1), so that is done here.
+        if _LGB_EVAL_XY:
+            if isinstance(est, lgb.LGBMClassifier):
+                y_val = np.searchsorted(np.unique(y), np.asarray(y_val))
+            kwargs = {"eval_X": (X_val,), "eval_y": (y_val,)}
+        else:
+            kwargs = {"eval_set": [(X_val, y_val)]}
     est.fit(X, y, callbacks=callbacks, **kwargs)
     best = est.best_iteration_ if X_val is not None and est.best_iteration_ else est.n_estimators_
     return FitInfo(0.0, int(best), cut["flag"])

@@ -127,6 +127,30 @@ def evaluate_holdout(model: Any, spec: ModelSpec, X_train: pd.DataFrame, y_train
     return ev
 
 
+def paired_gap(metric: Any, y: np.ndarray, new: np.ndarray, old: np.ndarray, *, n: int = 300,
+               seed: int = 0) -> dict:
+    """How much better ``new`` predictions score than ``old`` on the same rows (oriented so that positive
+    favours ``new``), with the 5-95% interval of that difference over paired bootstrap resamples."""
+    diff = metric.oriented(metric(y, new)) - metric.oriented(metric(y, old))
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for _ in range(n):
+        idx = rng.integers(0, len(y), len(y))
+        try:
+            diffs.append(metric.oriented(metric(y[idx], new[idx])) - metric.oriented(metric(y[idx], old[idx])))
+        except ValueError:
+            continue
+    low, high = (float(np.quantile(diffs, 0.05)), float(np.quantile(diffs, 0.95))) if diffs else (diff, diff)
+    return {"difference": float(diff), "p05": low, "p95": high, "n": len(diffs)}
+
+
+def holdout_predictions(model: Any, spec: ModelSpec, X: pd.DataFrame) -> np.ndarray:
+    """Values (regression) or class probabilities in the spec's class order, as metrics take them."""
+    if spec.task == "regression":
+        return np.asarray(model.predict(X), dtype=float)
+    return class_probabilities(model, X, spec)
+
+
 def _scores(names: list[str], y: np.ndarray, pred: np.ndarray, threshold: float | None = None) -> dict[str, float]:
     out = {}
     for name in names:

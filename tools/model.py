@@ -113,10 +113,16 @@ def fit_model(spec: ModelSpec, plan: ColumnPlan, X: pd.DataFrame, labels: pd.Ser
         weights = [m.weight for m in spec.members]
         model = (VotingRegressor(frozen, weights=weights) if spec.task == "regression"
                  else VotingClassifier(frozen, voting="soft", weights=weights)).fit(features, y)
+    return FittedModel(with_threshold(model, spec, features, y), cut, time.monotonic() - start)
+
+
+def with_threshold(model: Any, spec: ModelSpec, X: pd.DataFrame, y: np.ndarray) -> Any:
+    """``model`` frozen inside a fixed-threshold wrapper when the spec's threshold is not 0.5 (binary);
+    the wrapper's fit only records the classes of ``y``."""
     if spec.task == "binary" and spec.threshold is not None and abs(spec.threshold - 0.5) > 1e-9:
-        model = FixedThresholdClassifier(FrozenEstimator(model), threshold=spec.threshold,
-                                         pos_label=spec.positive, response_method="predict_proba").fit(features, y)
-    return FittedModel(model, cut, time.monotonic() - start)
+        return FixedThresholdClassifier(FrozenEstimator(model), threshold=spec.threshold,
+                                        pos_label=spec.positive, response_method="predict_proba").fit(X, y)
+    return model
 
 
 def predict_table(model: Any, X: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:

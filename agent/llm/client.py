@@ -26,7 +26,19 @@ RETRYABLE_STATUS = (408, 409, 429, 500, 502, 503, 504)
 
 
 class LLMUnavailable(Exception):
-    """The endpoint could not give an answer (after retries), or the LLM budget is spent."""
+    """The endpoint could not give an answer (after retries), or the LLM budget is spent.
+
+    ``down`` says the endpoint should not be asked again in this run (it refused the connection, kept
+    failing, or the money budget is spent); a request that only ran out of time is not.
+    """
+
+    down = True
+
+
+class LLMTimedOut(LLMUnavailable):
+    """No answer within the time the run could give this request: the rules answer this stage only."""
+
+    down = False
 
 
 @dataclass
@@ -78,19 +90,20 @@ class LLMClient:
         """One chat completion as a dict; raises `LLMUnavailable` when no answer can be had."""
         if not self.budget_left():
             raise LLMUnavailable(f"the LLM budget is spent ({self._spent()})")
-        request = {"model": self.config.model, "messages": messages, "temperature": 0.0, "seed": self.config.seed}
+        request = {"model": self.config.model, "messages": messages, "temperature": 0.0, "seed": self.config.seed,
+                   "max_tokens": self.config.max_tokens}
         if tools:
             request["tools"] = tools
             # "required" breaks some local servers (HTTP 500); the prompt asks for a tool call instead.
             request["tool_choice"] = "auto"
-        attempt, delay, last_error = 0, 1.0, ""
+        attempt, delay, last_error, timed_out = 0, 1.0, "", False
         while attempt <= self.config.max_retries:
             attempt += 1
             timeout = self.config.timeout
             if deadline is not None:
                 timeout = min(timeout, deadline - time.monotonic())
                 if timeout < 1.0:
-                    raise LLMUnavailable(f"no time left in the run's budget for the LLM ({last_error or purpose})")
+                    raise LLMTimedOut(f"no time left in the run's share for the LLM ({last_error or purpose})")
             start = time.monotonic()
             try:
                 reply = self._send(request, timeout, stream and not tools)
@@ -99,8 +112,9 @@ class LLMClient:
                 last_error = _describe(exc)
                 self.usage.failures += 1
                 self._account(purpose, time.monotonic() - start, None, error=last_error, attempt=attempt)
-                retryable = status in RETRYABLE_STATUS or type(exc).__name__ in (
-                    "APITimeoutError", "APIConnectionError", "TimeoutError", "ConnectionError")
+                timed_out = type(exc).__name__ in ("APITimeoutError", "TimeoutError", "ReadTimeout")
+                retryable = status in RETRYABLE_STATUS or timed_out or type(exc).__name__ in (
+                    "APIConnectionError", "ConnectionError")
                 if not retryable or attempt > self.config.max_retries:
                     break
                 wait = min(delay, (deadline - time.monotonic() - 1.0) if deadline else delay)
@@ -112,6 +126,8 @@ class LLMClient:
             self._account(purpose, time.monotonic() - start, reply, attempt=attempt)
             self._record(purpose, request, reply)
             return reply
+        if timed_out:
+            raise LLMTimedOut(f"no answer in time ({last_error})")
         raise LLMUnavailable(last_error or "no answer")
 
     def _send(self, request: dict, timeout: float, stream: bool) -> dict:

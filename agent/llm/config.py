@@ -17,6 +17,9 @@ from tools.errors import ConfigError
 DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_RETRIES = 2
+# Enough for a few tool calls with their reasons; a weak model left unbounded generated 2,408 tokens
+# (130 s on a 2-core machine) and kept generating on the server after the client gave up.
+DEFAULT_MAX_TOKENS = 1024
 
 PRICES: dict[str, tuple[float, float]] = {
     "gpt-4o-mini": (0.15, 0.60),
@@ -40,6 +43,7 @@ class LLMConfig:
     api_key: str | None = field(default=None, repr=False)
     timeout: float = DEFAULT_TIMEOUT
     max_retries: int = DEFAULT_RETRIES
+    max_tokens: int = DEFAULT_MAX_TOKENS
     seed: int = 0
     budget_usd: float | None = None
     budget_tokens: int | None = None
@@ -65,7 +69,7 @@ class LLMConfig:
     def public(self) -> dict:
         """For the manifest: no key."""
         return {"model": self.model, "base_url": self.base_url, "timeout": self.timeout,
-                "max_retries": self.max_retries, "budget_usd": self.budget_usd, "budget_tokens": self.budget_tokens,
+                "max_retries": self.max_retries, "max_tokens": self.max_tokens, "budget_usd": self.budget_usd, "budget_tokens": self.budget_tokens,
                 "price_per_million": list(self._price()) if self._price() else None}
 
 

@@ -61,22 +61,22 @@ class Stage:
 class Conversation:
     """The messages of one run with the model, and the loop that runs a stage."""
 
-    def __init__(self, client: LLMClient, system: str, *, log: Callable[..., None],
-                 deadline: Callable[[str], float | None]) -> None:
+    def __init__(self, client: LLMClient, system: str, *, log: Callable[..., None]) -> None:
         self.client = client
         self.messages: list[dict] = [{"role": "system", "content": system}]
         self.log = log
-        self.deadline = deadline
 
-    def run(self, stage: Stage, prompt: str) -> Stage:
-        """Run ``stage`` after the user message ``prompt``; raises StageFailed if it cannot finish."""
+    def run(self, stage: Stage, prompt: str, *, deadline: float | None = None) -> Stage:
+        """Run ``stage`` after the user message ``prompt``, every request ending by ``deadline``
+        (`time.monotonic()`); raises StageFailed if it cannot finish, `LLMUnavailable` (or its
+        `LLMTimedOut`) if the model cannot answer."""
         self.messages.append({"role": "user", "content": prompt})
         schemas = [tool_schema(fn, name=name) for name, fn in stage.tools.items()]
         reminded = False
         for _ in range(stage.max_turns):
             if stage.done():
                 return stage
-            reply = self.client.complete(self.messages, tools=schemas, purpose=stage.name, deadline=self.deadline(stage.name))
+            reply = self.client.complete(self.messages, tools=schemas, purpose=stage.name, deadline=deadline)
             message = (reply.get("choices") or [{}])[0].get("message") or {}
             calls = message.get("tool_calls") or []
             self.messages.append({k: v for k, v in {"role": "assistant", "content": message.get("content") or "",

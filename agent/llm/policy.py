@@ -7,11 +7,13 @@ model or ensemble, or one more iteration). Each tool call is checked by the guar
 invalid one goes back to the model with the valid options. Whatever the model does not decide validly
 raises `Declined`, and the decider asks the rules instead (a logged fallback). Every decision it makes
 carries the rule policy's answer to the same question as an alternative, so a reader sees where the two
-differ. Mechanical questions (budget, validation, refit) are left to the rules.
+differ. Mechanical questions (budget, validation, time plan, samples, refit) are left to the rules.
 """
 
 from __future__ import annotations
 
+import time
+from contextlib import nullcontext
 from typing import Any, Callable, Literal
 
 import pandas as pd
@@ -24,9 +26,10 @@ from agent.llm.client import LLMClient, LLMUnavailable
 from agent.llm.columns import ColumnStage
 from agent.llm.loop import Conversation, Stage, StageFailed, ToolError
 from agent.llm.reviews import ReviewStages
-from agent.policy import Decision, GoalBrief
+from agent.policy import Decision, GoalBrief, SampleBrief, TimeBrief
 from agent.prompts import load_prompt
 from agent.rules import RulePolicy
+from agent.timeplan import TimePlan
 from tools.metrics import get_metric, metrics_for
 from tools.target import infer_task
 from tools.threshold import RULE_KINDS
@@ -38,15 +41,16 @@ class LLMPolicy(ColumnStage, ReviewStages):
     name = "llm"
 
     def __init__(self, client: LLMClient, events: EventLog, workspace: Workspace, *,
-                 deadline: Callable[[str], float | None], can_iterate: Callable[[], bool] = lambda: False) -> None:
+                 timing: TimePlan | None = None, can_iterate: Callable[[], bool] = lambda: False) -> None:
         self.client = client
         self.events = events
         self.workspace = workspace
+        self.timing = timing
         self.rules = RulePolicy()
         self.can_iterate = can_iterate
         self.prompts: dict[str, str] = {}
         system = self._prompt("system")
-        self.chat = Conversation(client, system, log=lambda kind, **kw: events.emit(kind, **kw), deadline=deadline)
+        self.chat = Conversation(client, system, log=lambda kind, **kw: events.emit(kind, **kw))
         self.goal: Stage | None = None
         self.columns: Stage | None = None
         self.failures: dict[str, str] = {}
@@ -63,17 +67,34 @@ class LLMPolicy(ColumnStage, ReviewStages):
 
     def _run(self, stage: Stage, prompt: str) -> Stage:
         if self.down:
-            # An endpoint that failed after its retries is not asked again in this run.
-            self.failures[stage.name] = f"the LLM is unavailable since an earlier step ({self.down})"
-            self.events.emit("llm_stage_failed", stage=stage.name, problem=self.failures[stage.name])
-            return stage
+            # An endpoint that refused or kept failing is not asked again in this run.
+            return self._skip(stage, f"the LLM is unavailable since an earlier step ({self.down})")
+        deadline = self.timing.llm_deadline(stage.name) if self.timing else None
+        if self.timing and deadline is None:
+            return self._skip(stage, f"the LLM's share of the run's time ({self.timing.llm_cap:.0f} s) has "
+                                     "too little left for this step")
+        start = time.monotonic()
         try:
-            self.chat.run(stage, prompt)
+            with self.timing.spending("llm") if self.timing else nullcontext():
+                self.chat.run(stage, prompt, deadline=deadline)
         except (LLMUnavailable, StageFailed) as exc:
             self.failures[stage.name] = f"{type(exc).__name__}: {exc}"
-            if isinstance(exc, LLMUnavailable):
+            if isinstance(exc, LLMUnavailable) and exc.down:
                 self.down = str(exc)
-            self.events.emit("llm_stage_failed", stage=stage.name, problem=self.failures[stage.name])
+                if self.timing:
+                    self.timing.llm_off()
+            self.events.emit("llm_stage_failed", stage=stage.name, problem=self.failures[stage.name],
+                             seconds=round(time.monotonic() - start, 2))
+        finally:
+            if self.timing:
+                self.timing.llm_stage_done(stage.name, time.monotonic() - start)
+        return stage
+
+    def _skip(self, stage: Stage, why: str) -> Stage:
+        self.failures[stage.name] = why
+        self.events.emit("llm_stage_failed", stage=stage.name, problem=why)
+        if self.timing:
+            self.timing.llm_stage_done(stage.name, 0.0)
         return stage
 
     def _decided(self, stage: Stage | None, question: str) -> Decision:
@@ -105,6 +126,12 @@ class LLMPolicy(ColumnStage, ReviewStages):
 
     def choose_refit(self, refit_seconds: float, seconds_left: float, interrupted: bool) -> Decision:
         return self.rules.choose_refit(refit_seconds, seconds_left, interrupted)
+
+    def choose_time_plan(self, brief: TimeBrief) -> Decision:
+        return self.rules.choose_time_plan(brief)
+
+    def choose_sample(self, brief: SampleBrief) -> Decision:
+        return self.rules.choose_sample(brief)
 
     # ---- stage 1: the goal -------------------------------------------------------------------------
 
@@ -221,8 +248,7 @@ class LLMPolicy(ColumnStage, ReviewStages):
         return stage
 
     def _budget(self) -> float:
-        clock = self.workspace.get("clock")
-        return clock.budget if clock is not None else 60.0
+        return self.timing.clock.budget if self.timing else 60.0
 
     # ---- the narrative -------------------------------------------------------------------------------
 
@@ -232,11 +258,16 @@ class LLMPolicy(ColumnStage, ReviewStages):
             return None
         prompt = self._prompt("narrative", facts=facts)
         messages = [{"role": "system", "content": self._prompt("system")}, {"role": "user", "content": prompt}]
+        start = time.monotonic()
         try:
-            reply = self.client.complete(messages, purpose="narrative", deadline=deadline, stream=True)
+            with self.timing.spending("llm") if self.timing else nullcontext():
+                reply = self.client.complete(messages, purpose="narrative", deadline=deadline, stream=True)
         except LLMUnavailable as exc:
             self.events.emit("llm_stage_failed", stage="narrative", problem=str(exc))
             return None
+        finally:
+            if self.timing:
+                self.timing.llm_stage_done("narrative", time.monotonic() - start)
         content = ((reply.get("choices") or [{}])[0].get("message") or {}).get("content")
         return content.strip() if content else None
 

@@ -16,14 +16,11 @@ from agent.settings import Settings
 CALLS = "llm_calls.jsonl"
 NARRATIVE = "narrative.md"
 
-# Share of the budget, counted back from its end, that LLM calls of each stage must leave free.
-STAGE_MARGIN = {"plan_goal": 0.45, "plan_columns": 0.40, "review_selection": 0.25}
-
 
 def llm_config(s: Settings, model: str | None = None) -> LLMConfig:
     """The model, endpoint, timeout, budget and prices the settings give (``model`` overrides theirs)."""
     return LLMConfig(model=model or s.llm_model or "", base_url=s.llm_base_url, api_key=s.api_key,
-                     timeout=s.llm_timeout, seed=s.seed, budget_usd=s.llm_budget_usd,
+                     timeout=s.llm_timeout, seed=s.seed, max_tokens=s.llm_max_tokens, budget_usd=s.llm_budget_usd,
                      budget_tokens=s.llm_budget_tokens, prices=s.llm_prices or LLMConfig().prices)
 
 
@@ -40,31 +37,27 @@ def make_llm_policy(ctx: RunContext) -> LLMPolicy:
                          if s.replay else LLMClient(config, record_path=record_path, on_call=on_call))
     ctx.manifest.update(llm={**config.public(), "replay_of": str(s.replay) if s.replay else None})
 
-    def deadline(stage: str) -> float | None:
-        clock = ctx.clock
-        if clock is None:
-            return None
-        if stage in STAGE_MARGIN:
-            return clock.end - max(5.0, STAGE_MARGIN[stage] * clock.budget)
-        # Reviews after tuning must leave the final fits their time.
-        return min(clock.end - 2.0, time.monotonic() + 20.0)
-
     def can_iterate() -> bool:
         clock = ctx.clock
-        return (not ctx.workspace.get("iterated") and clock is not None and clock.left() > 0.4 * clock.budget
+        return (not ctx.workspace.get("iterated") and clock.left() > 0.4 * clock.budget
                 and not ctx.should_stop())
 
-    return LLMPolicy(client, ctx.events, ctx.workspace, deadline=deadline, can_iterate=can_iterate)
+    return LLMPolicy(client, ctx.events, ctx.workspace, timing=ctx.plan, can_iterate=can_iterate)
 
 
 def write_narrative(ctx: RunContext, policy: LLMPolicy) -> None:
-    """Ask the model for the report's summary, if time and the LLM budget allow; save it beside the facts."""
+    """Ask the model for the report's summary, if its share of the time and the LLM budget allow (and
+    never near the wall); save it beside the facts."""
     clock = ctx.clock
-    if clock is None or not policy.client.budget_left():
+    if not clock.running or not policy.client.budget_left() or policy.down:
         return
-    deadline = min(clock.hard_end - 6.0, time.monotonic() + 25.0)
-    if deadline - time.monotonic() < 3.0:
-        ctx.events.emit("llm_stage_failed", stage="narrative", problem="no time left for the summary")
+    deadline = ctx.plan.llm_deadline("narrative")
+    if deadline is not None:
+        deadline = min(deadline, clock.hard_end - 6.0)
+    if deadline is None or deadline - time.monotonic() < 3.0:
+        ctx.plan.llm_stage_done("narrative", 0.0)
+        ctx.events.emit("llm_stage_failed", stage="narrative", problem="no time left in the LLM's share for the "
+                                                                       "summary")
         return
     text = policy.write_narrative(run_facts(ctx.run_dir), deadline)
     if text:

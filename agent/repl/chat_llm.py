@@ -46,8 +46,7 @@ class ChatLLM:
     def __init__(self, commands: Commands, config: LLMConfig, spent: Usage) -> None:
         self.commands = commands
         self.client = LLMClient(config, usage=spent)
-        self.chat = Conversation(self.client, load_prompt("chat").text, log=lambda kind, **kw: None,
-                                 deadline=lambda stage: None)
+        self.chat = Conversation(self.client, load_prompt("chat").text, log=lambda kind, **kw: None)
 
     def handle(self, text: str) -> None:
         from agent.repl.app import dispatch

@@ -16,6 +16,7 @@ from rich.markdown import Markdown
 
 from agent.console import Terminal
 from agent.goal import parse_budget, read_goal
+from agent.status import describe_status, short_status
 from agent.repl.explain import compare_runs, explain
 from agent.repl.session import SessionStore
 from agent.repl.view import in_chat_words, plan_table, profile_table
@@ -277,7 +278,7 @@ class Commands:
         from agent.resume import resume_run
 
         run = resume_run(run_dir, budget=self.state.get("budget"), started=time.monotonic(),
-                         runs_dir=self.settings.runs_dir, listen=None, interactive=True)
+                         runs_dir=self.settings.runs_dir, listen=None, interactive=True, approve=True)
         if run.continue_from(run.resume_config) is None:
             self.edits = []
             self._finished(run.outcome)
@@ -343,7 +344,7 @@ class Commands:
             self.say("No interrupted run to resume." if run_dir is None else "A run is going on already.")
             return
         run = resume_run(run_dir, budget=self.state.get("budget"), started=time.monotonic(),
-                         runs_dir=self.settings.runs_dir, listen=self.term.on_event)
+                         runs_dir=self.settings.runs_dir, listen=self.term.on_event, interactive=True)
         self.remember(run_id=run.ctx.run_id, run_dir=str(run_dir))
         self.say(f"Resuming {run.ctx.run_id} in the background.")
         self.worker = RunWorker(run, lambda: run.continue_from(run.resume_config), self._finished)
@@ -403,7 +404,10 @@ class Commands:
         summary = outcome.summary
         if summary.get("metrics") and (board := _board(outcome.run_dir)):
             self.out.print(board[0])
-        text = f"Run {outcome.run_id} {outcome.status}"
+        saved = summary.get("model_file") is not None
+        text = f"Run {outcome.run_id} {describe_status(outcome.status, saved)}"
+        if summary.get("elapsed_seconds") is not None and summary.get("budget"):
+            text += f" after {summary['elapsed_seconds']:.0f} s of its {summary['budget']:.0f} s budget"
         if summary.get("metrics"):
             p = summary["primary_metric"]
             text += (f": {summary['model']} scores {get_metric(p).label} {summary['metrics'][p]:.4f} on the holdout "
@@ -429,7 +433,8 @@ class Commands:
             table.add_column(col)
         for path in rows:
             m = read_json(path)
-            table.add_row(m["run_id"], m.get("status", ""), (m.get("goal") or "")[:50])
+            table.add_row(m["run_id"], short_status(m.get("status", ""), m.get("model_saved")),
+                          (m.get("goal") or "")[:50])
         self.out.print(table)
 
     def cmd_leaderboard(self, arg: str = "") -> None:
