@@ -14,9 +14,9 @@ import pandas as pd
 
 from agent.context import RunContext, RunState
 from agent.runfolder import MODEL, sha256_file, write_json
-from tools.evaluate import Evaluation, encode_labels, evaluate_holdout
-from tools.metrics import get_metric
-from tools.model import ModelSpec, class_probabilities, predict_table
+from tools.evaluate import Evaluation, encode_labels, evaluate_holdout, holdout_predictions
+from tools.metrics import get_metric, labels_from_proba
+from tools.model import ModelSpec
 from tools.preprocess import ColumnPlan
 from tools.reference import bootstrap_spread, feature_reference, level_shares, numeric_summary
 
@@ -28,21 +28,42 @@ def score(ctx: RunContext, state: RunState, model: object, spec: ModelSpec, plan
           importance_seconds: float) -> tuple[Evaluation, dict]:
     """The holdout evaluation of ``model`` and its metrics as saved in metrics.json."""
     w = ctx.workspace
-    ev = evaluate_holdout(model, spec, w["X_train"][plan.features], w["labels_train"], w["X_hold"][plan.features],
+    # Predicting a big holdout costs seconds: once per model, reused by every figure below.
+    prediction = holdout_predictions(model, spec, w["X_hold"])
+    w["holdout_prediction"] = {"model": id(model), "values": prediction}
+    # The training part only fits the baseline, which ignores the features: one column is enough.
+    ev = evaluate_holdout(model, spec, w["X_train"][plan.features[:1]], w["labels_train"], w["X_hold"][plan.features],
                           w["labels_hold"], primary=state["metric"], seed=ctx.settings.seed,
-                          importance_seconds=importance_seconds)
+                          importance_seconds=importance_seconds, prediction=prediction)
     metrics = ev.to_dict()
     metrics["model"] = spec.label
-    metrics["spread"] = _holdout_spread(model, spec, w, state["metric"], ctx.settings.seed)
+    metrics["spread"] = bootstrap_spread(get_metric(state["metric"]), holdout_truth(w, spec), prediction,
+                                         seed=ctx.settings.seed)
     return ev, metrics
+
+
+def holdout_truth(w: object, spec: ModelSpec) -> np.ndarray:
+    """The holdout's target as metrics take it: values, or class indices in the spec's order."""
+    if spec.task == "regression":
+        return np.asarray(w["labels_hold"], dtype=float)
+    return encode_labels(w["labels_hold"], spec.classes)
+
+
+def cached_prediction(w: object, model: object, spec: ModelSpec) -> np.ndarray:
+    """The holdout predictions of ``model``, from the last `score` when it was this model's."""
+    cached = w.get("holdout_prediction")
+    if cached is not None and cached["model"] == id(model):
+        return cached["values"]
+    return holdout_predictions(model, spec, w["X_hold"])
 
 
 def publish(ctx: RunContext, state: RunState, model: object, spec: ModelSpec, plan: ColumnPlan, *,
             ev: Evaluation | None, metrics: dict | None, fitted_on: str, step: str) -> None:
     """Save ``model`` as the run's model; with ``ev`` also its holdout metrics and monitoring reference
     (a refit on all rows keeps the metrics of the model it refits)."""
-    ctx.workspace["published"] = {"spec": spec, "model": model, "plan": plan}
+    published = {"spec": spec, "model": model, "plan": plan}
     if ev is not None and metrics is not None:
+        published["prediction"] = cached_prediction(ctx.workspace, model, spec)
         write_json(ctx.run_dir / "metrics.json", metrics)
         ctx.events.emit("holdout_metrics", step=step, model=spec.label, metrics=ev.metrics, baseline=ev.baseline,
                         primary=ev.primary, threshold=ev.threshold, at_threshold=ev.at_threshold,
@@ -50,6 +71,7 @@ def publish(ctx: RunContext, state: RunState, model: object, spec: ModelSpec, pl
         ctx.events.emit("importances", step=step, rows=ev.importances[:30], note=ev.importance_note)
         _write_reference(ctx, state, model, spec, plan, metrics)
     _save_model(ctx, model, spec, fitted_on=fitted_on, features=plan.features, step=step)
+    ctx.workspace["published"] = published
 
 
 def _save_model(ctx: RunContext, model: object, spec: ModelSpec, *, fitted_on: str, features: list[str],
@@ -63,16 +85,6 @@ def _save_model(ctx: RunContext, model: object, spec: ModelSpec, *, fitted_on: s
                                "features": features})
     ctx.events.emit("model_saved", step=step, file=MODEL, sha256=digest, fitted_on=fitted_on,
                     model=spec.label, bytes=path.stat().st_size)
-
-
-def _holdout_spread(model: object, spec: ModelSpec, w: object, metric_name: str, seed: int) -> dict:
-    metric = get_metric(metric_name)
-    X = w["X_hold"]
-    if spec.task == "regression":
-        pred, y = np.asarray(model.predict(X), dtype=float), np.asarray(w["labels_hold"], dtype=float)
-    else:
-        pred, y = class_probabilities(model, X, spec), encode_labels(w["labels_hold"], spec.classes)
-    return bootstrap_spread(metric, y, pred, seed=seed)
 
 
 def _write_reference(ctx: RunContext, state: RunState, model: object, spec: ModelSpec, plan: ColumnPlan,
@@ -89,17 +101,18 @@ def _write_reference(ctx: RunContext, state: RunState, model: object, spec: Mode
         picked = np.random.default_rng(ctx.settings.seed).choice(rows, size=REFERENCE_ROWS, replace=False)
         in_train = np.sort(picked[picked < len(X_train)])
         in_hold = np.sort(picked[picked >= len(X_train)]) - len(X_train)
-        everything = pd.concat([X_train[plan.features].iloc[in_train], X_hold[plan.features].iloc[in_hold]],
+        everything = pd.concat([X_train.iloc[in_train][plan.features], X_hold.iloc[in_hold][plan.features]],
                                ignore_index=True)
     else:
         everything = pd.concat([X_train[plan.features], X_hold[plan.features]], ignore_index=True)
-    preds = predict_table(model, X_hold, spec)
+    values = cached_prediction(ctx.workspace, model, spec)
     if spec.task == "regression":
-        prediction = {"kind": "values", **numeric_summary(preds["prediction"].to_numpy(dtype=float))}
+        prediction = {"kind": "values", **numeric_summary(values)}
     else:
-        prediction = {"kind": "classes", **level_shares(preds["prediction"].astype(str))}
+        labels = np.asarray([str(c) for c in spec.classes], dtype=object)[labels_from_proba(values, spec.threshold)]
+        prediction = {"kind": "classes", **level_shares(pd.Series(labels))}
         if spec.task == "binary":
-            prediction["positive_proba"] = numeric_summary(preds[f"proba_{spec.positive}"].to_numpy(dtype=float))
+            prediction["positive_proba"] = numeric_summary(values[:, 1])
     write_json(ctx.run_dir / "reference.json", {
         "version": 1, "target": state["target"], "task": state["task"], "metric": state["metric"],
         "classes": [str(c) for c in spec.classes], "rows": rows, "summarised_rows": len(everything),

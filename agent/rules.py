@@ -19,9 +19,10 @@ from tools.errors import DataError
 from tools.target import require_column
 
 HIGH_CARDINALITY = 50
-MIN_SAMPLE = 5_000
-MIN_TUNING_TRIALS = 15
+MIN_SAMPLE = 10_000
+MIN_TUNING_TRIALS = 8
 PACE_MARGIN = 2.0
+SCREEN_PER_SECOND = 4.0
 MIN_INDICATOR_MISSING = 0.05
 MAX_TUNED = 3
 
@@ -145,7 +146,7 @@ class RulePolicy:
         cells = brief.n_rows * max(brief.n_features, 1)
         if cells > 5_000_000:
             # On big tables selection and tuning work on samples; the final fit is where all rows pay off.
-            weights.update(first_model=0.10, final=0.20, tune=weights["tune"] - 0.10)
+            weights.update(first_model=0.14, final=0.20, tune=weights["tune"] - 0.14)
             notes.append(f"{brief.n_rows:,} rows x {brief.n_features:,} features: selection and tuning on "
                          "samples, more for the final fit on as many rows as it allows")
         total = sum(weights.values())
@@ -161,6 +162,20 @@ class RulePolicy:
                          "planned_seconds": planned, "llm_cap": round(brief.llm_cap, 1)},
                         [{"choice": "fixed shares of the budget", "why_not": "a step that finishes early "
                           "would leave its time unused, and one that overruns would eat the next"}])
+
+    def choose_screen(self, n_features: int, n_rows: int, budget: float) -> Decision:
+        keep = int(min(n_features, max(100, SCREEN_PER_SECOND * budget)))
+        evidence = {"features": n_features, "rows": n_rows, "budget": budget}
+        if keep >= n_features:
+            return Decision("feature_screen", {"keep": None}, f"all {n_features:,} features: {budget:.0f} s is "
+                            f"enough to compare and tune models on every one of them", evidence)
+        return Decision("feature_screen", {"keep": keep},
+                        f"{n_features:,} features are more than {budget:.0f} s can compare and tune models on: the "
+                        f"{keep:,} with the strongest link to the target alone (eta squared on deciles or levels) "
+                        f"are kept, about {SCREEN_PER_SECOND:g} per second of budget; the rest are dropped, each "
+                        "with its score", evidence,
+                        [{"choice": {"keep": None}, "why_not": "every model fit would cost many times more: the "
+                          "first model and selection would not finish in the budget"}])
 
     def choose_sample(self, brief: SampleBrief) -> Decision:
         k = max(brief.folds, 2)

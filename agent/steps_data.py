@@ -12,14 +12,20 @@ from langgraph.runtime import Runtime
 from sklearn.model_selection import train_test_split
 
 from agent.context import RunContext, RunState
+from agent.planedit import copy_plan, drop_column, features
 from agent.policy import ColumnBrief, Decision, GoalBrief, TimeBrief
 from agent.runfolder import write_json
 from tools.intake import read_table
 from tools.leakage import find_leakage
 from tools.preprocess import ColumnPlan, build_preprocessor
 from tools.profile import profile_frame
+from tools.screen import screen_features
 from tools.signals import datetime_summary, missing_signal
 from tools.target import check_target, encode_target, infer_task, usable_rows
+
+
+# Past this many feature columns, selection and tuning work on the strongest ones (a screen).
+WIDE = 300
 
 
 def intake(state: RunState, runtime: Runtime[RunContext]) -> RunState:
@@ -186,7 +192,35 @@ def _plan_columns(ctx: RunContext, target: str, task: str, prof: object) -> Colu
             ctx.events.emit("warning", step="plan", message=f"'{d.question[5:]}' looks like it could leak the "
                             f"target and was kept: {d.reason}")
     plan_dict = next(d.choice for d in decisions if d.question == "column_plan")
+    if len(features(plan_dict)) > WIDE:
+        plan_dict = _screen_columns(ctx, plan_dict, task)
     return ColumnPlan.from_dict(plan_dict)
+
+
+def _screen_columns(ctx: RunContext, plan: dict, task: str) -> dict:
+    """On a very wide table, keep the columns with the strongest single-column link to the target (a
+    decision of the policy how many); the others are dropped with their score as the reason."""
+    s = ctx.settings
+    used = features(plan)
+    decision = ctx.decider.one(lambda p: p.choose_screen(len(used), len(ctx.workspace["X_train"]),
+                                                         ctx.clock.budget), {}, step="plan")
+    keep = decision.choice.get("keep")
+    if keep is None or keep >= len(used):
+        return plan
+    always = [c for c in used if c in plan.get("datetime", []) or c in s.keep]
+    screen = screen_features(ctx.workspace["X_train"], ctx.workspace["y_train"], task, keep=int(keep),
+                             numeric=plan.get("numeric", []), columns=used, always=always, seed=s.seed)
+    kept = set(screen.kept)
+    cutoff = min((screen.scores[c] for c in screen.kept if c in screen.scores), default=0.0)
+    plan = copy_plan(plan)
+    for column in screen.dropped():
+        drop_column(plan, column, f"screened out on a wide table: its link to the target alone (eta squared "
+                                  f"{screen.scores[column]:.4f}) is weaker than the {len(kept):,} kept "
+                                  f"(at least {cutoff:.4f})")
+    top = sorted(screen.scores.items(), key=lambda kv: -kv[1])[:10]
+    ctx.events.emit("feature_screen", step="plan", kept=len(kept), dropped=len(screen.dropped()), rows=screen.rows,
+                    cutoff=cutoff, top=dict(top))
+    return plan
 
 
 def clean(state: RunState, runtime: Runtime[RunContext]) -> RunState:

@@ -15,11 +15,11 @@ from agent.context import RunContext, RunState
 from agent.policy import Decision, SampleBrief
 from agent.publish import publish, score
 from tools.preprocess import ColumnPlan
-from tools.quick import fit_first_model
+from tools.quick import GROWTH, START_ROWS, fit_first_model
 
 # Of the first model's share: the fit, then scoring it on the holdout (and a few importances).
 FIT_SHARE = 0.7
-IMPORTANCE_SECONDS = 2.0
+IMPORTANCE_SECONDS = 1.0
 
 
 def first_model(state: RunState, runtime: Runtime[RunContext]) -> RunState:
@@ -41,8 +41,8 @@ def first_model(state: RunState, runtime: Runtime[RunContext]) -> RunState:
         ctx.decider.record(Decision(
             "first_model", {"candidate": "lightgbm", "rows": fit.rows, "params": fit.spec.members[0].params},
             f"a LightGBM with default settings on {on}, early-stopped on a held-back part of it"
-            + (f" (sized to fit in about {FIT_SHARE * seconds:.0f} s at the pace a probe measured)"
-               if fit.rows < fit.of_rows else "")
+            + (f" (grown from {START_ROWS:,} rows, {GROWTH} times at a time, while the last fit's pace "
+               f"said the next would end within about {FIT_SHARE * seconds:.0f} s)" if fit.rows < fit.of_rows else "")
             + ": a saved, evaluated model early in the run, which later steps replace only with a better one",
             evidence, [{"choice": "no model until tuning ends", "why_not": "a run cut short by time or by the "
                         "user would leave nothing"}]), step="first_model")

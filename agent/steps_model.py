@@ -10,18 +10,17 @@ from __future__ import annotations
 import time
 
 import joblib
-import numpy as np
 import pandas as pd
 from langgraph.runtime import Runtime
 
 from agent.context import RunContext, RunState
 from agent.planedit import copy_plan, drop_column, features
 from agent.policy import Decision, SelectionBrief
-from agent.publish import publish, score
+from agent.publish import cached_prediction, holdout_truth, publish, score
 from tools.candidates import CANDIDATES, get_candidate
 from tools.crossval import CVResult, TrainingData, cross_validate, make_folds
 from tools.ensemble import blend, select_ensemble
-from tools.evaluate import encode_labels, holdout_predictions, paired_gap
+from tools.evaluate import holdout_predictions, paired_gap
 from tools.metrics import get_metric
 from tools.model import Member, ModelSpec, fit_model
 from tools.preprocess import ColumnPlan
@@ -325,10 +324,10 @@ def _replace(ctx: RunContext, state: RunState, spec: ModelSpec, model: object, e
     w = ctx.workspace
     metric = get_metric(ev.primary)
     X = w["X_hold"]
-    y = (np.asarray(w["labels_hold"], dtype=float) if spec.task == "regression"
-         else encode_labels(w["labels_hold"], spec.classes))
-    gap = paired_gap(metric, y, holdout_predictions(model, spec, X),
-                     holdout_predictions(published["model"], published["spec"], X), seed=ctx.settings.seed)
+    old = published.get("prediction")
+    if old is None:
+        old = holdout_predictions(published["model"], published["spec"], X)
+    gap = paired_gap(metric, holdout_truth(w, spec), cached_prediction(w, model, spec), old, seed=ctx.settings.seed)
     first = (state.get("first_model") or {}).get("primary")
     new = ev.metrics.get(ev.primary)
     evidence = {"final": new, "first": first, "gap": gap}

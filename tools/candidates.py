@@ -14,6 +14,7 @@ from __future__ import annotations
 import inspect
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -25,6 +26,7 @@ from optuna.distributions import (BaseDistribution, CategoricalDistribution, Flo
                                   IntDistribution)
 from sklearn.ensemble import (ExtraTreesClassifier, ExtraTreesRegressor, HistGradientBoostingClassifier,
                               HistGradientBoostingRegressor, RandomForestClassifier, RandomForestRegressor)
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
 
 from tools.errors import ToolArgumentError
@@ -34,6 +36,7 @@ _LGB_EVAL_XY = "eval_X" in inspect.signature(lgb.LGBMModel.fit).parameters
 EARLY_STOPPING_ROUNDS = 50
 MAX_BOOSTING_ROUNDS = 3000
 FIRST_CHUNK = 20
+LOGISTIC_CHUNK = 50
 
 
 @dataclass
@@ -104,6 +107,8 @@ class Candidate:
         elif isinstance(estimator, (RandomForestClassifier, RandomForestRegressor, ExtraTreesClassifier,
                                     ExtraTreesRegressor)):
             info = _fit_forest(estimator, X, y, deadline)
+        elif isinstance(estimator, LogisticRegression) and deadline is not None:
+            info = _fit_logistic(estimator, X, y, deadline)
         else:
             estimator.fit(X, y)
             info = FitInfo(0.0)
@@ -167,6 +172,25 @@ def _fit_forest(est: Any, X: pd.DataFrame, y: np.ndarray, deadline: float | None
     built, cut = _grow(est, "n_estimators", int(est.n_estimators), FIRST_CHUNK, lambda: est.fit(X, y), deadline,
                        stopped_early=lambda: False)
     return FitInfo(0.0, built, cut)
+
+
+def _fit_logistic(est: LogisticRegression, X: pd.DataFrame, y: np.ndarray, deadline: float) -> FitInfo:
+    """L-BFGS in chunks of iterations, warm-started, until it converges or the deadline comes."""
+    limit = int(est.max_iter)
+    est.set_params(warm_start=True, max_iter=LOGISTIC_CHUNK)
+    done, cut = 0, False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        while True:
+            est.fit(X, y)
+            done += int(np.max(est.n_iter_))
+            if np.max(est.n_iter_) < LOGISTIC_CHUNK or done >= limit:
+                break
+            if time.monotonic() > deadline:
+                cut = True
+                break
+    est.set_params(warm_start=False, max_iter=limit)
+    return FitInfo(0.0, None, cut)
 
 
 def _grow(est: Any, param: str, target: int, first: int, fit: Callable[[], object], deadline: float, *,

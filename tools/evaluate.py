@@ -54,9 +54,16 @@ class Evaluation:
 
 
 def encode_labels(labels: pd.Series | np.ndarray, classes: list) -> np.ndarray:
-    """Original labels -> indices in ``classes``."""
-    index = {c: i for i, c in enumerate(classes)}
-    return np.array([index[v] for v in np.asarray(labels)], dtype=int)
+    """Original labels -> indices in ``classes``.
+
+    Raises:
+        KeyError: a label that is not one of ``classes``.
+    """
+    codes = pd.Categorical(np.asarray(labels), categories=classes).codes.astype(int)
+    if (codes < 0).any():
+        raise KeyError(f"labels not among the classes {classes}: "
+                       f"{sorted(map(str, set(np.asarray(labels)[codes < 0])))[:5]}")
+    return codes
 
 
 def usable_labels(labels: pd.Series, task: str, classes: list | None) -> tuple[np.ndarray, np.ndarray]:
@@ -77,7 +84,7 @@ def usable_labels(labels: pd.Series, task: str, classes: list | None) -> tuple[n
 
 def evaluate_holdout(model: Any, spec: ModelSpec, X_train: pd.DataFrame, y_train: pd.Series,
                      X_hold: pd.DataFrame, y_hold: pd.Series, *, primary: str, seed: int,
-                     importance_seconds: float = 10.0) -> Evaluation:
+                     importance_seconds: float = 10.0, prediction: np.ndarray | None = None) -> Evaluation:
     """Score a model fitted on the training part against the holdout, beside a dummy baseline.
 
     Args:
@@ -88,6 +95,7 @@ def evaluate_holdout(model: Any, spec: ModelSpec, X_train: pd.DataFrame, y_train
         primary: the plan's metric, used for permutation importance.
         seed: seed of the permutations.
         importance_seconds: time allowed for permutation importance (0 skips it).
+        prediction: the model's `holdout_predictions` on ``X_hold``, when the caller has them already.
     """
     start = time.monotonic()
     task = spec.task
@@ -97,13 +105,13 @@ def evaluate_holdout(model: Any, spec: ModelSpec, X_train: pd.DataFrame, y_train
         names.append(primary)
     if task == "regression":
         y = np.asarray(y_hold, dtype=float)
-        pred = np.asarray(model.predict(X_hold), dtype=float)
+        pred = holdout_predictions(model, spec, X_hold) if prediction is None else prediction
         dummy = DummyRegressor().fit(X_train.iloc[:, :1], np.asarray(y_train, dtype=float))
         base = dummy.predict(X_hold.iloc[:, :1])
         ev = Evaluation(len(y), _scores(names, y, pred), _scores(names, y, base), primary)
     else:
         y = encode_labels(y_hold, spec.classes)
-        proba = class_probabilities(model, X_hold, spec)
+        proba = holdout_predictions(model, spec, X_hold) if prediction is None else prediction
         dummy = DummyClassifier(strategy="prior").fit(X_train.iloc[:, :1], encode_labels(y_train, spec.classes))
         base = np.zeros_like(proba)
         base[:, np.asarray(dummy.classes_, dtype=int)] = dummy.predict_proba(X_hold.iloc[:, :1])
@@ -128,13 +136,17 @@ def evaluate_holdout(model: Any, spec: ModelSpec, X_train: pd.DataFrame, y_train
 
 
 def paired_gap(metric: Any, y: np.ndarray, new: np.ndarray, old: np.ndarray, *, n: int = 300,
-               seed: int = 0) -> dict:
+               seed: int = 0, seconds: float = 3.0) -> dict:
     """How much better ``new`` predictions score than ``old`` on the same rows (oriented so that positive
-    favours ``new``), with the 5-95% interval of that difference over paired bootstrap resamples."""
+    favours ``new``), with the 5-95% interval of that difference over paired bootstrap resamples (``n``,
+    or as many as ``seconds`` allow on a big holdout, but at least 50)."""
     diff = metric.oriented(metric(y, new)) - metric.oriented(metric(y, old))
     rng = np.random.default_rng(seed)
-    diffs = []
-    for _ in range(n):
+    diffs: list[float] = []
+    end = time.monotonic() + seconds
+    for i in range(n):
+        if i >= 50 and time.monotonic() > end:
+            break
         idx = rng.integers(0, len(y), len(y))
         try:
             diffs.append(metric.oriented(metric(y[idx], new[idx])) - metric.oriented(metric(y[idx], old[idx])))

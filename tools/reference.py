@@ -11,6 +11,8 @@ bootstrap spread. Only summaries are kept: no row can be recovered from the refe
 
 from __future__ import annotations
 
+import time
+
 from typing import Any, Callable
 
 import numpy as np
@@ -92,11 +94,15 @@ def bin_shares(values: np.ndarray, edges: np.ndarray | list[float]) -> np.ndarra
 
 
 def bootstrap_spread(score: Callable[[np.ndarray, np.ndarray], float], y: np.ndarray, pred: np.ndarray, *,
-                     n: int = 200, seed: int = 0) -> dict:
-    """Mean, sd and 5-95% interval of ``score`` over bootstrap resamples of the holdout."""
+                     n: int = 200, seed: int = 0, seconds: float = 1.0) -> dict:
+    """Mean, sd and 5-95% interval of ``score`` over bootstrap resamples of the holdout (``n`` of them,
+    or as many as ``seconds`` allow on a big holdout, but at least 50)."""
     rng = np.random.default_rng(seed)
     values = []
-    for _ in range(n):
+    end = time.monotonic() + seconds
+    for i in range(n):
+        if i >= 50 and time.monotonic() > end:
+            break
         idx = rng.integers(0, len(y), len(y))
         try:
             v = score(y[idx], pred[idx])

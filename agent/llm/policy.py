@@ -133,6 +133,9 @@ class LLMPolicy(ColumnStage, ReviewStages):
     def choose_sample(self, brief: SampleBrief) -> Decision:
         return self.rules.choose_sample(brief)
 
+    def choose_screen(self, n_features: int, n_rows: int, budget: float) -> Decision:
+        return self.rules.choose_screen(n_features, n_rows, budget)
+
     # ---- stage 1: the goal -------------------------------------------------------------------------
 
     def choose_target(self, brief: GoalBrief) -> Decision:
