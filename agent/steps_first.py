@@ -9,6 +9,8 @@ overrun its share of the time plan.
 
 from __future__ import annotations
 
+import time
+
 from langgraph.runtime import Runtime
 
 from agent.context import RunContext, RunState
@@ -47,8 +49,12 @@ def first_model(state: RunState, runtime: Runtime[RunContext]) -> RunState:
             evidence, [{"choice": "no model until tuning ends", "why_not": "a run cut short by time or by the "
                         "user would leave nothing"}]), step="first_model")
         allowance = 0.0 if ctx.should_stop() else min(IMPORTANCE_SECONDS, max(0.0, ctx.plan.remaining("first_model")))
+        scoring = time.monotonic()
         ev, metrics = score(ctx, state, fit.model, fit.spec, plan, importance_seconds=allowance)
         publish(ctx, state, fit.model, fit.spec, plan, ev=ev, metrics=metrics, fitted_on=on, step="first_model")
+        # Scoring and saving the final model (an ensemble, perhaps) will cost about half again what this
+        # one did, importances included.
+        ctx.plan.need("evaluate", 1.5 * (time.monotonic() - scoring) + 0.5)
         sample = _decide_sample(ctx, state, plan, fit.seconds_per_row)
     return {"step": "first_model", "first_model": {"rows": fit.rows, "primary": ev.metrics.get(ev.primary),
                                                    "label": fit.spec.label},

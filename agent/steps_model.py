@@ -275,8 +275,8 @@ def evaluate(state: RunState, runtime: Runtime[RunContext]) -> RunState:
         w["fit_seconds"] = fitted.seconds
         w["final_rows"] = len(X_fit)
         left = _final_deadline(ctx) - time.monotonic() - REPORT_SECONDS
-        # Monitoring weighs drift by these importances, so they get a few seconds even on short budgets.
-        allowance = 0.0 if ctx.should_stop() else max(0.0, min(max(3.0, min(10.0, ctx.plan.remaining("evaluate"))),
+        # Monitoring weighs drift by these importances, so they get a second at least, when the wall allows.
+        allowance = 0.0 if ctx.should_stop() else max(0.0, min(10.0, max(1.0, 0.6 * ctx.plan.remaining("evaluate")),
                                                                left - fitted.seconds * 1.5))
         ev, metrics = score(ctx, state, model, spec, plan, importance_seconds=allowance)
         on = "training part" if len(X_fit) == len(w["X_train"]) else f"{len(X_fit):,} of the training rows"

@@ -41,6 +41,8 @@ MIN_LLM_REQUEST = 1.0
 # gets at least this much for its planning stages (the person is waiting for the plan either way).
 PAUSED_LLM_SECONDS = 20.0
 STRETCH = 2.0
+# Rendering the report from the run folder takes well under a second.
+REPORT_SECONDS = 0.5
 # A measured need is padded by this much before it pins a step's allotment.
 NEED_MARGIN = 1.25
 
@@ -59,10 +61,11 @@ class TimePlan:
         self.llm_share = llm_share
         self.spent: dict[str, float] = {}
         self.unclocked: dict[str, float] = {}
-        self.needs: dict[str, float] = {}
+        self.needs: dict[str, float] = {"report": REPORT_SECONDS}
         self.allotted: dict[str, float] = {}
         self.llm_done: set[str] = set()
         self.llm_stage_seconds: list[float] = []
+        self.llm_silent_for = 0.0
         self._stack: list[str] = []
         self._since = 0.0
 
@@ -161,7 +164,7 @@ class TimePlan:
         """What the model's remaining stages may still take: the pool left, or, once stages have been
         timed, half again their pace per remaining stage, whichever is less."""
         remaining = [s for s in LLM_STAGES if s not in self.llm_done]
-        if not remaining or self.llm_cap <= 0:
+        if not remaining or self.llm_cap <= 0 or self.llm_left() < max(MIN_LLM_REQUEST, 1.2 * self.llm_silent_for):
             return 0.0
         if not self.llm_stage_seconds:
             return self.llm_left()
@@ -185,7 +188,8 @@ class TimePlan:
         pace = 1.5 * max(self.llm_stage_seconds) if self.llm_stage_seconds else None
         held = sum(min(left * LLM_STAGES[s] / total, pace) if pace else left * LLM_STAGES[s] / total for s in later)
         slice_ = left - held
-        if slice_ < MIN_LLM_REQUEST:
+        # A model that gave no answer in some seconds will not answer in fewer: don't wait for nothing.
+        if slice_ < max(MIN_LLM_REQUEST, 1.2 * self.llm_silent_for):
             return None
         deadline = time.monotonic() + slice_
         return min(deadline, self.clock.end) if self.clock.running else deadline
@@ -195,6 +199,10 @@ class TimePlan:
         self.llm_done.add(stage)
         if seconds > 0:
             self.llm_stage_seconds.append(seconds)
+
+    def llm_timed_out(self, seconds: float) -> None:
+        """A request got no answer in ``seconds``: later stages are asked only if they can wait longer."""
+        self.llm_silent_for = max(self.llm_silent_for, seconds)
 
     def llm_off(self) -> None:
         """The model will not be asked again in this run (unreachable, or its money budget is spent):

@@ -36,6 +36,16 @@ def error(status: int, message: str = "server error") -> dict:
     return {"status": status, "error": message}
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that gave up on a slow reply closes its socket; real servers log that quietly."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
+
+
 class ScriptedLLM:
     """The server; use as a context manager or call start()/stop()."""
 
@@ -44,7 +54,7 @@ class ScriptedLLM:
         self.requests: list[dict] = []
         self.headers: list[dict] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import joblib
@@ -40,6 +41,24 @@ def test_titanic_run_leaves_a_complete_run_folder(titanic_run: dict) -> None:
     assert {"pandas", "scikit-learn", "lightgbm", "optuna"} <= set(manifest["packages"])
     assert manifest["elapsed_seconds"] <= 20 * 1.1 + 10
     joblib.load(run_dir / "model.joblib")
+
+
+def test_titanic_run_has_a_model_early_and_says_where_its_time_went(titanic_run: dict) -> None:
+    run_dir = Path(titanic_run["run_dir"])
+    log = events(run_dir)
+    started = next(e for e in log if e["kind"] == "run_started")["t"]
+    first = next(e for e in log if e["kind"] == "model_saved")
+    assert first["step"] == "first_model" and first["t"] - started <= 0.15 * 20, "a saved model within ~15%"
+    assert next(e for e in log if e["kind"] == "holdout_metrics")["seq"] < first["seq"], "evaluated before saved"
+    d = decisions(run_dir)
+    plan = d["time_plan"]
+    assert set(plan["evidence"]["planned_seconds"]) >= {"first_model", "select", "tune", "final"}
+    assert d["sample"]["choice"]["rows"] == 712 and "all 712 training rows" in d["sample"]["reason"]
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    spent = manifest["time_plan"]["spent"]
+    assert sum(spent.values()) <= manifest["elapsed_seconds"] and spent["tune"] > spent["select"] > 0
+    report = (run_dir / "report.md").read_text()
+    assert "## Time" in report and "| tuning |" in report and "started with the command" in report
 
 
 def test_titanic_goal_becomes_target_metric_and_threshold_rule(titanic_run: dict) -> None:
@@ -175,10 +194,11 @@ def test_same_seed_and_data_give_the_same_holdout_metric(runs: Path) -> None:
     args = [str(DATASETS / "titanic.csv"), "--target", "survived", "--budget", "60", "--max-trials", "8",
             "--seed", "3"]
     values = []
-    for _ in range(2):
-        proc, summary = run_json(*args, runs_dir=runs)
-        assert proc.returncode == 0, proc.stderr
-        values.append((summary["metrics"]["roc_auc"], summary["model"], summary["threshold"]))
+    # Side by side: the trial cap, not the time, ends both runs.
+    with ThreadPoolExecutor(2) as pool:
+        for proc, summary in pool.map(lambda _: run_json(*args, runs_dir=runs), range(2)):
+            assert proc.returncode == 0, proc.stderr
+            values.append((summary["metrics"]["roc_auc"], summary["model"], summary["threshold"]))
     assert values[0] == values[1]
 
 

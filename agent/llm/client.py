@@ -36,9 +36,14 @@ class LLMUnavailable(Exception):
 
 
 class LLMTimedOut(LLMUnavailable):
-    """No answer within the time the run could give this request: the rules answer this stage only."""
+    """No answer within the time the run could give this request: the rules answer this stage only.
+    ``waited`` is the longest a request of it waited for nothing."""
 
     down = False
+
+    def __init__(self, message: str, waited: float = 0.0) -> None:
+        super().__init__(message)
+        self.waited = waited
 
 
 @dataclass
@@ -96,14 +101,15 @@ class LLMClient:
             request["tools"] = tools
             # "required" breaks some local servers (HTTP 500); the prompt asks for a tool call instead.
             request["tool_choice"] = "auto"
-        attempt, delay, last_error, timed_out = 0, 1.0, "", False
+        attempt, delay, last_error, timed_out, waited = 0, 1.0, "", False, 0.0
         while attempt <= self.config.max_retries:
             attempt += 1
             timeout = self.config.timeout
             if deadline is not None:
                 timeout = min(timeout, deadline - time.monotonic())
                 if timeout < 1.0:
-                    raise LLMTimedOut(f"no time left in the run's share for the LLM ({last_error or purpose})")
+                    raise LLMTimedOut(f"no time left in the run's share for the LLM ({last_error or purpose})",
+                                      waited)
             start = time.monotonic()
             try:
                 reply = self._send(request, timeout, stream and not tools)
@@ -113,6 +119,8 @@ class LLMClient:
                 self.usage.failures += 1
                 self._account(purpose, time.monotonic() - start, None, error=last_error, attempt=attempt)
                 timed_out = type(exc).__name__ in ("APITimeoutError", "TimeoutError", "ReadTimeout")
+                if timed_out:
+                    waited = max(waited, time.monotonic() - start)
                 retryable = status in RETRYABLE_STATUS or timed_out or type(exc).__name__ in (
                     "APIConnectionError", "ConnectionError")
                 if not retryable or attempt > self.config.max_retries:
@@ -127,7 +135,7 @@ class LLMClient:
             self._record(purpose, request, reply)
             return reply
         if timed_out:
-            raise LLMTimedOut(f"no answer in time ({last_error})")
+            raise LLMTimedOut(f"no answer in time ({last_error})", waited)
         raise LLMUnavailable(last_error or "no answer")
 
     def _send(self, request: dict, timeout: float, stream: bool) -> dict:

@@ -22,7 +22,7 @@ from agent.context import Workspace
 from agent.events import EventLog
 from agent.llm.briefs import describe, profile_brief, quote, target_brief
 from agent.llm.checks import Declined, guard
-from agent.llm.client import LLMClient, LLMUnavailable
+from agent.llm.client import LLMClient, LLMTimedOut, LLMUnavailable
 from agent.llm.columns import ColumnStage
 from agent.llm.loop import Conversation, Stage, StageFailed, ToolError
 from agent.llm.reviews import ReviewStages
@@ -71,8 +71,10 @@ class LLMPolicy(ColumnStage, ReviewStages):
             return self._skip(stage, f"the LLM is unavailable since an earlier step ({self.down})")
         deadline = self.timing.llm_deadline(stage.name) if self.timing else None
         if self.timing and deadline is None:
+            silent = self.timing.llm_silent_for
             return self._skip(stage, f"the LLM's share of the run's time ({self.timing.llm_cap:.0f} s) has "
-                                     "too little left for this step")
+                                     "too little left for this step" + (
+                                         f" (it gave no answer in {silent:.1f} s before)" if silent else ""))
         start = time.monotonic()
         try:
             with self.timing.spending("llm") if self.timing else nullcontext():
@@ -83,6 +85,8 @@ class LLMPolicy(ColumnStage, ReviewStages):
                 self.down = str(exc)
                 if self.timing:
                     self.timing.llm_off()
+            elif isinstance(exc, LLMTimedOut) and self.timing:
+                self.timing.llm_timed_out(exc.waited)
             self.events.emit("llm_stage_failed", stage=stage.name, problem=self.failures[stage.name],
                              seconds=round(time.monotonic() - start, 2))
         finally:
