@@ -413,6 +413,13 @@ def _time(manifest: dict, events: list[dict]) -> str:
                      + f"; {max(other, 0.0):.1f} s went to start-up and between steps. Each step was given a share "
                      "of the time left when it started (the plan is made again at every step).")
         lines.append("")
+    status = manifest.get("status")
+    if status in ("timed_out", "interrupted"):
+        missed = [LABELS[s] for s in ORDER[1:-1] if s not in allotted]
+        why = "the time wall" if status == "timed_out" else "the stop"
+        lines += [f"Cut by {why}: " + (f"these steps did not run: {', '.join(missed)}." if missed else
+                                       "every step had started; the one running then ended early.") + " The "
+                  "model saved is the best one finished before.", ""]
     if spent.get("llm") or before.get("llm"):
         waited = (spent.get("llm") or 0.0) + (before.get("llm") or 0.0)
         lines += [f"The run waited {waited:.1f} s on the language model"

@@ -3,6 +3,8 @@ shell that sleeps before starting Python)."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import threading
@@ -161,6 +163,24 @@ def test_a_run_stopped_by_the_wall_ends_timed_out_with_its_first_model(tmp_path:
     report = (outcome.run_dir / "report.md").read_text()
     assert "timed out (the hard time wall was reached); the best model so far was kept" in report
     assert "stopped by the user" not in report
+    assert "Cut by the time wall: these steps did not run: tuning" in report
+    listed = subprocess.run([sys.executable, "-m", "agent.cli", "runs", "--runs-dir", str(tmp_path)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60, env={**os.environ, "COLUMNS": "200"})
+    assert "timed out, model kept" in listed.stdout, "mlpilot runs says the same"
+
+
+def test_the_command_line_watchdog_ends_the_process_with_what_is_saved(tmp_path: Path) -> None:
+    script = ("import time, sys; from agent.runner import Run, _exit_at_the_wall; from agent.settings import resolve; "
+              f"s = resolve({{'data': {str(DATASETS / 'titanic.csv')!r}, 'goal': 'predict who survived', "
+              f"'budget': 30, 'runs_dir': {str(tmp_path)!r}}}, env={{}}); "
+              "run = Run.create(s, started=time.monotonic()); _exit_at_the_wall(run.ctx)")
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == EXIT_WALL, proc.stderr
+    run_dir = next(p for p in tmp_path.iterdir() if p.is_dir())
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["status"] == "timed_out" and manifest["model_saved"] is False
+    report = (run_dir / "report.md").read_text()
+    assert "timed out (the hard time wall was reached); no model was saved" in report
 
 
 # ---- routing ------------------------------------------------------------------------------------------------
