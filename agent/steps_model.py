@@ -194,6 +194,7 @@ def iterate(ctx: RunContext, state: RunState, change: dict, reason: str, *, step
     candidates = list(dict.fromkeys(list(state["candidates"]) + list(change.get("add", []))))
     ctx.workspace["results"] = {}
     ctx.workspace["iterated"] = True
+    ctx.plan.reopen(["select", "tune", "final"])
     ctx.events.emit("iteration", step=step, dropped=dropped, added=change.get("add", []), reason=reason)
     return {"step": step, "column_plan": plan, "candidates": candidates, "iterating": True,
             "leaderboard": [], "final": {}}

@@ -66,6 +66,7 @@ class TimePlan:
         self.llm_done: set[str] = set()
         self.llm_stage_seconds: list[float] = []
         self.llm_silent_for = 0.0
+        self._opened_at: dict[str, float] = {}
         self._stack: list[str] = []
         self._since = 0.0
 
@@ -116,15 +117,12 @@ class TimePlan:
         if step not in self.allotted:
             return self.allotment(step)
         self._charge(time.monotonic())
-        return max(0.0, self.allotted[step] - self.spent.get(step, 0.0))
+        return max(0.0, self.allotted[step] - (self.spent.get(step, 0.0) - self._opened_at.get(step, 0.0)))
 
-    def deadline(self, step: str) -> float:
-        """`time.monotonic()` by which ``step`` should be done."""
-        return time.monotonic() + self.allotment(step)
-
-    def planned(self, step: str = ORDER[0]) -> dict[str, float]:
-        """The plan from ``step`` on, rounded, for the log."""
-        return {s: round(v, 1) for s, v in self.shares(step).items()}
+    def reopen(self, steps: list[str]) -> None:
+        """These steps run again (a second iteration): each gets a fresh allotment when it next opens."""
+        for step in steps:
+            self.allotted.pop(step, None)
 
     # ---- spending ------------------------------------------------------------------------------------
 
@@ -136,6 +134,7 @@ class TimePlan:
         allotment = self.allotment(step) if step in ORDER else self.llm_left()
         if step in ORDER and step not in self.allotted:
             self.allotted[step] = round(allotment, 2)
+            self._opened_at[step] = self.spent.get(step, 0.0)
         self._stack.append(step)
         try:
             yield allotment

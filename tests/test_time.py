@@ -102,6 +102,16 @@ def test_nested_spending_charges_the_inner_step_and_nothing_is_charged_while_pau
     assert plan.summary()["allotted"]["evaluate"] > 0
 
 
+def test_a_second_iteration_gets_fresh_shares() -> None:
+    plan = TimePlan(Clock(20, started=time.monotonic()))
+    with plan.spending("select") as given:
+        time.sleep(0.2)
+    assert plan.remaining("select") == pytest.approx(given - 0.2, abs=0.05)
+    plan.reopen(["select"])
+    with plan.spending("select") as again:
+        assert plan.remaining("select") == pytest.approx(again, abs=0.05), "what the first round spent is gone"
+
+
 def test_the_language_model_has_a_capped_pool() -> None:
     clock = Clock(100, started=time.monotonic())
     assert TimePlan(clock).llm_deadline("plan_goal") is None, "no model, no pool"
