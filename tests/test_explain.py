@@ -170,3 +170,13 @@ def test_the_leaderboard_shows_the_logged_scores_and_what_was_not_tuned(runs: di
     console.print(table)
     assert "models tried" in console.export_text()
     assert leaderboard([e for e in log if e["kind"] != "leaderboard"]) is None, "nothing before selection"
+
+
+def test_budget_answer_gives_the_wall_the_time_plan_and_the_clock(runs: dict[str, Path]) -> None:
+    log = events(runs["titanic"])
+    plan = decisions(runs["titanic"])["time_plan"]
+    end = log[-1] if log[-1]["kind"] == "run_finished" else next(e for e in reversed(log) if e["kind"] == "run_finished")
+    answer = explain(runs["titanic"], "budget")
+    assert "Hard time wall: 37.5 s" in answer.text and plan["reason"] in answer.text
+    assert f"used {end['elapsed']} s of its clock and ended completed" in answer.text
+    assert plan["seq"] in answer.events and end["seq"] in answer.events

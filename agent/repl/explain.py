@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from agent.events import read_events
 from agent.runfolder import EVENTS, read_json
+from agent.status import describe_status
 from tools.metrics import METRICS, metric_label
 
 TOPICS = ("column", "model", "baseline", "metric", "threshold", "target", "budget", "general")
@@ -369,14 +370,24 @@ def _threshold_extra(run: _Run, notes: _Notes) -> None:
 
 
 def _budget_extra(run: _Run, notes: _Notes) -> None:
-    said = {"budget": "Hard time wall: {hard_wall} s", "tuning_started": "Tuning was given about {seconds} s",
-            "tuning_finished": "Tuning ran {trials} trials and stopped by {stopped}",
-            "run_finished": "The run took {elapsed} s and ended {status}"}
+    wall = run.last("plan_approved") or run.last("budget")
+    if wall and wall.get("hard_wall"):
+        notes.add(f"Hard time wall: {wall['hard_wall']} s {_cite(wall)}.", wall)
+    plan = run.decision("time_plan")
+    if plan:
+        notes.add(f"Time plan {_cite(plan)}: {plan['reason']}.", plan)
+    said = {"tuning_started": "Tuning was given about {seconds} s",
+            "tuning_finished": "Tuning ran {trials} trials and stopped by {stopped}"}
     for kind, text in said.items():
         event = run.last(kind)
         if event:
             notes.add(text.format_map({k: event.get(k, "?") for k in re.findall(r"{(\w+)}", text)})
                       + f" {_cite(event)}.", event)
+    end = run.last("run_finished")
+    if end:
+        used = f"used {end['elapsed']} s of its clock" if end.get("elapsed") is not None else "never started its clock"
+        notes.add(f"The run {used} and ended {describe_status(end['status'], end.get('model_saved'))} {_cite(end)}.",
+                  end)
     refit = run.decision("refit")
     if refit:
         notes.add(f"Refit {_cite(refit)}: {refit['reason']}.", refit)
