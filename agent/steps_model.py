@@ -64,14 +64,16 @@ def seconds_per_row(results: dict[str, CVResult], names: list[str], data: Traini
     return total
 
 
-def _plan_final_steps(ctx: RunContext, results: dict[str, CVResult], board: list[dict], data: TrainingData) -> None:
+def _plan_final_steps(ctx: RunContext, results: dict[str, CVResult], board: list[dict], data: TrainingData,
+                      *, cost: float = TUNED_COST) -> None:
     """Pin the final fits' share to what the leaders' cross-validation fits measured: once on the
     training part, once on all rows (up to 1.3 x more rows). The final model is often a blend of the
-    leaders, so the three best are counted, and tuned configurations are dearer than the defaults timed
-    here (more trees, more rounds)."""
+    leaders, so the three best are counted. Before tuning, ``cost`` allows for tuned configurations
+    being dearer than the defaults timed here (more trees, more rounds); during tuning the best
+    configurations are the ones timed, so it is 1."""
     complete = [r["candidate"] for r in board if r["complete"]]
     per_row = seconds_per_row(results, complete[:FINAL_MEMBERS], data)
-    ctx.plan.need("final", per_row * len(ctx.workspace["X_train"]) * 2.3 * TUNED_COST)
+    ctx.plan.need("final", per_row * len(ctx.workspace["X_train"]) * 2.3 * cost)
 
 
 def training_data(ctx: RunContext, state: RunState) -> TrainingData:
@@ -158,9 +160,19 @@ def tune_step(state: RunState, runtime: Runtime[RunContext]) -> RunState:
                    f"no time left: the later steps need the {later:.0f} s that remain")
             ctx.events.emit("tuning_skipped", step="tune", reason=why)
             return {"step": "tune", "tuning": {"skipped": why, "trials": 0}}
-        deadline = time.monotonic() + seconds
         ctx.events.emit("tuning_started", step="tune", shares=shares, seconds=round(seconds, 1),
                         reserve=round(later, 1), max_trials=cap)
+
+        live = dict(results)
+
+        def on_best(name: str, cv: CVResult) -> None:
+            live[name] = cv
+            _plan_final_steps(ctx, live, _leaderboard(live, state["metric"]), data, cost=1.0)
+
+        reserve = {k: v for k, v in shares_after.items() if k != "tune"}
+
+        def due() -> float:
+            return ctx.plan.ends(reserve)
 
         def on_trial(record: TrialRecord) -> None:
             ctx.events.emit("trial", step="tune", **record.to_dict(), seconds_left=round(ctx.seconds_left(), 1))
@@ -174,8 +186,8 @@ def tune_step(state: RunState, runtime: Runtime[RunContext]) -> RunState:
                                step="tune")
 
         outcome = tune(shares, data, metric, seeds=results, storage_path=ctx.run_dir / "study.journal",
-                       seed=ctx.settings.seed, deadline=deadline, max_trials=cap, should_stop=ctx.should_stop,
-                       on_trial=on_trial, on_replan=on_replan, n_jobs=ctx.settings.n_jobs)
+                       seed=ctx.settings.seed, deadline=due, max_trials=cap, should_stop=ctx.should_stop,
+                       on_trial=on_trial, on_replan=on_replan, on_best=on_best, n_jobs=ctx.settings.n_jobs)
         for name, best in outcome.best.items():
             if name not in results or metric.better(best.mean, results[name].mean):
                 results[name] = best

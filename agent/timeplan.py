@@ -119,6 +119,13 @@ class TimePlan:
         self._charge(time.monotonic())
         return max(0.0, self.allotted[step] - (self.spent.get(step, 0.0) - self._opened_at.get(step, 0.0)))
 
+    def ends(self, reserve: dict[str, float]) -> float:
+        """When the running step must end for the later steps to keep ``reserve`` (their shares when it
+        opened), each lowered to its measured need when that is smaller: time a later step turned out
+        not to need goes to the running step instead of being left idle at the end of the run."""
+        later = sum(min(self.needs.get(s, r), r) for s, r in reserve.items())
+        return time.monotonic() + max(0.0, self.pool() - later)
+
     def reopen(self, steps: list[str]) -> None:
         """These steps run again (a second iteration): each gets a fresh allotment when it next opens."""
         for step in steps:

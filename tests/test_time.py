@@ -86,6 +86,20 @@ def test_a_measured_need_pins_a_step_and_frees_the_rest() -> None:
     assert plan.shares("select")["final"] == pytest.approx(2 * proportional, rel=0.01), "at most twice its share"
 
 
+def test_a_running_step_takes_what_the_later_steps_turn_out_not_to_need() -> None:
+    plan = TimePlan(Clock(100, started=time.monotonic()))
+    with plan.spending("tune"):
+        reserve = {k: v for k, v in plan.shares("tune").items() if k != "tune"}
+        first = plan.ends(reserve) - time.monotonic()
+        assert first == pytest.approx(plan.pool() - sum(min(reserve[k], plan.needs.get(k, reserve[k]))
+                                                         for k in reserve), abs=0.1)
+        plan.need("final", 0.2)
+        assert plan.ends(reserve) - time.monotonic() > first + reserve["final"] - 0.5, "the final fit's spare time"
+        plan.need("final", 1000.0)
+        assert plan.ends(reserve) - time.monotonic() == pytest.approx(first, abs=0.1), \
+            "a later step never takes more than it was reserved when the running step opened"
+
+
 def test_nested_spending_charges_the_inner_step_and_nothing_is_charged_while_paused() -> None:
     clock = Clock(60)
     plan = TimePlan(clock)

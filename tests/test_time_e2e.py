@@ -158,8 +158,7 @@ def _check_approved_chat_run(result: dict) -> None:
     approved_at = next(i for i, e in enumerate(log) if e["kind"] == "plan_approved")
     first_timed = next(e for e in log[approved_at:] if e["kind"] == "step_started" and "left" in e)
     assert first_timed["left"] >= CHAT_BUDGET - 3, "the clock starts at approval, not with the chat"
-    # a run may finish early when tuning converges; it must not be starved
-    assert manifest["elapsed_seconds"] >= 0.75 * CHAT_BUDGET
+    assert manifest["elapsed_seconds"] >= 0.9 * CHAT_BUDGET, "the run used its budget"
     assert manifest["elapsed_seconds"] <= CHAT_BUDGET * 1.1 + 10
     assert sum(1 for e in log if e["kind"] == "trial") > 0, "tuning had time"
     assert (run_dir / "model.joblib").exists() and manifest["model"]["sha256"]

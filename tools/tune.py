@@ -75,10 +75,11 @@ def open_study(path: Path, name: str, direction: str, seed: int) -> optuna.Study
 
 
 def tune(shares: dict[str, float], data: TrainingData, metric: Metric, *, seeds: dict[str, CVResult],
-         storage_path: Path, seed: int, deadline: float, max_trials: int | None = None,
+         storage_path: Path, seed: int, deadline: float | Callable[[], float], max_trials: int | None = None,
          should_stop: Callable[[], bool] = lambda: False,
          on_trial: Callable[[TrialRecord], None] | None = None,
-         on_replan: Callable[[dict], None] | None = None, n_jobs: int = 2) -> TuneResult:
+         on_replan: Callable[[dict], None] | None = None,
+         on_best: Callable[[str, CVResult], None] | None = None, n_jobs: int = 2) -> TuneResult:
     """Tune the candidates in ``shares`` until the deadline, the trial cap or a stop request.
 
     Args:
@@ -88,13 +89,16 @@ def tune(shares: dict[str, float], data: TrainingData, metric: Metric, *, seeds:
         seeds: candidate -> its selection result, added to its study as the first trial.
         storage_path: the journal file of the studies.
         seed: base seed of the samplers.
-        deadline: `time.monotonic()` by which tuning must end.
+        deadline: `time.monotonic()` by which tuning must end, or a function giving it before each trial
+            (the caller's time plan moves it as tuned configurations show what the final fit will cost).
         max_trials: cap on new trials over all candidates (None: only the deadline stops).
         should_stop: polled between trials and folds (Ctrl-C).
         on_trial: called with each finished trial.
         on_replan: called with each change of the active candidates.
+        on_best: called with a candidate and its new best result whenever that improves.
         n_jobs: threads per model.
     """
+    due: Callable[[], float] = deadline if callable(deadline) else (lambda: deadline)
     n_rows, n_features = len(data.y), data.n_features
     active = _normalise({c: s for c, s in shares.items() if s > 0})
     result = TuneResult(best={c: r for c, r in seeds.items() if r.complete and c in active})
@@ -118,16 +122,19 @@ def tune(shares: dict[str, float], data: TrainingData, metric: Metric, *, seeds:
         if max_trials is not None and sum(counts.values()) >= max_trials:
             result.stopped = "max_trials"
             break
-        name = _next_candidate(active, counts, durations, deadline)
+        ends = due()
+        name = _next_candidate(active, counts, durations, ends)
         if name is None:
             result.stopped = "budget"
             break
-        record, cv = _run_trial(studies[name], name, data, metric, deadline, should_stop, n_jobs)
+        record, cv = _run_trial(studies[name], name, data, metric, ends, should_stop, n_jobs)
         counts[name] += 1
         durations[name].append(record.seconds)
         if cv is not None and metric.better(cv.mean, result.best[name].mean if name in result.best else None):
             result.best[name] = cv
             last_gain[name] = counts[name]
+            if on_best:
+                on_best(name, cv)
         leader = result.leader(metric)
         record.best_so_far = leader.mean if leader else None
         result.trials.append(record)
