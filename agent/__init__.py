@@ -24,7 +24,7 @@ def run(data: str | Path, goal: str = "", **options: Any) -> Any:
     """
     import time
 
-    from agent.runner import run_job
+    from agent.job.runner import run_job
     from agent.settings import resolve
 
     # In a notebook the budget counts from this call, not from when the kernel started.

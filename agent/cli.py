@@ -2,7 +2,7 @@
 
 Heavy libraries (pandas, scikit-learn, LightGBM, LangGraph) are imported inside the commands, so
 ``mlpilot --help`` answers at once. The clock of a run starts when the process starts, never earlier
-than this Python interpreter's own start (see `agent.clock.command_start`).
+than this Python interpreter's own start (see `agent.timing.clock.command_start`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from agent.clock import command_start
+from agent.timing.clock import command_start
 
 STARTED = command_start()
 
@@ -173,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             return _run(settings, term, argv)
         if args.command == "chat":
-            from agent.repl.app import run_chat
+            from agent.chat.app import run_chat
 
             return run_chat(settings, data=args.data, resume=args.resume)
         if args.command == "predict":
@@ -206,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(settings: object, term: object, argv: list[str]) -> int:
-    from agent.runner import run_job
+    from agent.job.runner import run_job
 
     outcome = run_job(settings, started=STARTED, argv=argv, listen=term.on_event)
     if outcome.run_dir is None:
@@ -221,8 +221,8 @@ def _run(settings: object, term: object, argv: list[str]) -> int:
 
 
 def _monitor(args: argparse.Namespace, settings: object, term: object) -> int:
-    from agent.monitor import EXIT_ALARM, monitor_run
-    from agent.runfolder import resolve_run
+    from agent.record.runfolder import resolve_run
+    from agent.use.monitor import EXIT_ALARM, monitor_run
 
     run_dir = resolve_run(args.run, settings.runs_dir)
     outcome = monitor_run(run_dir, Path(args.data), delimiter=args.delimiter, encoding=args.encoding,
@@ -235,8 +235,8 @@ def _monitor(args: argparse.Namespace, settings: object, term: object) -> int:
 
 
 def _retrain(args: argparse.Namespace, settings: object, term: object, argv: list[str]) -> int:
-    from agent.retrain import retrain
-    from agent.runfolder import resolve_run
+    from agent.record.runfolder import resolve_run
+    from agent.use.retrain import retrain
 
     parent = resolve_run(args.run, settings.runs_dir)
     outcome = retrain(parent, Path(args.data), settings=settings, window=args.window,
@@ -256,8 +256,8 @@ def _retrain(args: argparse.Namespace, settings: object, term: object, argv: lis
 
 
 def _resume(args: argparse.Namespace, settings: object, term: object) -> int:
-    from agent.resume import resume_job
-    from agent.runfolder import resolve_run
+    from agent.job.resume import resume_job
+    from agent.record.runfolder import resolve_run
 
     run_dir = resolve_run(args.run, settings.runs_dir)
     outcome = resume_job(run_dir, budget=args.budget, started=STARTED, runs_dir=settings.runs_dir,
@@ -272,7 +272,7 @@ def _resume(args: argparse.Namespace, settings: object, term: object) -> int:
 def _rerun(args: argparse.Namespace, settings: object, term: object, argv: list[str]) -> int:
     import os
 
-    from agent.runfolder import read_json, resolve_run
+    from agent.record.runfolder import read_json, resolve_run
     from agent.settings import resolve
     from tools.errors import ConfigError
 
@@ -302,8 +302,8 @@ def _rerun(args: argparse.Namespace, settings: object, term: object, argv: list[
 
 
 def _predict(args: argparse.Namespace, settings: object, term: object) -> int:
-    from agent.predict import predict_run
-    from agent.runfolder import resolve_run
+    from agent.record.runfolder import resolve_run
+    from agent.use.predict import predict_run
 
     run_dir = resolve_run(args.run, settings.runs_dir)
     out = predict_run(run_dir, Path(args.data), Path(args.output), delimiter=args.delimiter,
@@ -318,8 +318,8 @@ def _predict(args: argparse.Namespace, settings: object, term: object) -> int:
 
 
 def _report(args: argparse.Namespace, settings: object, term: object) -> int:
-    from agent.report import render_report
-    from agent.runfolder import resolve_run
+    from agent.record.report import render_report
+    from agent.record.runfolder import resolve_run
 
     run_dir = resolve_run(args.run, settings.runs_dir)
     path = render_report(run_dir)
@@ -335,7 +335,7 @@ def _report(args: argparse.Namespace, settings: object, term: object) -> int:
 
 
 def _runs(settings: object, term: object) -> int:
-    from agent.runfolder import MANIFEST, read_json
+    from agent.record.runfolder import MANIFEST, read_json
 
     root = Path(settings.runs_dir)
     rows = []
@@ -355,7 +355,7 @@ def _runs(settings: object, term: object) -> int:
         return 0
     from rich.table import Table
 
-    from agent.status import short_status
+    from agent.record.status import short_status
     table = Table(title=f"runs in {root}")
     for col in ("run id", "status", "data", "holdout", "goal"):
         table.add_column(col)

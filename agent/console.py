@@ -13,7 +13,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from agent.status import describe_status
+from agent.record.status import describe_status
 from tools.metrics import metric_label
 
 

@@ -5,19 +5,38 @@ environment.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from agent.llm.config import DEFAULT_MAX_TOKENS, DEFAULT_MODEL, load_prices, parse_llm_budget
-from agent.timeplan import DEFAULT_LLM_SHARE
+from agent.timing.timeplan import DEFAULT_LLM_SHARE
 from tools.errors import ConfigError
 
 DEFAULT_BUDGET = 120.0
 DEFAULT_SEED = 42
 MIN_BUDGET = 5.0
 TASKS = ("binary", "multiclass", "regression")
+DEFAULT_LLM_MODEL = "gpt-4o-mini"
+DEFAULT_LLM_TIMEOUT = 60.0
+DEFAULT_LLM_RETRIES = 2
+# Enough for a few tool calls with their reasons; a weak model left unbounded generated 2,408 tokens
+# (130 s on a 2-core machine) and kept generating on the server after the client gave up.
+DEFAULT_MAX_TOKENS = 1024
+
+PRICES: dict[str, tuple[float, float]] = {
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4.1": (2.00, 8.00),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1-nano": (0.10, 0.40),
+    "o4-mini": (1.10, 4.40),
+    "gpt-5": (1.25, 10.00),
+    "gpt-5-mini": (0.25, 2.00),
+    "gpt-5-nano": (0.05, 0.40),
+}
 
 
 @dataclass(frozen=True)
@@ -203,5 +222,41 @@ def _llm_model(flag: str | None, env: Mapping[str, str]) -> str | None:
     if flag:
         return flag
     if env.get("OPENAI_API_KEY") or env.get("OPENAI_BASE_URL") or env.get("MLPILOT_LLM_BASE_URL"):
-        return env.get("MLPILOT_LLM_MODEL") or DEFAULT_MODEL
+        return env.get("MLPILOT_LLM_MODEL") or DEFAULT_LLM_MODEL
     return None
+
+
+def parse_llm_budget(text: str | None) -> tuple[float | None, int | None]:
+    """``"0.50"`` / ``"$0.50"`` -> dollars; ``"20000 tokens"`` / ``"20k tokens"`` / ``"20ktok"`` -> tokens.
+
+    Raises:
+        ConfigError: anything else, with the accepted forms.
+    """
+    if text is None or not str(text).strip():
+        return None, None
+    raw = str(text).strip().lower().replace(",", "")
+    dollars = re.fullmatch(r"\$?\s*(\d+(?:\.\d+)?)\s*(usd|\$|dollars?)?", raw)
+    if dollars:
+        return float(dollars.group(1)), None
+    tokens = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(k|m)?\s*(tokens?|toks?|t)", raw)
+    if tokens:
+        scale = {"k": 1_000, "m": 1_000_000}.get(tokens.group(2) or "", 1)
+        return None, int(float(tokens.group(1)) * scale)
+    raise ConfigError(f"--llm-budget {text!r} is not understood. Give dollars (0.50 or $0.50) or tokens "
+                      "(20000 tokens, 20k tokens).")
+
+
+def load_prices(env_value: str | None, file: str | None) -> dict[str, tuple[float, float]]:
+    """The default table with overrides from ``MLPILOT_LLM_PRICES`` and then ``--llm-prices FILE``."""
+    prices = dict(PRICES)
+    for source, raw in (("MLPILOT_LLM_PRICES", env_value),
+                        (f"--llm-prices {file}", Path(file).read_text(encoding="utf-8") if file else None)):
+        if not raw:
+            continue
+        try:
+            table = json.loads(raw)
+            prices.update({str(k): (float(v[0]), float(v[1])) for k, v in table.items()})
+        except (ValueError, TypeError, IndexError, AttributeError):
+            raise ConfigError(f"{source} must be JSON like {{\"my-model\": [0.5, 1.5]}} (dollars per million "
+                              "input and output tokens).") from None
+    return prices

@@ -1,1 +1,1 @@
-"""Prompt files for the LLM policy (read with agent.prompts.load_prompt)."""
+"""Prompt files for the LLM policy (read with agent.llm.prompts.load_prompt)."""

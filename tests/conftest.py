@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-
 LOCAL_HOSTS = ("127.0.0.1", "::1", "localhost")
 # A proxy on a closed local port: HTTP clients in subprocesses (the CLI under test) that try any host but
 # the local test server fail at once instead of reaching the internet.

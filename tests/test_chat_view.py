@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.repl.view import in_chat_words
+from agent.chat.view import in_chat_words
 
 
 @pytest.mark.parametrize("text,said", [

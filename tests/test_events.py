@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agent.events import EventLog, read_events
+from agent.record.events import EventLog, read_events
 
 
 def test_events_are_numbered_plain_json_and_survive_reopening(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The REPL's answers about a run (`agent.repl.explain`), checked against real run folders made by the CLI.
+"""The REPL's answers about a run (`agent.chat.explain`), checked against real run folders made by the CLI.
 
 Three short runs are shared by every test: bank marketing (duration is dropped as a leak), Titanic with a
 recall goal, and Titanic again without the column ``sex`` for `compare_runs`. They run side by side to
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.repl.explain import TOPICS, compare_runs, explain, relevant_events
+from agent.chat.explain import TOPICS, compare_runs, explain, relevant_events
 from tests.cli_helpers import DATASETS, decisions, events, run_json
 from tools.metrics import METRICS
 
@@ -153,7 +153,7 @@ def test_missing_log_and_bad_topic(tmp_path: Path, runs: dict[str, Path]) -> Non
 def test_the_leaderboard_shows_the_logged_scores_and_what_was_not_tuned(runs: dict[str, Path]) -> None:
     from rich.console import Console
 
-    from agent.repl.board import leaderboard
+    from agent.chat.board import leaderboard
 
     log = events(runs["titanic"])
     selection = next(e for e in log if e["kind"] == "leaderboard" and e["stage"] == "selection")

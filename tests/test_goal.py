@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.goal import match_target, metric_intent, parse_budget, stem
+from agent.decide.goal import match_target, metric_intent, parse_budget, stem
 
 TITANIC = "survived,pclass,name,sex,age,sibsp,parch,ticket,fare,cabin,embarked".split(",")
 HOUSING = ("longitude,latitude,housing_median_age,total_rooms,total_bedrooms,population,households,"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from agent.repl.commands import Commands
-from agent.repl.intents import ACTIONS, Intent, help_text, parse
+from agent.chat.commands import Commands
+from agent.chat.intents import ACTIONS, Intent, help_text, parse
 
 COLUMNS = ["customer_id", "customer_age", "duration", "Churn", "y", "a", "b", "Age", "Monthly Charges", "price"]
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from agent.decide import Decider
-from agent.events import EventLog, read_events
-from agent.guard import check
-from agent.policy import ColumnBrief, Decision, GoalBrief, SelectionBrief
-from agent.rules import RulePolicy
+from agent.decide.decider import Decider
+from agent.decide.guard import check
+from agent.decide.policy import ColumnBrief, Decision, GoalBrief, SelectionBrief
+from agent.decide.rules import RulePolicy
+from agent.record.events import EventLog, read_events
 from tools.errors import DataError
 from tools.leakage import find_leakage
 from tools.profile import profile_frame

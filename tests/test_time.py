@@ -13,13 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from agent.clock import Clock, ClockError, command_start, process_start
-from agent.graph import has_candidates_to_tune, has_model_to_evaluate, needs_first_model, wants_another_round
-from agent.runner import EXIT_WALL, Run, _stop_at_the_wall, watchdog
+from agent.job.graph import (
+    has_candidates_to_tune,
+    has_model_to_evaluate,
+    needs_first_model,
+    wants_another_round,
+)
+from agent.job.runner import EXIT_WALL, Run, _stop_at_the_wall, watchdog
 from agent.settings import resolve
-from agent.timeplan import LLM_STAGES, ORDER, TimePlan
+from agent.timing.clock import Clock, ClockError, command_start, process_start
+from agent.timing.timeplan import LLM_STAGES, ORDER, TimePlan
 from tests.cli_helpers import DATASETS, ROOT
-
 
 # ---- the clock ------------------------------------------------------------------------------------------
 
@@ -48,7 +52,7 @@ def test_a_clock_starts_once_and_its_budget_is_fixed_once_running() -> None:
 
 
 def test_a_shell_that_waited_before_python_is_not_charged() -> None:
-    probe = ("from agent.clock import command_start, process_start; import time; "
+    probe = ("from agent.timing.clock import command_start, process_start; import time; "
              "print(time.monotonic() - process_start(), time.monotonic() - command_start())")
     out = subprocess.run(["bash", "-c", f"sleep 2 && {sys.executable} -c '{probe}'"], cwd=ROOT, capture_output=True,
                          text=True, timeout=60, check=True).stdout.split()
@@ -194,7 +198,7 @@ def test_a_run_stopped_by_the_wall_ends_timed_out_with_its_first_model(tmp_path:
 
 
 def test_the_command_line_watchdog_ends_the_process_with_what_is_saved(tmp_path: Path) -> None:
-    script = ("import time, sys; from agent.runner import Run, _exit_at_the_wall; from agent.settings import resolve; "
+    script = ("import time, sys; from agent.job.runner import Run, _exit_at_the_wall; from agent.settings import resolve; "
               f"s = resolve({{'data': {str(DATASETS / 'titanic.csv')!r}, 'goal': 'predict who survived', "
               f"'budget': 30, 'runs_dir': {str(tmp_path)!r}}}, env={{}}); "
               "run = Run.create(s, started=time.monotonic()); _exit_at_the_wall(run.ctx)")

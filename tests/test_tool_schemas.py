@@ -13,12 +13,12 @@ from typing import Literal
 
 import pandas as pd
 
-from agent.context import Workspace
-from agent.events import EventLog
+from agent.decide.policy import ColumnBrief, GoalBrief, SelectionBrief
+from agent.job.context import Workspace
 from agent.llm.client import LLMClient
 from agent.llm.config import LLMConfig
 from agent.llm.policy import LLMPolicy
-from agent.policy import ColumnBrief, GoalBrief, SelectionBrief
+from agent.record.events import EventLog
 from tools.profile import profile_frame
 from tools.schema import tool_schema
 

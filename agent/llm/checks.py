@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from agent.guard import check
+from agent.decide.guard import check
+from agent.decide.policy import Decision
 from agent.llm.loop import ToolError
-from agent.policy import Decision
 
 
 class Declined(Exception):

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from agent.events import jsonable
 from agent.llm.config import LLMConfig
+from agent.record.events import jsonable
 
 RETRYABLE_STATUS = (408, 409, 429, 500, 502, 503, 504)
 

@@ -6,11 +6,11 @@ the rules' decisions it did not change and adds the model's own, each with the r
 
 from __future__ import annotations
 
+from agent.decide.planedit import copy_plan, drop_column, keep_column
+from agent.decide.policy import ColumnBrief, Decision
 from agent.llm.briefs import describe, leakage_brief, quote, scores_brief
-from agent.llm.loop import Stage, ToolError
 from agent.llm.checks import Declined, guard
-from agent.planedit import copy_plan, drop_column, keep_column
-from agent.policy import ColumnBrief, Decision
+from agent.llm.loop import Stage, ToolError
 from tools.candidates import CANDIDATES
 
 
@@ -38,7 +38,7 @@ class ColumnStage:
             d = drops.get(col["name"])
             verdict = f"proposal: {d.choice} ({d.reason[:160]})" if d else "proposal: keep"
             lines.append(f"- {quote(col['name'])} ({col['kind']}): {verdict}")
-        train_rows = len(self.workspace["X_train"]) if "X_train" in self.workspace.items else "?"
+        train_rows = len(self.workspace["X_train"]) if self.workspace.get("X_train") is not None else "?"
         return self._prompt("plan_columns", target=quote(brief.target), task=brief.task, train_rows=train_rows,
                             leakage=leakage_brief(brief.leakage), columns="\n".join(lines),
                             candidates=", ".join(CANDIDATES))

@@ -14,25 +14,32 @@ from __future__ import annotations
 
 import time
 from contextlib import nullcontext
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, Protocol
 
 import pandas as pd
 
-from agent.context import Workspace
-from agent.events import EventLog
+from agent.decide.policy import Decision, GoalBrief, SampleBrief, TimeBrief
+from agent.decide.rules import RulePolicy
 from agent.llm.briefs import describe, profile_brief, quote, target_brief
 from agent.llm.checks import Declined, guard
 from agent.llm.client import LLMClient, LLMTimedOut, LLMUnavailable
 from agent.llm.columns import ColumnStage
 from agent.llm.loop import Conversation, Stage, StageFailed, ToolError
+from agent.llm.prompts import load_prompt
 from agent.llm.reviews import ReviewStages
-from agent.policy import Decision, GoalBrief, SampleBrief, TimeBrief
-from agent.prompts import load_prompt
-from agent.rules import RulePolicy
-from agent.timeplan import TimePlan
+from agent.record.events import EventLog
+from agent.timing.timeplan import TimePlan
 from tools.metrics import get_metric, metrics_for
 from tools.target import infer_task
 from tools.threshold import RULE_KINDS
+
+
+class RunObjects(Protocol):
+    """The run's heavy objects the policy reads (the table, its profile, the training part), by name."""
+
+    def __getitem__(self, key: str) -> Any: ...
+
+    def get(self, key: str, default: Any = None) -> Any: ...
 
 
 class LLMPolicy(ColumnStage, ReviewStages):
@@ -40,7 +47,7 @@ class LLMPolicy(ColumnStage, ReviewStages):
 
     name = "llm"
 
-    def __init__(self, client: LLMClient, events: EventLog, workspace: Workspace, *,
+    def __init__(self, client: LLMClient, events: EventLog, workspace: RunObjects, *,
                  timing: TimePlan | None = None, can_iterate: Callable[[], bool] = lambda: False) -> None:
         self.client = client
         self.events = events

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Callable, Literal
 
+from agent.decide.policy import Decision, SelectionBrief
 from agent.llm.briefs import leaderboard_brief, quote
 from agent.llm.checks import guard
 from agent.llm.loop import Stage, ToolError
-from agent.policy import Decision, SelectionBrief
 from tools.candidates import CANDIDATES
 
 
@@ -106,7 +106,7 @@ class ReviewStages:
             if not self.can_iterate():
                 raise ToolError("no iteration is possible now (one per run, and only with enough time left)",
                                 question)
-            target = self.workspace["target_info"].name if "target_info" in self.workspace.items else None
+            target = self.workspace["target_info"].name if self.workspace.get("target_info") is not None else None
             if target in (drop_columns or []):
                 raise ToolError(f"{quote(target)} is the target and cannot be dropped", question)
             bad = [c for c in drop_columns or [] if c not in columns]

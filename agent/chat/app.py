@@ -1,0 +1,228 @@
+"""``mlpilot chat``: the terminal session.
+
+prompt_toolkit reads the input (history kept in the user's data folder, multi-line paste, completion of
+slash commands, file paths and column names, a status line at the bottom); rich prints tables and
+progress above the prompt. A turn starting with "/" is a command; anything else is understood by the LLM
+when one is on (configured, and not switched off with /llm), else by the offline intent parser. Never a
+traceback: problems the person can fix are told plainly, and anything else is one line plus a traceback
+in ``chat.log``.
+"""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.completion import Completer, Completion, PathCompleter
+from prompt_toolkit.document import Document
+from prompt_toolkit.history import FileHistory
+from prompt_toolkit.patch_stdout import patch_stdout
+
+from agent.chat.commands import Commands
+from agent.chat.intents import Intent, help_text, parse
+from agent.chat.session import SessionStore
+from agent.chat.view import in_chat_words
+from agent.console import Terminal
+from agent.decide.goal import read_goal
+from agent.settings import Settings
+from tools.errors import MlpilotError
+
+if TYPE_CHECKING:  # the chat's model pulls in the openai client only when a model may be used
+    from agent.chat.chat_llm import ChatModels
+
+PROMPT = "mlpilot> "
+# Turns that control the session are carried out here even with an LLM on: leaving, stopping a run and
+# switching the model must work at once, whatever the model would make of them (it has no tool for these).
+LOCAL = ("quit", "stop", "llm")
+
+
+class ChatCompleter(Completer):
+    """Slash commands at the start of a line; file paths for words that look like paths; column names."""
+
+    def __init__(self, commands: Commands) -> None:
+        self.commands = commands
+        self.paths = PathCompleter(expanduser=True)
+
+    def get_completions(self, document: Document, complete_event: object) -> Iterable[Completion]:
+        text = document.text_before_cursor
+        word = document.get_word_before_cursor(WORD=True)
+        if text.startswith("/") and " " not in text:
+            for name in self.commands.names():
+                if name.startswith(text[1:]):
+                    yield Completion("/" + name, start_position=-len(text))
+            return
+        if "/" in word or word.startswith(".") or word.endswith((".csv", ".parquet")):
+            yield from self.paths.get_completions(Document(word, len(word)), complete_event)
+            return
+        for column in self.commands.state.get("columns") or []:
+            if word and column.lower().startswith(word.lower()):
+                yield Completion(column, start_position=-len(word))
+
+
+def status_line(commands: Commands) -> str:
+    s = commands.state
+    data = Path(s["data"]).name if s.get("data") else "no data"
+    llm = commands.llm_model or "offline"
+    run = "running" if commands.running else ("plan waiting for approval" if commands.plan else
+                                               (s.get("run_id") or "no run"))
+    seconds, source = commands.budget
+    budget = f"{seconds:g} s" + (f" ({source})" if source else "") if seconds else "default"
+    target, metric = s.get("target"), s.get("metric")
+    if s.get("goal") and not (target and metric):
+        match, intent = read_goal(s["goal"], tuple(s.get("columns") or ()))
+        target = target or (f"{match.column} (from the goal)" if match else None)
+        metric = metric or (f"{intent.metric} (from the goal)" if intent else None)
+    return (f" {data} | target: {target or 'not set'} | metric: {metric or 'default'} | "
+            f"budget: {budget} | LLM: {llm} | {run} ")
+
+
+def run_chat(settings: Settings, *, data: str | None = None, resume: bool = False) -> int:
+    """The chat loop; returns the exit code."""
+    store = SessionStore(settings.home)
+    session = store.last_session() if resume else None
+    term = Terminal(chat=True)
+    if resume and session is None:
+        term.out.print("No earlier session to resume; starting a new one.")
+    if session is None:
+        session = store.new_session()
+    commands = Commands(settings, store, session, store.load(session), term)
+    models = None
+    if settings.llm_enabled or settings.llm_endpoint:  # a model is on, or may be switched on with /llm
+        from agent.chat.chat_llm import ChatModels
+
+        models = ChatModels(commands)
+    prompt = PromptSession(history=FileHistory(str(settings.home / "history")), completer=ChatCompleter(commands),
+                           bottom_toolbar=lambda: status_line(commands), complete_while_typing=False)
+    with patch_stdout(raw=True):
+        _greet(commands, resume, data)
+        while not commands.quit_requested:
+            try:
+                text = prompt.prompt(PROMPT)
+            except KeyboardInterrupt:
+                if commands.running:
+                    commands.cmd_stop()
+                else:
+                    term.out.print("(Ctrl-D or /quit leaves)")
+                continue
+            except EOFError:
+                break
+            handle(commands, models, text, settings.home)
+        if commands.running:
+            term.out.print("Stopping the run in progress before leaving ...")
+            commands.worker.stop()
+            commands.worker.wait(120)
+    store.close()
+    term.out.print("Bye.")
+    return 0
+
+
+def _greet(commands: Commands, resume: bool, data: str | None) -> None:
+    s = commands.state
+    if resume and s.get("messages"):
+        commands.out.print(f"Resumed the session from {commands.settings.home}:")
+        for m in s["messages"][-6:]:
+            who = "you" if m["role"] == "user" else "mlpilot"
+            commands.out.print(f"  {who}: {m['text'][:200]}", markup=False)
+        if s.get("data"):
+            commands.say(f"Data: {s['data']}; goal: {s.get('goal') or '(none)'}; last run: {s.get('run_id') or '(none)'}.")
+        _reopen(commands)
+    else:
+        commands.out.print("mlpilot chat. Load data and tell me what to predict; /help lists what I can do.")
+    if data:
+        handle(commands, None, f"/load {data}", commands.settings.home)
+
+
+def _reopen(commands: Commands) -> None:
+    """Bring back what the last session had in flight: its data, and a run waiting or interrupted."""
+    from agent.record.runfolder import read_json
+
+    if commands.state.get("data") and Path(commands.state["data"]).exists():
+        from tools.intake import read_table
+        from tools.profile import profile_frame
+
+        commands.table = read_table(commands.state["data"])
+        commands.profile = profile_frame(commands.table.frame).to_dict()
+    run_dir = commands.run_dir()
+    if run_dir is None or not (run_dir / "manifest.json").exists():
+        return
+    status = read_json(run_dir / "manifest.json").get("status")
+    if status == "awaiting_approval":
+        try:
+            commands.reopen_plan(run_dir)
+        except MlpilotError as exc:
+            commands.edits = []
+            commands.say(f"Your last plan was waiting for approval but cannot be brought back ({exc}); "
+                         "say 'go' to plan again.")
+    elif status in ("interrupted", "running", "timed_out"):
+        commands.say(f"The last run ({run_dir.name}) is {status}; /resume continues it.")
+
+
+def handle(commands: Commands, models: ChatModels | None, text: str, home: Path) -> None:
+    """One turn: a slash command, or free text for the LLM (when one is on) or the intent parser."""
+    text = text.strip()
+    if not text:
+        return
+    commands.store.save(commands.session, {"messages": [{"role": "user", "text": text[:2000]}]})
+    try:
+        if text.startswith("/"):
+            name, _, rest = text[1:].partition(" ")
+            method = getattr(commands, f"cmd_{name.lower()}", None)
+            if method is None:
+                commands.say(f"There is no /{name}; /help lists the commands.")
+                return
+            method(rest)
+            return
+        intent = parse(text, columns=commands.state.get("columns") or [], pending_plan=commands.plan is not None)
+        chat = models.for_turn() if models is not None else None
+        if chat is None or intent.action in LOCAL:
+            dispatch(commands, intent)
+        else:
+            chat.handle(text)
+    except MlpilotError as exc:
+        commands.say(in_chat_words(str(exc)))
+    except Exception as exc:  # a bug: one line here, the traceback in the chat log
+        with open(home / "chat.log", "a", encoding="utf-8") as log:
+            log.write(traceback.format_exc() + "\n")
+        commands.say(f"Something went wrong ({type(exc).__name__}: {exc}); details in {home / 'chat.log'}.")
+
+
+def dispatch(commands: Commands, intent: Intent) -> None:
+    """Carry out what the offline parser understood."""
+    a, args = intent.action, intent.args
+    simple = {"profile": commands.cmd_profile, "plan": commands.cmd_plan, "run": commands.cmd_run,
+              "approve": commands.cmd_approve, "cancel": commands.cmd_cancel, "stop": commands.cmd_stop,
+              "runs": commands.cmd_runs, "compare": commands.cmd_compare, "leaderboard": commands.cmd_leaderboard,
+              "help": commands.cmd_help, "quit": commands.cmd_quit}
+    if a in simple:
+        simple[a]("")
+    elif a == "report":
+        commands.cmd_report("full" if args.get("full") else "")
+    elif a == "load":
+        commands.cmd_load(args["path"])
+    elif a == "goal":
+        if args.get("path"):
+            commands.cmd_load(args["path"])
+        commands.cmd_goal(args["goal"])
+    elif a == "target":
+        commands.cmd_target(args["column"])
+    elif a == "metric":
+        commands.cmd_metric(args["metric"])
+    elif a == "budget":
+        commands.cmd_budget(str(args["seconds"]))
+    elif a in ("keep", "drop"):
+        if args.get("unknown"):
+            commands.say(f"No column named {', '.join(args['unknown'])}.")
+        if args.get("columns"):
+            getattr(commands, f"cmd_{a}")(" ".join(f'"{c}"' for c in args["columns"]))
+    elif a == "explain":
+        commands.explain(args.get("topic", "general"), args.get("subject"))
+    elif a == "predict":
+        commands.cmd_predict(" ".join(f'"{p}"' for p in (args["path"], args.get("output")) if p))
+    elif a == "monitor":
+        commands.cmd_monitor(args["path"])
+    elif a == "llm":
+        commands.cmd_llm(args.get("model", ""))
+    else:
+        commands.say("I did not understand that. " + help_text())

@@ -1,0 +1,137 @@
+"""Who decides: the policy interface, the decision record and the briefs each question comes with.
+
+Every choice of a run is a question put by a graph node to a policy, together with a brief of the
+evidence (summaries only, never raw rows). The answer is a `Decision`; the guard checks it; the node
+logs it. `RulePolicy` (agent.decide.rules) answers every question offline; an LLM policy implements the same
+methods and, where the guard rejects its answer, the rules answer instead (agent.decide.decider).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass
+class Decision:
+    """An answer to one question, with what a reader needs to judge it.
+
+    Attributes:
+        question: what was decided (``target``, ``metric``, ``drop:duration``, ...).
+        choice: the answer (JSON-able).
+        reason: one or two sentences for a person.
+        evidence: the figures it rests on.
+        alternatives: other answers considered: ``{"choice": ..., "why_not": ...}``.
+        actor: ``rules``, ``llm`` or ``user``.
+    """
+
+    question: str
+    choice: Any
+    reason: str
+    evidence: dict = field(default_factory=dict)
+    alternatives: list[dict] = field(default_factory=list)
+    actor: str = "rules"
+
+
+@dataclass
+class GoalBrief:
+    """What the plan step knows before the target is fixed."""
+
+    goal: str
+    columns: list[str]
+    profile_summary: str
+    column_kinds: dict[str, str]
+    n_rows: int
+    forced_target: str | None = None
+    forced_task: str | None = None
+    forced_metric: str | None = None
+
+
+@dataclass
+class ColumnBrief:
+    """Evidence for the column plan: the profile (as dict), leakage report and missingness signal."""
+
+    target: str
+    task: str
+    profile: dict
+    leakage: dict
+    missing_signal: dict[str, dict]
+    datetime_info: dict[str, dict]
+    keep: list[str] = field(default_factory=list)
+    drop: list[str] = field(default_factory=list)
+    inherited: dict[str, str] = field(default_factory=dict)   # column -> why the parent run dropped it
+
+
+@dataclass
+class SelectionBrief:
+    """The leaderboard after selection and the time left for tuning."""
+
+    task: str
+    metric: str
+    greater_is_better: bool
+    leaderboard: list[dict]
+    tune_seconds: float
+    n_rows: int
+
+
+@dataclass
+class TimeBrief:
+    """What the time plan is made from: the budget, what is left to share, the data's size and the plan.
+
+    ``seconds_left`` is what the steps after the preparation may share (the language model's reserve
+    already taken out); ``llm_cap`` is the model's own capped pool (0 when it is off).
+    """
+
+    budget: float
+    seconds_left: float
+    llm_cap: float
+    n_rows: int
+    n_features: int
+    candidates: list[str]
+    max_trials: int | None = None
+
+
+@dataclass
+class SampleBrief:
+    """How big selection's and tuning's row sample may be: the training part's size and the pace of a
+    default LightGBM fit measured on the first model, against the seconds the time plan gives them."""
+
+    n_rows: int
+    n_features: int
+    seconds_per_row: float
+    folds: int
+    select_seconds: float
+    tune_seconds: float
+    candidates: list[str]
+
+
+class Policy(Protocol):
+    """The questions a run asks. Each returns a Decision (or several) for the guard to check."""
+
+    name: str
+
+    def choose_budget(self, goal: str, given: float | None) -> Decision: ...
+
+    def choose_target(self, brief: GoalBrief) -> Decision: ...
+
+    def choose_task(self, brief: GoalBrief, target: str, inferred: str, evidence: dict) -> Decision: ...
+
+    def choose_metric(self, brief: GoalBrief, task: str, target_info: dict) -> list[Decision]: ...
+
+    def choose_validation(self, n_rows: int, task: str, budget: float, forced_folds: int | None) -> Decision: ...
+
+    def choose_time_plan(self, brief: TimeBrief) -> Decision: ...
+
+    def choose_screen(self, n_features: int, n_rows: int, budget: float) -> Decision: ...
+
+    def choose_sample(self, brief: SampleBrief) -> Decision: ...
+
+    def choose_columns(self, brief: ColumnBrief) -> list[Decision]: ...
+
+    def choose_candidates(self, task: str, n_rows: int, n_features: int, seconds_left: float) -> Decision: ...
+
+    def choose_tuning(self, brief: SelectionBrief) -> Decision: ...
+
+    def choose_final(self, metric: str, leaderboard: list[dict], ensemble: dict | None) -> Decision: ...
+
+    def choose_refit(self, refit_seconds: float, seconds_left: float, interrupted: bool) -> Decision: ...

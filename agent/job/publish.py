@@ -1,0 +1,133 @@
+"""Handing a model over: scored on the untouched holdout, then saved with its metrics and the reference
+monitoring needs, so that the run folder always holds one consistent model.
+
+A run publishes its first model early (agent.job.steps_first) and later replaces it with the final one
+(agent.job.steps_model), or with the final one refitted on all rows. Scoring and saving are separate: the
+final model is scored first, and saved only if it is to replace the model already there.
+"""
+
+from __future__ import annotations
+
+import joblib
+import numpy as np
+import pandas as pd
+
+from agent.job.context import RunContext, RunState
+from agent.record.runfolder import MODEL, sha256_file, write_json
+from tools.evaluate import (
+    Evaluation,
+    encode_labels,
+    evaluate_holdout,
+    holdout_predictions,
+)
+from tools.metrics import get_metric, labels_from_proba
+from tools.model import ModelSpec
+from tools.preprocess import ColumnPlan
+from tools.reference import (
+    bootstrap_spread,
+    feature_reference,
+    level_shares,
+    numeric_summary,
+)
+
+# Distribution summaries for monitoring are as good from this many rows as from millions.
+REFERENCE_ROWS = 100_000
+
+
+def score(ctx: RunContext, state: RunState, model: object, spec: ModelSpec, plan: ColumnPlan, *,
+          importance_seconds: float) -> tuple[Evaluation, dict]:
+    """The holdout evaluation of ``model`` and its metrics as saved in metrics.json."""
+    w = ctx.workspace
+    # Predicting a big holdout costs seconds: once per model, reused by every figure below.
+    prediction = holdout_predictions(model, spec, w["X_hold"])
+    w["holdout_prediction"] = {"model": id(model), "values": prediction}
+    # The training part only fits the baseline, which ignores the features: one column is enough.
+    ev = evaluate_holdout(model, spec, w["X_train"][plan.features[:1]], w["labels_train"], w["X_hold"][plan.features],
+                          w["labels_hold"], primary=state["metric"], seed=ctx.settings.seed,
+                          importance_seconds=importance_seconds, prediction=prediction)
+    metrics = ev.to_dict()
+    metrics["model"] = spec.label
+    metrics["spread"] = bootstrap_spread(get_metric(state["metric"]), holdout_truth(w, spec), prediction,
+                                         seed=ctx.settings.seed)
+    return ev, metrics
+
+
+def holdout_truth(w: object, spec: ModelSpec) -> np.ndarray:
+    """The holdout's target as metrics take it: values, or class indices in the spec's order."""
+    if spec.task == "regression":
+        return np.asarray(w["labels_hold"], dtype=float)
+    return encode_labels(w["labels_hold"], spec.classes)
+
+
+def cached_prediction(w: object, model: object, spec: ModelSpec) -> np.ndarray:
+    """The holdout predictions of ``model``, from the last `score` when it was this model's."""
+    cached = w.get("holdout_prediction")
+    if cached is not None and cached["model"] == id(model):
+        return cached["values"]
+    return holdout_predictions(model, spec, w["X_hold"])
+
+
+def publish(ctx: RunContext, state: RunState, model: object, spec: ModelSpec, plan: ColumnPlan, *,
+            ev: Evaluation | None, metrics: dict | None, fitted_on: str, step: str) -> None:
+    """Save ``model`` as the run's model; with ``ev`` also its holdout metrics and monitoring reference
+    (a refit on all rows keeps the metrics of the model it refits)."""
+    published = {"spec": spec, "model": model, "plan": plan}
+    if ev is not None and metrics is not None:
+        published["prediction"] = cached_prediction(ctx.workspace, model, spec)
+        write_json(ctx.run_dir / "metrics.json", metrics)
+        ctx.events.emit("holdout_metrics", step=step, model=spec.label, metrics=ev.metrics, baseline=ev.baseline,
+                        primary=ev.primary, threshold=ev.threshold, at_threshold=ev.at_threshold,
+                        confusion=ev.confusion, rows=ev.n_rows, spread=metrics["spread"])
+        ctx.events.emit("importances", step=step, rows=ev.importances[:30], note=ev.importance_note)
+        _write_reference(ctx, state, model, spec, plan, metrics)
+    _save_model(ctx, model, spec, fitted_on=fitted_on, features=plan.features, step=step)
+    ctx.workspace["published"] = published
+
+
+def _save_model(ctx: RunContext, model: object, spec: ModelSpec, *, fitted_on: str, features: list[str],
+                step: str) -> None:
+    path = ctx.run_dir / MODEL
+    tmp = path.with_name(f".{MODEL}.tmp")
+    joblib.dump(model, tmp)
+    tmp.replace(path)
+    digest = sha256_file(path)
+    ctx.manifest.update(model={"file": MODEL, "sha256": digest, "fitted_on": fitted_on, "spec": spec.to_dict(),
+                               "features": features})
+    ctx.events.emit("model_saved", step=step, file=MODEL, sha256=digest, fitted_on=fitted_on,
+                    model=spec.label, bytes=path.stat().st_size)
+
+
+def _write_reference(ctx: RunContext, state: RunState, model: object, spec: ModelSpec, plan: ColumnPlan,
+                     metrics: dict) -> None:
+    """reference.json: what monitoring compares new data with (summaries only, no rows)."""
+    kinds = {c: "numeric" for c in plan.numeric}
+    kinds.update({c: "boolean" for c in plan.boolean})
+    kinds.update({c: "categorical" for c in plan.categorical})
+    kinds.update({c: "high_cardinality" for c in plan.high_cardinality})
+    kinds.update({c: "datetime" for c in plan.datetime})
+    X_train, X_hold = ctx.workspace["X_train"], ctx.workspace["X_hold"]
+    rows = len(X_train) + len(X_hold)
+    if rows > REFERENCE_ROWS:
+        picked = np.random.default_rng(ctx.settings.seed).choice(rows, size=REFERENCE_ROWS, replace=False)
+        in_train = np.sort(picked[picked < len(X_train)])
+        in_hold = np.sort(picked[picked >= len(X_train)]) - len(X_train)
+        everything = pd.concat([X_train.iloc[in_train][plan.features], X_hold.iloc[in_hold][plan.features]],
+                               ignore_index=True)
+    else:
+        everything = pd.concat([X_train[plan.features], X_hold[plan.features]], ignore_index=True)
+    values = cached_prediction(ctx.workspace, model, spec)
+    if spec.task == "regression":
+        prediction = {"kind": "values", **numeric_summary(values)}
+    else:
+        labels = np.asarray([str(c) for c in spec.classes], dtype=object)[labels_from_proba(values, spec.threshold)]
+        prediction = {"kind": "classes", **level_shares(pd.Series(labels))}
+        if spec.task == "binary":
+            prediction["positive_proba"] = numeric_summary(values[:, 1])
+    write_json(ctx.run_dir / "reference.json", {
+        "version": 1, "target": state["target"], "task": state["task"], "metric": state["metric"],
+        "classes": [str(c) for c in spec.classes], "rows": rows, "summarised_rows": len(everything),
+        "features": feature_reference(everything, kinds), "prediction": prediction,
+        "holdout": {"metrics": metrics["metrics"], "baseline": metrics["baseline"], "spread": metrics["spread"],
+                    "rows": metrics["n_rows"]},
+        "importances": metrics["importances"], "importance_note": metrics.get("importance_note", ""),
+    })

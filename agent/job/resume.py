@@ -1,0 +1,135 @@
+"""Resuming an interrupted run from its checkpoints: ``mlpilot resume RUN`` and the chat's ``/resume``.
+
+Every run keeps LangGraph checkpoints of its (small, JSON-able) state in ``checkpoints.sqlite`` and its
+cross-validation results in ``results.joblib``. Resuming rebuilds the heavy objects the state points to
+(the data, read again and checked against its sha256; the same seeded split and folds; the saved results)
+and continues the graph from the right checkpoint with a fresh budget:
+- a run stopped with Ctrl-C goes back to tuning (the Optuna studies continue from their journal), then
+  finishes again, replacing its model only with one at least as well chosen;
+- a run whose process died continues from its last finished step.
+The event log is appended to, never rewritten; ``run_resumed`` marks where.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+import joblib
+import pandas as pd
+
+from agent.job.context import RunContext
+from agent.job.runner import Run, RunOutcome, activate_policy, open_context
+from agent.job.steps_data import split_rows, target_labels
+from agent.job.steps_model import RESULTS, training_data
+from agent.record.events import read_events
+from agent.record.runfolder import EVENTS, Manifest, read_json
+from agent.settings import DEFAULT_BUDGET, Settings, resolve
+from tools.errors import ConfigError
+from tools.intake import read_table
+from tools.model import ModelSpec
+from tools.profile import profile_frame
+from tools.target import check_target
+
+RESUMABLE = ("interrupted", "running", "timed_out", "awaiting_approval")
+
+
+def resume_run(run_dir: Path, *, budget: float | None, started: float, runs_dir: Path,
+               listen: Callable[[dict], None] | None = None, interactive: bool = False,
+               approve: bool = False) -> Run:
+    """The interrupted run in ``run_dir``, rehydrated and ready to `Run.continue_from` its checkpoint.
+
+    Returns the `Run`; call ``run.continue_from(run.resume_config)``. Its clock starts at ``started``
+    with ``budget`` (else the run's own), except for a plan that waited for approval and is to ask again
+    (``approve``, the chat): its clock starts at approval. ``interactive`` says the run lives in the
+    chat, where the time wall stops it instead of ending the process.
+
+    Raises:
+        ConfigError: the run finished (nothing to resume), has no checkpoints, or its data changed.
+    """
+    manifest = read_json(run_dir / "manifest.json")
+    status = manifest.get("status")
+    if status not in RESUMABLE:
+        raise ConfigError(f"The run '{run_dir.name}' is {status}; only an interrupted run can be resumed. "
+                          "Use `mlpilot rerun` to run it again.")
+    settings = _settings(run_dir, manifest, budget, runs_dir, interactive, ask=approve and status == "awaiting_approval")
+    ctx = open_context(settings, manifest["run_id"], run_dir, Manifest(run_dir, manifest), started=started,
+                       listen=listen)
+    run = Run(ctx, activate_policy(ctx))
+    snapshot = _resume_point(run, status)
+    _rehydrate(ctx, snapshot.values, manifest)
+    ctx.clock.set_budget(settings.budget or DEFAULT_BUDGET)
+    if not (settings.interactive and not settings.yes):
+        ctx.clock.start(at=started)
+    ctx.manifest.update(status="running", resumed=manifest.get("resumed", []) + [time.strftime("%Y-%m-%dT%H:%M:%S")])
+    ctx.events.emit("run_resumed", from_step=snapshot.next[0], budget=ctx.clock.budget, previous_status=status,
+                    running=ctx.clock.running)
+    run.resume_config = snapshot.config
+    return run
+
+
+def decided_budget(run_dir: Path) -> float | None:
+    """The budget the run decided (from the goal, an option or an edit at approval), from its log."""
+    budgets = [e["choice"] for e in read_events(run_dir / EVENTS) if e["kind"] == "decision" and e["question"] == "budget"]
+    return float(budgets[-1]) if budgets else None
+
+
+def _settings(run_dir: Path, manifest: dict, budget: float | None, runs_dir: Path, interactive: bool, *,
+              ask: bool) -> Settings:
+    old = manifest["settings"]
+    keys = ("data", "goal", "target", "task", "metric", "seed", "max_trials", "folds", "keep", "drop", "inherited",
+            "delimiter", "encoding", "n_jobs", "parent")
+    flags = {k: old.get(k) for k in keys}
+    flags.update(budget=budget or manifest.get("budget") or decided_budget(run_dir) or old.get("budget"),
+                 runs_dir=str(runs_dir),
+                 llm=old.get("llm_model") or "off", interactive=interactive, yes=not ask)
+    return resolve(flags)
+
+
+def _resume_point(run: Run, status: str) -> object:
+    history = list(run.graph.get_state_history(run.config))
+    if not history:
+        raise ConfigError(f"The run '{run.ctx.run_id}' has no checkpoints to resume from.")
+    if status == "interrupted":
+        # Stopped by the person: the graph ended normally; go back to tuning (or selection, if it never got
+        # that far) so the unspent work is done.
+        for wanted in ("tune", "select"):
+            for snap in history:
+                if snap.next == (wanted,):
+                    return snap
+    for snap in history:
+        if snap.next:
+            return snap
+    raise ConfigError(f"The run '{run.ctx.run_id}' has no unfinished step to resume.")
+
+
+def _rehydrate(ctx: RunContext, state: dict, manifest: dict) -> None:
+    """Rebuild the heavy objects the saved state refers to."""
+    s = ctx.settings
+    table = read_table(s.data, delimiter=s.delimiter, encoding=s.encoding)
+    if table.sha256 != manifest["data"]["sha256"]:
+        raise ConfigError(f"'{s.data}' changed since the run started (its sha256 differs); it cannot be resumed. "
+                          "Start a new run on the new data.")
+    ctx.workspace["table"] = table
+    ctx.workspace["profile"] = profile_frame(table.frame)
+    if "target" in state and "validation" in state:
+        labels = target_labels(table.frame[state["target"]], table)
+        info = check_target(pd.DataFrame({state["target"]: labels}), state["target"], state["task"], goal=s.goal)
+        split_rows(ctx, state["target"], info, state["validation"])
+    results_path = ctx.run_dir / RESULTS
+    if results_path.exists():
+        ctx.workspace["results"] = joblib.load(results_path)
+    if "column_plan" in state and "X_train" in ctx.workspace.items:
+        training_data(ctx, state)
+    if state.get("final"):
+        ctx.workspace["spec"] = ModelSpec.from_dict(state["final"])
+
+
+def resume_job(run_dir: Path, *, budget: float | None, started: float, runs_dir: Path,
+               listen: Callable[[dict], None] | None = None) -> RunOutcome:
+    """Resume and run to the end (the CLI's ``mlpilot resume``)."""
+    run = resume_run(run_dir, budget=budget, started=started, runs_dir=runs_dir, listen=listen)
+    run.continue_from(run.resume_config)
+    assert run.outcome is not None
+    return run.outcome

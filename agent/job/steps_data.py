@@ -1,0 +1,261 @@
+"""Graph nodes from file to plan: intake, profile, plan, clean.
+
+Each node takes the state and the runtime context, does its step through tools, logs what it decided,
+and returns a partial state update.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from langgraph.runtime import Runtime
+from sklearn.model_selection import train_test_split
+
+from agent.decide.planedit import copy_plan, drop_column, features
+from agent.decide.policy import ColumnBrief, Decision, GoalBrief, TimeBrief
+from agent.job.context import RunContext, RunState
+from agent.record.runfolder import write_json
+from tools.intake import read_table
+from tools.leakage import find_leakage
+from tools.preprocess import ColumnPlan, build_preprocessor
+from tools.profile import profile_frame
+from tools.screen import screen_features
+from tools.signals import datetime_summary, missing_signal
+from tools.target import check_target, encode_target, infer_task, usable_rows
+
+# Past this many feature columns, selection and tuning work on the strongest ones (a screen).
+WIDE = 300
+
+
+def intake(state: RunState, runtime: Runtime[RunContext]) -> RunState:
+    """Read the file."""
+    ctx = runtime.context
+    s = ctx.settings
+    with ctx.step("intake", file=str(s.data)):
+        table = read_table(s.data, delimiter=s.delimiter, encoding=s.encoding)
+        ctx.workspace["table"] = table
+        ctx.manifest.update(data={"path": str(s.data), "sha256": table.sha256, "rows": table.shape[0],
+                                  "columns": table.shape[1], "format": table.file_format,
+                                  "encoding": table.encoding, "delimiter": table.delimiter,
+                                  "decimal": table.decimal, "schema": table.schema()})
+        ctx.events.emit("data_read", step="intake", rows=table.shape[0], columns=table.shape[1],
+                        sha256=table.sha256, delimiter=table.delimiter, encoding=table.encoding,
+                        decimal=table.decimal, notes=list(table.notes))
+    return {"step": "intake"}
+
+
+def profile(state: RunState, runtime: Runtime[RunContext]) -> RunState:
+    """Profile every column (no target yet: target-aware checks wait for the training part)."""
+    ctx = runtime.context
+    with ctx.step("profile"):
+        prof = profile_frame(ctx.workspace["table"].frame)
+        ctx.workspace["profile"] = prof
+        write_json(ctx.run_dir / "profile.json", prof.to_dict())
+        flagged = {c.name: list(c.flags) for c in prof.columns if c.flags}
+        ctx.events.emit("profiled", step="profile", rows=prof.n_rows, columns=prof.n_columns,
+                        duplicate_rows=prof.duplicate_rows, seconds=round(prof.seconds, 3), flagged=flagged)
+        warnings = []
+        if prof.duplicate_rows:
+            warnings.append(f"{prof.duplicate_rows:,} duplicate rows: a row and its copy may land on both sides "
+                            "of a split and flatter the scores a little")
+            ctx.events.emit("warning", step="profile", message=warnings[-1])
+    return {"step": "profile", "warnings": warnings}
+
+
+def plan(state: RunState, runtime: Runtime[RunContext]) -> RunState:
+    """Target, task, metric, validation; split off the holdout; then the columns and the candidates."""
+    ctx = runtime.context
+    s = ctx.settings
+    table = ctx.workspace["table"]
+    frame: pd.DataFrame = table.frame
+    prof = ctx.workspace["profile"]
+    with ctx.step("plan"):
+        brief = GoalBrief(goal=s.goal, columns=[str(c) for c in frame.columns], profile_summary=prof.summary(),
+                          column_kinds={c.name: c.kind for c in prof.columns}, n_rows=len(frame),
+                          forced_target=s.target, forced_task=s.task, forced_metric=s.metric)
+        facts = {"columns": brief.columns}
+        target = ctx.decider.one(lambda p: p.choose_target(brief), facts, step="plan").choice
+        labels = _target_labels(frame[target], table)
+        inferred, evidence = infer_task(labels)
+        facts.update(target=target, target_numeric=pd.api.types.is_numeric_dtype(labels)
+                     and not pd.api.types.is_bool_dtype(labels))
+        task = ctx.decider.one(lambda p: p.choose_task(brief, target, inferred, evidence), facts, step="plan").choice
+        info = check_target(pd.DataFrame({target: labels}), target, task, goal=s.goal)
+        task = info.task
+        _log_target_facts(ctx, info)
+        all_positive = task == "regression" and bool((labels.dropna() > 0).all())
+        facts["task"] = task
+        metric_decisions = ctx.decider.ask(lambda p: p.choose_metric(brief, task, {"all_positive": all_positive}),
+                                           facts, step="plan")
+        metric = next(d.choice for d in metric_decisions if d.question == "metric")
+        rule = next(d.choice for d in metric_decisions if d.question == "threshold_rule")
+        keep = usable_rows(labels, info)
+        validation = ctx.decider.one(lambda p: p.choose_validation(int(keep.sum()), task, ctx.clock.budget,
+                                                                   s.folds), facts, step="plan").choice
+        train_rows, hold_rows = split_rows(ctx, target, info, validation)
+        ctx.events.emit("split", step="plan", train_rows=train_rows, holdout_rows=hold_rows,
+                        seed=s.seed, stratified=task != "regression")
+        column_plan = _plan_columns(ctx, target, task, prof)
+        n_features = len(column_plan.features)
+        candidates = ctx.decider.one(lambda p: p.choose_candidates(task, train_rows, n_features,
+                                                                   ctx.seconds_left()),
+                                     facts, step="plan").choice
+        ctx.manifest.update(plan={"target": target, "task": task, "metric": metric, "threshold_rule": rule,
+                                  "dropped": column_plan.dropped, "features": column_plan.features})
+        time_brief = TimeBrief(budget=ctx.clock.budget, seconds_left=ctx.plan.pool(), llm_cap=ctx.plan.llm_cap,
+                               n_rows=train_rows, n_features=n_features, candidates=list(candidates),
+                               max_trials=s.max_trials)
+        time_plan = ctx.decider.one(lambda p: p.choose_time_plan(time_brief), {}, step="plan")
+        ctx.plan.set_weights(time_plan.choice["weights"])
+    return {"step": "plan", "target": target, "task": task, "classes": info.to_dict()["classes"],
+            "metric": metric, "threshold_rule": rule, "validation": validation,
+            "column_plan": column_plan.to_dict(), "candidates": list(candidates)}
+
+
+def split_rows(ctx: RunContext, target: str, info: object, validation: dict) -> tuple[int, int]:
+    """Drop unusable rows and split the holdout off, into the workspace (seeded, so a resumed run gets
+    the very same split). Returns the sizes of the training part and the holdout."""
+    table = ctx.workspace["table"]
+    labels = _target_labels(table.frame[target], table)
+    keep = usable_rows(labels, info)
+    X = table.frame.loc[keep].drop(columns=[target]).reset_index(drop=True)
+    y_labels = labels[keep].reset_index(drop=True)
+    y = encode_target(y_labels, info)
+    train_idx, hold_idx = train_test_split(np.arange(len(X)), test_size=validation["holdout_share"],
+                                           random_state=ctx.settings.seed,
+                                           stratify=y if info.task != "regression" else None)
+    ctx.workspace.items.update(X_train=X.iloc[train_idx].reset_index(drop=True), y_train=y[train_idx],
+                               labels_train=y_labels.iloc[train_idx].reset_index(drop=True),
+                               X_hold=X.iloc[hold_idx].reset_index(drop=True), y_hold=y[hold_idx],
+                               labels_hold=y_labels.iloc[hold_idx].reset_index(drop=True), target_info=info)
+    return len(train_idx), len(hold_idx)
+
+
+def target_labels(values: pd.Series, table: object) -> pd.Series:
+    """Public alias: the target as the user spelled its labels."""
+    return _target_labels(values, table)
+
+
+def _target_labels(values: pd.Series, table: object) -> pd.Series:
+    """Booleans back to the file's own spelling ("yes"/"no"), so labels read as the user wrote them."""
+    if not pd.api.types.is_bool_dtype(values):
+        return values
+    spec = next((c for c in table.columns if c.name == values.name), None)
+    true_token = spec.true_token if spec and spec.true_token else "True"
+    false_token = spec.false_token if spec and spec.false_token else "False"
+    return values.map({True: true_token, False: false_token}).astype("object").where(values.notna(), None)
+
+
+def _log_target_facts(ctx: RunContext, info: object) -> None:
+    if info.missing_rows:
+        ctx.events.emit("rows_dropped", step="plan", rows=info.missing_rows,
+                        reason=f"the target '{info.name}' is missing in {info.missing_rows:,} rows; they cannot "
+                               "be learned from or scored")
+    for label, count in info.rare_classes.items():
+        ctx.decider.record(Decision(f"rare_class:{label}", "drop rows",
+                                    f"class {label!r} has {count} rows, fewer than 10: too few to learn or to "
+                                    "evaluate; its rows are left out and the model will not predict it",
+                                    {"rows": count}), step="plan")
+    if info.task == "binary":
+        ctx.decider.record(Decision("positive_class", info.classes[1], info.positive_reason,
+                                    {"counts": info.counts},
+                                    [{"choice": info.classes[0], "why_not": "see reason"}]), step="plan")
+
+
+def _plan_columns(ctx: RunContext, target: str, task: str, prof: object) -> ColumnPlan:
+    s = ctx.settings
+    X_train, y_train = ctx.workspace["X_train"], ctx.workspace["y_train"]
+    table = ctx.workspace["table"]
+    train_frame = X_train.assign(**{target: ctx.workspace["labels_train"].to_numpy()})
+    # What is left of the preparation's share, but a couple of seconds at least: a leak missed costs more.
+    leak_limit = min(15.0, max(2.0, ctx.plan.remaining("prepare")))
+    leakage = find_leakage(train_frame, target, task, seed=s.seed, time_limit=leak_limit)
+    ctx.workspace["leakage"] = leakage
+    ctx.events.emit("leakage_check", step="plan", **leakage.to_dict())
+    profile_dict = prof.to_dict()
+    kinds = {c.name: c.kind for c in prof.columns}
+    numeric = [c for c, k in kinds.items() if k == "numeric" and c != target]
+    dates = [c for c, k in kinds.items() if k == "datetime" and c != target]
+    brief = ColumnBrief(target=target, task=task, profile=profile_dict, leakage=leakage.to_dict(),
+                        missing_signal=missing_signal(X_train, y_train, task, numeric),
+                        datetime_info=datetime_summary(X_train, dates),
+                        keep=list(s.keep), drop=list(s.drop), inherited=dict(s.inherited))
+    unknown = [c for c in list(s.keep) + list(s.drop) if c not in table.frame.columns]
+    if unknown:
+        from tools.errors import DataError
+        raise DataError(f"--keep/--drop name columns that are not in the data: {', '.join(unknown)}.")
+    facts = {"columns": [str(c) for c in table.frame.columns], "target": target, "task": task}
+    decisions = ctx.decider.ask(lambda p: p.choose_columns(brief), facts, step="plan")
+    for d in decisions:
+        if d.question.startswith("drop:") and d.choice == "keep" and d.actor != "user":
+            ctx.events.emit("warning", step="plan", message=f"'{d.question[5:]}' looks like it could leak the "
+                            f"target and was kept: {d.reason}")
+    plan_dict = next(d.choice for d in decisions if d.question == "column_plan")
+    if len(features(plan_dict)) > WIDE:
+        plan_dict = _screen_columns(ctx, plan_dict, task)
+    return ColumnPlan.from_dict(plan_dict)
+
+
+def _screen_columns(ctx: RunContext, plan: dict, task: str) -> dict:
+    """On a very wide table, keep the columns with the strongest single-column link to the target (a
+    decision of the policy how many); the others are dropped with their score as the reason."""
+    s = ctx.settings
+    used = features(plan)
+    decision = ctx.decider.one(lambda p: p.choose_screen(len(used), len(ctx.workspace["X_train"]),
+                                                         ctx.clock.budget), {}, step="plan")
+    keep = decision.choice.get("keep")
+    if keep is None or keep >= len(used):
+        return plan
+    always = [c for c in used if c in plan.get("datetime", []) or c in s.keep]
+    screen = screen_features(ctx.workspace["X_train"], ctx.workspace["y_train"], task, keep=int(keep),
+                             numeric=plan.get("numeric", []), columns=used, always=always, seed=s.seed)
+    kept = set(screen.kept)
+    cutoff = min((screen.scores[c] for c in screen.kept if c in screen.scores), default=0.0)
+    plan = copy_plan(plan)
+    for column in screen.dropped():
+        drop_column(plan, column, f"screened out on a wide table: its link to the target alone (eta squared "
+                                  f"{screen.scores[column]:.4f}) is weaker than the {len(kept):,} kept "
+                                  f"(at least {cutoff:.4f})")
+    top = sorted(screen.scores.items(), key=lambda kv: -kv[1])[:10]
+    ctx.events.emit("feature_screen", step="plan", kept=len(kept), dropped=len(screen.dropped()), rows=screen.rows,
+                    cutoff=cutoff, top=dict(top))
+    return plan
+
+
+def clean(state: RunState, runtime: Runtime[RunContext]) -> RunState:
+    """Build the cleaning pipelines and check them once on the training part."""
+    ctx = runtime.context
+    plan = ColumnPlan.from_dict(state["column_plan"])
+    with ctx.step("clean"):
+        X_train, y_train = ctx.workspace["X_train"], ctx.workspace["y_train"]
+        sample = X_train.iloc[: min(len(X_train), 2000)]
+        shapes = {}
+        for encoding in ("native", "ordinal", "onehot"):
+            prep = build_preprocessor(plan, encoding=encoding, task=state["task"], seed=ctx.settings.seed)
+            out = prep.fit_transform(sample, y_train[: len(sample)])
+            shapes[encoding] = int(out.shape[1])
+        ctx.events.emit("cleaning", step="clean", features_in=len(plan.features), features_out=shapes,
+                        steps=_cleaning_steps(plan),
+                        note="fitted inside each training fold during selection and tuning, never on "
+                             "validation or holdout rows")
+    return {"step": "clean", "iterating": False}
+
+
+def _cleaning_steps(plan: ColumnPlan) -> list[str]:
+    steps = []
+    if plan.numeric:
+        steps.append(f"{len(plan.numeric)} numeric: kept with gaps for trees; median-imputed and scaled "
+                     "for the linear model")
+    if plan.missing_indicators:
+        steps.append(f"missing-value indicators for {', '.join(plan.missing_indicators)}")
+    if plan.boolean:
+        steps.append(f"{len(plan.boolean)} boolean: as 0/1")
+    if plan.categorical:
+        steps.append(f"{len(plan.categorical)} categorical: native categories (boosting), ordinal codes "
+                     "(forests), one-hot (linear); levels seen fewer than 5 times grouped")
+    if plan.high_cardinality:
+        steps.append(f"{len(plan.high_cardinality)} with many levels ({', '.join(plan.high_cardinality)}): "
+                     "target encoding with internal cross-fitting")
+    for col, parts in plan.datetime_parts.items():
+        steps.append(f"date '{col}': {', '.join(parts)}")
+    return steps
