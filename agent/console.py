@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from agent.record.status import describe_status
+from tools.fmt import number
 from tools.metrics import metric_label
 
 
@@ -152,7 +153,7 @@ class Terminal:
         for name, value in summary.get("metrics", {}).items():
             label = metric_label(name)
             star = " *" if name == summary.get("primary_metric") else ""
-            table.add_row(label + star, _num(value), _num(summary.get("baseline", {}).get(name)))
+            table.add_row(label + star, number(value), number(summary.get("baseline", {}).get(name)))
         if summary.get("metrics"):
             self.out.print(table)
         if summary.get("model"):
@@ -186,12 +187,6 @@ class Terminal:
 
     def print(self, *args: Any, **kwargs: Any) -> None:
         self.out.print(*args, **kwargs)
-
-
-def _num(value: Any) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:,.4f}" if abs(value) < 1e5 else f"{value:,.0f}"
 
 
 def _compact(value: object) -> str:

@@ -154,11 +154,12 @@ def test_the_leaderboard_shows_the_logged_scores_and_what_was_not_tuned(runs: di
     from rich.console import Console
 
     from agent.chat.board import leaderboard
+    from agent.record.reader import RunRecord
 
     log = events(runs["titanic"])
     selection = next(e for e in log if e["kind"] == "leaderboard" and e["stage"] == "selection")
     shares = next(e for e in log if e["kind"] == "tuning_started")["shares"]
-    table, lines = leaderboard(log)
+    table, lines = leaderboard(RunRecord(runs["titanic"]))
     text = "\n".join(lines)
     for row in selection["rows"]:
         line = next(x for x in lines if x.strip().startswith(row["candidate"] + ":"))
@@ -169,7 +170,8 @@ def test_the_leaderboard_shows_the_logged_scores_and_what_was_not_tuned(runs: di
     console = Console(width=200, record=True)
     console.print(table)
     assert "models tried" in console.export_text()
-    assert leaderboard([e for e in log if e["kind"] != "leaderboard"]) is None, "nothing before selection"
+    before = RunRecord(runs["titanic"], events=[e for e in log if e["kind"] != "leaderboard"])
+    assert leaderboard(before) is None, "nothing before selection"
 
 
 def test_budget_answer_gives_the_wall_the_time_plan_and_the_clock(runs: dict[str, Path]) -> None:

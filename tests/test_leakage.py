@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from tests.cli_helpers import DATASETS
 from tools.errors import ToolArgumentError
 from tools.leakage import find_leakage
-
-DATASETS = Path("/work/shared/datasets")
 
 
 def _read(name: str, **kwargs) -> pd.DataFrame:

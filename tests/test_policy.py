@@ -11,7 +11,8 @@ from agent.decide.decider import Decider
 from agent.decide.guard import check
 from agent.decide.policy import ColumnBrief, Decision, GoalBrief, SelectionBrief
 from agent.decide.rules import RulePolicy
-from agent.record.events import EventLog, read_events
+from agent.record.events import EventLog
+from agent.record.reader import read_events
 from tools.errors import DataError
 from tools.leakage import find_leakage
 from tools.profile import profile_frame

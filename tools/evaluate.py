@@ -19,6 +19,7 @@ from sklearn.metrics import confusion_matrix, f1_score, precision_score, recall_
 from tools.crossval import safe_score
 from tools.metrics import get_metric, labels_from_proba, report_metrics
 from tools.model import ModelSpec, class_probabilities
+from tools.reference import resamples
 
 
 @dataclass
@@ -141,13 +142,8 @@ def paired_gap(metric: Any, y: np.ndarray, new: np.ndarray, old: np.ndarray, *, 
     favours ``new``), with the 5-95% interval of that difference over paired bootstrap resamples (``n``,
     or as many as ``seconds`` allow on a big holdout, but at least 50)."""
     diff = metric.oriented(metric(y, new)) - metric.oriented(metric(y, old))
-    rng = np.random.default_rng(seed)
     diffs: list[float] = []
-    end = time.monotonic() + seconds
-    for i in range(n):
-        if i >= 50 and time.monotonic() > end:
-            break
-        idx = rng.integers(0, len(y), len(y))
+    for idx in resamples(len(y), n=n, seed=seed, seconds=seconds):
         try:
             diffs.append(metric.oriented(metric(y[idx], new[idx])) - metric.oriented(metric(y[idx], old[idx])))
         except ValueError:

@@ -31,9 +31,8 @@ import numpy as np
 import pandas as pd
 
 from tools.errors import DataError, ToolArgumentError
-from tools.profile import jsonable
-
-TASKS = ("binary", "multiclass", "regression")
+from tools.jsonable import jsonable
+from tools.target import TASKS
 
 # Tiny-noise copies of a regression target score R2 0.97-0.999 with the depth-4 tree (taxis tip, with its
 # mass of zeros, is the lowest); the best legitimate single column seen is diamonds carat at ~0.87.

@@ -29,6 +29,10 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEnc
 
 ENCODINGS = ("onehot", "ordinal", "native")
 DATETIME_PARTS = ("year", "month", "day", "day_of_week", "hour")
+# The lists of a ColumnPlan that hold features, one per way a column is modelled.
+ROLES = ("numeric", "boolean", "categorical", "high_cardinality", "datetime")
+# More levels than this and one-hot columns outnumber what a model can learn from: target-encode instead.
+HIGH_CARDINALITY = 50
 
 
 @dataclass

@@ -10,7 +10,6 @@ many distinct values) come from one fixed-seed sample of at most `SAMPLE_ROWS` r
 from __future__ import annotations
 
 import difflib
-import math
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +20,8 @@ import numpy as np
 import pandas as pd
 
 from tools.errors import ToolArgumentError
+from tools.fmt import number
+from tools.jsonable import jsonable
 
 KINDS = ("numeric", "boolean", "categorical", "datetime", "text")
 SAMPLE_ROWS = 100_000
@@ -367,24 +368,6 @@ def _unknown_column_message(name: str, columns: list[str], what: str = "column")
     return f"No {what} {name!r}; columns are {shown}.{hint}"
 
 
-def jsonable(value: Any) -> Any:
-    """A JSON-able copy: numpy scalars to Python, NaN/inf to None, tuples to lists, keys to str."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        f = float(value)
-        return f if math.isfinite(f) else None
-    if isinstance(value, (pd.Timestamp, np.datetime64)):
-        return _iso(value)
-    return value
-
-
 def _pct(share: float) -> str:
     return "<0.1%" if 0 < share < 0.001 else f"{share:.1%}"
 
@@ -409,9 +392,9 @@ def _summarize(p: Profile) -> str:
                          f"{shown}{more}{ratio}.")
         else:
             st = t.stats or {}
-            lines.append(f"Target '{t.name}' looks like regression: mean {_num(st.get('mean'))}, median "
-                         f"{_num(st.get('median'))}, range {_num(st.get('min'))} to {_num(st.get('max'))}, "
-                         f"skew {_num(st.get('skew'))}.")
+            num = {k: number(st.get(k), significant=True) for k in ("mean", "median", "min", "max", "skew")}
+            lines.append(f"Target '{t.name}' looks like regression: mean {num['mean']}, median {num['median']}, "
+                         f"range {num['min']} to {num['max']}, skew {num['skew']}.")
         if t.n_missing:
             lines.append(f"The target is missing in {t.n_missing:,} rows; they cannot be used for training.")
     for title, cols, prefix in [
@@ -438,5 +421,3 @@ def _summarize(p: Profile) -> str:
     return "\n".join(lines)
 
 
-def _num(value: Any) -> str:
-    return "n/a" if value is None else f"{value:,.4g}"

@@ -12,8 +12,7 @@ bootstrap spread. Only summaries are kept: no row can be recovered from the refe
 from __future__ import annotations
 
 import time
-
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -93,17 +92,23 @@ def bin_shares(values: np.ndarray, edges: np.ndarray | list[float]) -> np.ndarra
     return np.bincount(idx, minlength=n_bins)[:n_bins] / max(len(values), 1)
 
 
+def resamples(size: int, *, n: int, seed: int, seconds: float, at_least: int = 50) -> Iterator[np.ndarray]:
+    """Row indices of up to ``n`` seeded bootstrap resamples of ``size`` rows; past ``at_least`` of them,
+    no more once ``seconds`` have passed (a big holdout must not hold the run up for its interval)."""
+    rng = np.random.default_rng(seed)
+    end = time.monotonic() + seconds
+    for i in range(n):
+        if i >= at_least and time.monotonic() > end:
+            return
+        yield rng.integers(0, size, size)
+
+
 def bootstrap_spread(score: Callable[[np.ndarray, np.ndarray], float], y: np.ndarray, pred: np.ndarray, *,
                      n: int = 200, seed: int = 0, seconds: float = 1.0) -> dict:
     """Mean, sd and 5-95% interval of ``score`` over bootstrap resamples of the holdout (``n`` of them,
     or as many as ``seconds`` allow on a big holdout, but at least 50)."""
-    rng = np.random.default_rng(seed)
     values = []
-    end = time.monotonic() + seconds
-    for i in range(n):
-        if i >= 50 and time.monotonic() > end:
-            break
-        idx = rng.integers(0, len(y), len(y))
+    for idx in resamples(len(y), n=n, seed=seed, seconds=seconds):
         try:
             v = score(y[idx], pred[idx])
         except ValueError:

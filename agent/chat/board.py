@@ -7,18 +7,19 @@ from __future__ import annotations
 from rich.table import Table
 
 from agent.chat.explain import choice_text
+from agent.record.reader import RunRecord
 from tools.metrics import metric_label
 
 
-def leaderboard(events: list[dict]) -> tuple[Table, list[str]] | None:
+def leaderboard(run: RunRecord) -> tuple[Table, list[str]] | None:
     """The table to print and the same facts as lines of text (for the LLM); None before selection."""
-    selection = [e for e in events if e["kind"] == "leaderboard" and e.get("stage") == "selection"]
+    selection = run.leaderboards("selection")
     if not selection:
         return None
     first, metric = selection[-1], selection[-1]["metric"]
-    tuned = next((e for e in reversed(events) if e["kind"] == "leaderboard" and e.get("stage") == "tuning"), None)
+    tuned = run.last("leaderboard", stage="tuning")
     # Candidates the tuning gave no trials keep their default settings: they were not tuned.
-    shares = next((e.get("shares", {}) for e in reversed(events) if e["kind"] == "tuning_started"), {})
+    shares = (run.last("tuning_started") or {}).get("shares", {})
     after = {r["candidate"]: r for r in (tuned or {}).get("rows", []) if shares.get(r["candidate"])}
     rows = sorted(first["rows"], key=lambda r: after.get(r["candidate"], {}).get("rank", 100 + r["rank"]))
     table = Table(title=f"models tried: CV {metric_label(metric)}, mean +- sd over folds")
@@ -31,11 +32,10 @@ def leaderboard(events: list[dict]) -> tuple[Table, list[str]] | None:
         default, best = _score(r), (_score(t) if t else "not tuned")
         table.add_row(r.get("label", r["candidate"]), default, best, f"{(t or r)['fit_seconds']:.1f}")
         lines.append(f"  {r['candidate']}: default {default}; " + (f"after tuning {best}" if t else best))
-    for f in (e for e in events if e["kind"] == "candidate_failed"):
+    for f in run.all("candidate_failed"):
         table.add_row(f["candidate"], "failed", "", "")
         lines.append(f"  {f['candidate']}: failed ({f.get('error', '')})")
-    final = next((e for e in reversed(events) if e["kind"] == "decision" and e["question"] == "final_model"), None)
-    holdout = next((e for e in reversed(events) if e["kind"] == "holdout_metrics"), None)
+    final, holdout = run.decision("final_model"), run.last("holdout_metrics")
     if final:
         caption = f"chosen: {choice_text(final['choice'])} (event {final['seq']})"
         if holdout and holdout.get("metrics", {}).get(metric) is not None:

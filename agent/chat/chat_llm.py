@@ -15,7 +15,7 @@ from agent.llm.client import LLMClient, LLMUnavailable, Usage
 from agent.llm.config import LLMConfig
 from agent.llm.loop import Conversation, Stage, StageFailed, ToolError
 from agent.llm.prompts import load_prompt
-from agent.record.events import read_events
+from agent.record.reader import RunRecord
 
 MAX_HISTORY = 40
 
@@ -154,7 +154,7 @@ class ChatLLM:
             """
             if event_ids:
                 run_dir = c.run_dir()
-                known = {e["seq"] for e in read_events(run_dir / "events.jsonl")} if run_dir else set()
+                known = RunRecord(run_dir).seqs if run_dir else set()
                 missing = [i for i in event_ids if i not in known]
                 if missing:
                     raise ToolError(f"events {missing} are not in the run's log; cite only numbers explain returned",

@@ -543,11 +543,11 @@ class Commands:
 
 def _board(run_dir: Path | None) -> tuple[Any, list[str]] | None:
     from agent.chat.board import leaderboard
-    from agent.record.events import read_events
+    from agent.record.reader import RunRecord
 
     if run_dir is None or not (run_dir / "events.jsonl").exists():
         return None
-    return leaderboard(list(read_events(run_dir / "events.jsonl")))
+    return leaderboard(RunRecord(run_dir))
 
 
 def _summary_of(report: str) -> str:

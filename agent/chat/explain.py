@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from agent.record.events import read_events
-from agent.record.runfolder import EVENTS, read_json
+from agent.record.reader import RunRecord
+from agent.record.runfolder import EVENTS
 from agent.record.status import describe_status
+from tools.fmt import number
 from tools.metrics import METRICS, metric_label
 
 TOPICS = ("column", "model", "baseline", "metric", "threshold", "target", "budget", "general")
@@ -36,12 +37,6 @@ class Answer:
     text: str
     events: tuple[int, ...]
     found: bool
-
-
-def _fmt(value: Any, digits: int = 4) -> str:
-    if isinstance(value, float):
-        return f"{value:.{digits}f}" if abs(value) < 1e5 else f"{value:,.0f}"
-    return "n/a" if value is None else str(value)
 
 
 def _cite(event: dict | None, actor: bool = False) -> str:
@@ -93,57 +88,6 @@ class _Notes:
         return Answer("\n".join(self.lines), tuple(self.seqs), bool(self.seqs))
 
 
-class _Run:
-    """A run folder read once: events, manifest and artifacts, with the look-ups the answers share."""
-
-    def __init__(self, run_dir: Path) -> None:
-        self.dir = Path(run_dir)
-        self.events = read_events(self.dir / EVENTS)
-        self.manifest, self.metrics, self.profile = (self._json(n) for n in ("manifest", "metrics", "profile"))
-
-    def _json(self, name: str) -> dict:
-        try:
-            return read_json(self.dir / f"{name}.json")
-        except (OSError, ValueError):  # a stopped run may lack an artifact: answer from what exists
-            return {}
-
-    def all(self, kind: str) -> list[dict]:
-        return [e for e in self.events if e["kind"] == kind]
-
-    def last(self, kind: str, **match: Any) -> dict | None:
-        return next((e for e in reversed(self.all(kind)) if all(e.get(k) == v for k, v in match.items())), None)
-
-    def decision(self, question: str) -> dict | None:
-        return self.last("decision", question=question)
-
-    def fallbacks(self, question: str) -> list[dict]:
-        return [e for e in self.all("fallback") if e.get("question") == question]
-
-    @property
-    def run_id(self) -> str:
-        return self.manifest.get("run_id") or (self.last("run_started") or {}).get("run_id") or self.dir.name
-
-    def columns(self) -> list[str]:
-        leak = self.last("leakage_check") or {}
-        names = [c["name"] for c in self.profile.get("columns", []) + self.manifest.get("data", {}).get("schema", [])]
-        names += list(leak.get("single_column_scores", {})) + list(leak.get("skipped", {}))
-        names += [e["question"][5:] for e in self.all("decision") if e["question"].startswith("drop:")]
-        return list(dict.fromkeys(names))
-
-    def dropped(self) -> dict[str, str]:
-        """Column -> reason, from the column plan and any later iteration."""
-        plan = self.decision("column_plan")
-        out = dict(plan["choice"].get("dropped", {})) if plan and isinstance(plan["choice"], dict) else {}
-        for it in self.all("iteration"):
-            out.update({c: f"dropped for a second iteration: {it.get('reason')}" for c in it.get("dropped", [])})
-        return out
-
-    def holdout(self) -> tuple[dict | None, dict]:
-        """The holdout_metrics event and its payload (metrics.json when the event is missing)."""
-        event = self.last("holdout_metrics")
-        return event, (event or self.metrics)
-
-
 def _no_log(run_dir: Path) -> Answer:
     return Answer(f"There is no event log in {run_dir} ({EVENTS} is missing), so there is nothing to explain: "
                   "is this an mlpilot run folder? `mlpilot runs` lists the runs.", (), False)
@@ -164,7 +108,7 @@ def explain(run_dir: Path, topic: str, subject: str | None = None) -> Answer:
     """
     if topic not in TOPICS:
         raise ValueError(f"topic must be one of {', '.join(TOPICS)}; got {topic!r}")
-    run = _Run(run_dir)
+    run = RunRecord(run_dir)
     if not (run.dir / EVENTS).exists():
         return _no_log(run.dir)
     return _ANSWERS[topic](run, subject)
@@ -175,11 +119,11 @@ def relevant_events(run_dir: Path, topic: str, subject: str | None = None, limit
 
     They are the events `explain` cites, for a language model to phrase a reply from the facts alone.
     """
-    by_seq = {e["seq"]: e for e in read_events(Path(run_dir) / EVENTS)}
+    by_seq = {e["seq"]: e for e in RunRecord(run_dir).events}
     return [by_seq[s] for s in explain(run_dir, topic, subject).events[:limit] if s in by_seq]
 
 
-def _column(run: _Run, subject: str | None) -> Answer:
+def _column(run: RunRecord, subject: str | None) -> Answer:
     notes, names = _Notes(), run.columns()
     name = next((c for c in names if subject and c.lower() == subject.strip().lower()), None)
     if name is None:
@@ -214,9 +158,9 @@ def _column(run: _Run, subject: str | None) -> Answer:
     if scores.get(name) is not None:
         ranked = sorted((v for v in scores.values() if v is not None), reverse=True)
         without = leak.get("drop_column_scores", {}).get(name)
-        notes.add(f"Evidence: alone it scores {metric_label(leak.get('metric'))} {_fmt(scores[name], 3)}, rank "
+        notes.add(f"Evidence: alone it scores {metric_label(leak.get('metric'))} {number(scores[name], digits=3)}, rank "
                   f"{ranked.index(scores[name]) + 1} of {len(ranked)} columns; the full quick model scores "
-                  f"{_fmt(leak.get('full_score'), 3)}" + (f" and {_fmt(without, 3)} without it" if without is not None
+                  f"{number(leak.get('full_score'), digits=3)}" + (f" and {number(without, digits=3)} without it" if without is not None
                                                           else "")
                   + "".join(f"; the leakage check flags it ({s['severity']}, {s['rule']})" for s in suspect)
                   + f" {_cite(leak)}.", leak)
@@ -227,7 +171,7 @@ def _column(run: _Run, subject: str | None) -> Answer:
     row = next((r for r in rows if r["feature"] == name), None)
     if row:
         notes.add(f"Permutation importance on the holdout: rank {rows.index(row) + 1} of {len(rows)}, "
-                  f"{_fmt(row['mean'])} +- {_fmt(row['sd'])} ({imp.get('note')}) {_cite(imp)}.", imp)
+                  f"{number(row['mean'])} +- {number(row['sd'])} ({imp.get('note')}) {_cite(imp)}.", imp)
     for w in run.all("warning"):
         if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", w.get("message", "")):
             notes.add(f"Warning {_cite(w)}: {w['message']}", w)
@@ -236,7 +180,7 @@ def _column(run: _Run, subject: str | None) -> Answer:
     return notes.answer()
 
 
-def _board_line(run: _Run, stage: str, name: str) -> tuple[str, dict | None]:
+def _board_line(run: RunRecord, stage: str, name: str) -> tuple[str, dict | None]:
     board = run.last("leaderboard", stage=stage)
     if not board:
         return "", None
@@ -247,12 +191,12 @@ def _board_line(run: _Run, stage: str, name: str) -> tuple[str, dict | None]:
     other = rows[1] if row["rank"] == 1 and len(rows) > 1 else rows[0]
     cut = "" if row.get("complete", True) else f", only {row['folds']} folds (cut by time)"
     return (f"{'With default settings' if stage == 'selection' else 'After tuning'}: rank {row['rank']} of "
-            f"{len(rows)}, CV {metric_label(board.get('metric'))} {_fmt(row['mean'])} +- {_fmt(row['sd'])}{cut}; "
-            f"{'runner-up' if row['rank'] == 1 else 'leader'} {other['candidate']} {_fmt(other['mean'])} "
+            f"{len(rows)}, CV {metric_label(board.get('metric'))} {number(row['mean'])} +- {number(row['sd'])}{cut}; "
+            f"{'runner-up' if row['rank'] == 1 else 'leader'} {other['candidate']} {number(other['mean'])} "
             f"{_cite(board)}.", board)
 
 
-def _model(run: _Run, subject: str | None) -> Answer:
+def _model(run: RunRecord, subject: str | None) -> Answer:
     notes = _Notes()
     final, cands = run.decision("final_model"), run.decision("candidates")
     blend = bool(final) and final["choice"].get("kind") == "ensemble"
@@ -300,7 +244,7 @@ def _model(run: _Run, subject: str | None) -> Answer:
     return notes.answer()
 
 
-def _baseline(run: _Run, subject: str | None) -> Answer:
+def _baseline(run: RunRecord, subject: str | None) -> Answer:
     notes = _Notes()
     event, h = run.holdout()
     if not h.get("metrics"):
@@ -311,20 +255,20 @@ def _baseline(run: _Run, subject: str | None) -> Answer:
 
     def versus(k: str) -> str:
         better = METRICS[k].better(values[k], base.get(k)) if k in METRICS else None
-        return f"{_fmt(values[k])} vs {_fmt(base.get(k))}" + {True: " (better)", False: " (not better)"}.get(better, "")
+        return f"{number(values[k])} vs {number(base.get(k))}" + {True: " (better)", False: " (not better)"}.get(better, "")
     direction = "higher" if not metric or metric.greater_is_better else "lower"
     notes.add(f"On {h.get('rows', h.get('n_rows'))} held-out rows the model scores {metric_label(primary)} "
-              f"{_fmt(values.get(primary))} against {_fmt(base.get(primary))} for the baseline ("
+              f"{number(values.get(primary))} against {number(base.get(primary))} for the baseline ("
               f"{'better' if metric and metric.better(values.get(primary), base.get(primary)) else 'not better'}; "
               f"{direction} is better) {_cite(event)}.", event)
     if metric and None not in (values.get(primary), base.get(primary)) and base[primary] != metric.best_possible:
         closed = (values[primary] - base[primary]) / (metric.best_possible - base[primary])
         notes.add(f"That closes {closed:.0%} of the gap between the baseline and a perfect score "
-                  f"({_fmt(metric.best_possible, 1)}).")
+                  f"({number(metric.best_possible, digits=1)}).")
     spread = h.get("spread") or {}
     if spread.get("p05") is not None:
-        notes.add(f"Bootstrap spread of {metric_label(primary)} on the holdout: {_fmt(spread['p05'])} to "
-                  f"{_fmt(spread['p95'])} (5-95%, {spread.get('n')} resamples).")
+        notes.add(f"Bootstrap spread of {metric_label(primary)} on the holdout: {number(spread['p05'])} to "
+                  f"{number(spread['p95'])} (5-95%, {spread.get('n')} resamples).")
     others = [k for k in values if k != primary][:3]
     if others:
         notes.add("Other metrics (model vs baseline): " + "; ".join(f"{metric_label(k)} {versus(k)}" for k in others) + ".")
@@ -336,10 +280,10 @@ def _baseline(run: _Run, subject: str | None) -> Answer:
     return notes.answer()
 
 
-def _decisions(questions: tuple[str, ...], what: str, extra: Callable[[_Run, _Notes], None] | None = None
-               ) -> Callable[[_Run, str | None], Answer]:
+def _decisions(questions: tuple[str, ...], what: str, extra: Callable[[RunRecord, _Notes], None] | None = None
+               ) -> Callable[[RunRecord, str | None], Answer]:
     """An answerer quoting the latest decision on each question, its alternatives and any fallback."""
-    def answer(run: _Run, subject: str | None) -> Answer:
+    def answer(run: RunRecord, subject: str | None) -> Answer:
         notes = _Notes()
         # A question ending in ":" stands for a family (rare_class:<label>, one decision per label).
         asked = [e["question"] for e in run.all("decision") for q in questions if q.endswith(":")
@@ -361,15 +305,15 @@ def _decisions(questions: tuple[str, ...], what: str, extra: Callable[[_Run, _No
     return answer
 
 
-def _threshold_extra(run: _Run, notes: _Notes) -> None:
+def _threshold_extra(run: RunRecord, notes: _Notes) -> None:
     event, h = run.holdout()
     at = h.get("at_threshold") or {}
     if at and h.get("threshold") is not None:
-        notes.add(f"On the holdout at {_fmt(h['threshold'], 3)}: precision {_fmt(at.get('precision'), 3)}, recall "
-                  f"{_fmt(at.get('recall'), 3)}, F1 {_fmt(at.get('f1'), 3)} {_cite(event)}.", event)
+        notes.add(f"On the holdout at {number(h['threshold'], digits=3)}: precision {number(at.get('precision'), digits=3)}, recall "
+                  f"{number(at.get('recall'), digits=3)}, F1 {number(at.get('f1'), digits=3)} {_cite(event)}.", event)
 
 
-def _budget_extra(run: _Run, notes: _Notes) -> None:
+def _budget_extra(run: RunRecord, notes: _Notes) -> None:
     wall = run.last("plan_approved") or run.last("budget")
     if wall and wall.get("hard_wall"):
         notes.add(f"Hard time wall: {wall['hard_wall']} s {_cite(wall)}.", wall)
@@ -393,7 +337,7 @@ def _budget_extra(run: _Run, notes: _Notes) -> None:
         notes.add(f"Refit {_cite(refit)}: {refit['reason']}.", refit)
 
 
-def _general(run: _Run, subject: str | None) -> Answer:
+def _general(run: RunRecord, subject: str | None) -> Answer:
     notes = _Notes()
     target, task, metric, final = (run.decision(q) for q in ("target", "task", "metric", "final_model"))
     if target:
@@ -408,7 +352,7 @@ def _general(run: _Run, subject: str | None) -> Answer:
     event, h = run.holdout()
     if h.get("metrics"):
         p = h["primary"]
-        notes.add(f"Holdout {metric_label(p)}: {_fmt(h['metrics'].get(p))} against {_fmt(h['baseline'].get(p))} for the "
+        notes.add(f"Holdout {metric_label(p)}: {number(h['metrics'].get(p))} against {number(h['baseline'].get(p))} for the "
                   f"baseline {_cite(event)}.", event)
     end = run.last("run_finished")
     if end and end.get("status") != "completed":
@@ -418,7 +362,7 @@ def _general(run: _Run, subject: str | None) -> Answer:
     return notes.answer()
 
 
-_ANSWERS: dict[str, Callable[[_Run, str | None], Answer]] = {
+_ANSWERS: dict[str, Callable[[RunRecord, str | None], Answer]] = {
     "column": _column, "model": _model, "baseline": _baseline, "general": _general,
     "metric": _decisions(("metric", "threshold_rule"), "metric"),
     "threshold": _decisions(("threshold_rule", "threshold"), "decision threshold", _threshold_extra),
@@ -426,7 +370,7 @@ _ANSWERS: dict[str, Callable[[_Run, str | None], Answer]] = {
     "budget": _decisions(("budget",), "budget", _budget_extra)}
 
 
-def _summary(run: _Run) -> dict:
+def _summary(run: RunRecord) -> dict:
     target, metric, final, cands = (run.decision(q) for q in ("target", "metric", "final_model", "candidates"))
     event, h = run.holdout()
     primary = h.get("primary") or (metric or {}).get("choice")
@@ -446,13 +390,13 @@ def compare_runs(run_a: Path, run_b: Path) -> Answer:
     then run B's. Which run is better follows the metric's direction (lower is better for losses); runs
     judged by different metrics or predicting different targets are said not to compare like for like.
     """
-    a, b = _Run(run_a), _Run(run_b)
+    a, b = RunRecord(run_a), RunRecord(run_b)
     for run in (a, b):
         if not (run.dir / EVENTS).exists():
             return _no_log(run.dir)
     sa, sb = _summary(a), _summary(b)
     lines = [f"{tag} = {run.run_id}: goal {s['goal']!r}; target {s['target']}; metric {metric_label(s['metric'])}; "
-             f"final model {s['model']}; holdout {_fmt(s['score'])} (baseline {_fmt(s['baseline'])}) "
+             f"final model {s['model']}; holdout {number(s['score'])} (baseline {number(s['baseline'])}) "
              f"({tag} events {', '.join(str(e['seq']) for e in s['events'])})."
              for tag, run, s in (("A", a, sa), ("B", b, sb))]
     for what in ("dropped", "candidates"):
@@ -470,7 +414,7 @@ def compare_runs(run_a: Path, run_b: Path) -> Answer:
         better = (b if metric.better(sb["score"], sa["score"]) else
                   a if metric.better(sa["score"], sb["score"]) else None)
         lines.append(f"{'B' if better is b else 'A'} ({better.run_id}) is better on {metric.label} by "
-                     f"{_fmt(abs(sb['score'] - sa['score']))} ({'higher' if metric.greater_is_better else 'lower'} "
+                     f"{number(abs(sb['score'] - sa['score']))} ({'higher' if metric.greater_is_better else 'lower'} "
                      "is better)." if better else f"Both score the same {metric.label}.")
         if sa["sha"] != sb["sha"] or sa["seed"] != sb["seed"]:
             lines.append("The data or the seed differ, so the two holdouts are not the same rows: the gap mixes the "

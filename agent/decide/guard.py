@@ -14,10 +14,11 @@ from agent.timing.timeplan import ORDER
 from tools.candidates import CANDIDATES
 from tools.errors import ToolArgumentError
 from tools.metrics import get_metric
+from tools.preprocess import ROLES
+from tools.target import TASKS
 from tools.threshold import validate_rule
 
 MAX_BUDGET = 24 * 3600.0
-TASKS = ("binary", "multiclass", "regression")
 
 
 def check(decision: Decision, facts: dict[str, Any]) -> str | None:
@@ -91,8 +92,7 @@ def _drop(d: Decision, f: dict) -> str | None:
 
 def _column_plan(d: Decision, f: dict) -> str | None:
     plan = d.choice
-    roles = ("numeric", "boolean", "categorical", "high_cardinality", "datetime")
-    used = [c for role in roles for c in plan.get(role, [])]
+    used = [c for role in ROLES for c in plan.get(role, [])]
     if f["target"] in used:
         return f"the target '{f['target']}' cannot be a feature"
     unknown = [c for c in used + list(plan.get("dropped", {})) if c not in f["columns"]]

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from copy import deepcopy
 
-ROLES = ("numeric", "boolean", "categorical", "high_cardinality", "datetime")
-HIGH_CARDINALITY = 50
-ALL_DATE_PARTS = ["year", "month", "day", "day_of_week", "hour"]
+from tools.preprocess import DATETIME_PARTS, HIGH_CARDINALITY, ROLES
 
 
 def copy_plan(plan: dict) -> dict:
@@ -43,5 +41,5 @@ def keep_column(plan: dict, column: str, profile_column: dict) -> str:
     if column not in plan[role]:
         plan[role].append(column)
     if role == "datetime":
-        plan.setdefault("datetime_parts", {})[column] = list(ALL_DATE_PARTS)
+        plan.setdefault("datetime_parts", {})[column] = list(DATETIME_PARTS)
     return role

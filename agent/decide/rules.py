@@ -28,10 +28,10 @@ from agent.timing.timeplan import DEFAULT_WEIGHTS, LABELS
 from tools.candidates import CANDIDATES
 from tools.errors import DataError
 from tools.metrics import DEFAULT_METRIC, get_metric
+from tools.preprocess import HIGH_CARDINALITY, ROLES
 from tools.target import require_column
 from tools.threshold import describe_rule
 
-HIGH_CARDINALITY = 50
 MIN_SAMPLE = 10_000
 MIN_TUNING_TRIALS = 8
 PACE_MARGIN = 2.0
@@ -242,8 +242,8 @@ class RulePolicy:
         decisions: list[Decision] = []
         columns = {c["name"]: c for c in brief.profile["columns"] if c["name"] != brief.target}
         suspects = {s["column"]: s for s in brief.leakage.get("suspects", [])}
-        plan: dict[str, Any] = {"numeric": [], "boolean": [], "categorical": [], "high_cardinality": [],
-                                "datetime": [], "datetime_parts": {}, "missing_indicators": [], "dropped": {}}
+        plan: dict[str, Any] = {**{role: [] for role in ROLES}, "datetime_parts": {}, "missing_indicators": [],
+                                "dropped": {}}
         for name, col in columns.items():
             reason, evidence, alts = self._drop_reason(name, col, suspects.get(name), brief)
             if reason is not None:

@@ -22,6 +22,7 @@ from agent.decide.rules import default_threshold_rule
 from agent.job.context import RunContext, RunState
 from tools.errors import MlpilotError
 from tools.metrics import get_metric
+from tools.preprocess import ROLES
 from tools.threshold import describe_rule
 
 
@@ -38,8 +39,7 @@ def plan_view(state: RunState, ctx: RunContext) -> dict[str, Any]:
             "metric": metric.name, "metric_label": metric.label,
             "threshold_rule": describe_rule(state.get("threshold_rule")) if state["task"] == "binary" else None,
             "validation": state["validation"], "dropped": plan.get("dropped", {}),
-            "features": {role: plan.get(role, []) for role in ("numeric", "boolean", "categorical",
-                                                               "high_cardinality", "datetime")},
+            "features": {role: plan.get(role, []) for role in ROLES},
             "candidates": state["candidates"], "budget": ctx.clock.budget}
 
 

@@ -9,7 +9,7 @@ from agent.job.context import RunContext
 from agent.llm.client import LLMClient, ReplayClient
 from agent.llm.config import LLMConfig
 from agent.llm.policy import LLMPolicy
-from agent.record.events import read_events
+from agent.record.reader import RunRecord
 from agent.record.runfolder import write_text
 
 CALLS = "llm_calls.jsonl"
@@ -60,7 +60,7 @@ def write_narrative(ctx: RunContext, policy: LLMPolicy) -> None:
 def run_facts(run_dir: Path) -> str:
     """The facts the narrative may use: decisions and results from the event log (no cell values)."""
     lines = []
-    for e in read_events(run_dir / "events.jsonl"):
+    for e in RunRecord(run_dir).events:
         # Class labels are cell values: decisions that name them stay out of the prompt.
         if e["kind"] == "decision" and e["question"] != "column_plan" and \
                 not e["question"].startswith(("positive_class", "rare_class")):

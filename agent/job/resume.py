@@ -23,8 +23,8 @@ from agent.job.context import RunContext
 from agent.job.runner import Run, RunOutcome, activate_policy, open_context
 from agent.job.steps_data import split_rows, target_labels
 from agent.job.steps_model import RESULTS, training_data
-from agent.record.events import read_events
-from agent.record.runfolder import EVENTS, Manifest, read_json
+from agent.record.reader import RunRecord
+from agent.record.runfolder import Manifest, read_json
 from agent.settings import DEFAULT_BUDGET, Settings, resolve
 from tools.errors import ConfigError
 from tools.intake import read_table
@@ -71,8 +71,8 @@ def resume_run(run_dir: Path, *, budget: float | None, started: float, runs_dir:
 
 def decided_budget(run_dir: Path) -> float | None:
     """The budget the run decided (from the goal, an option or an edit at approval), from its log."""
-    budgets = [e["choice"] for e in read_events(run_dir / EVENTS) if e["kind"] == "decision" and e["question"] == "budget"]
-    return float(budgets[-1]) if budgets else None
+    budget = RunRecord(run_dir).decision("budget")
+    return float(budget["choice"]) if budget else None
 
 
 def _settings(run_dir: Path, manifest: dict, budget: float | None, runs_dir: Path, interactive: bool, *,

@@ -33,7 +33,8 @@ from agent.job.context import RunContext
 from agent.job.graph import build_graph
 from agent.job.llm import make_llm_policy, write_narrative
 from agent.llm.policy import LLMPolicy
-from agent.record.events import EventLog, read_events
+from agent.record.events import EventLog
+from agent.record.reader import RunRecord
 from agent.record.report import render_report
 from agent.record.runfolder import EVENTS, MODEL, Manifest, new_run_dir, read_json
 from agent.settings import Settings
@@ -220,8 +221,7 @@ def _quiet_libraries() -> None:
 
 
 def _only_early_steps(run_dir: Path) -> bool:
-    steps = {e.get("step") for e in read_events(run_dir / EVENTS) if e["kind"] == "step_started"}
-    return steps <= set(EARLY_STEPS)
+    return RunRecord(run_dir).steps_started() <= set(EARLY_STEPS)
 
 
 def _finish(ctx: RunContext, status: str, code: int, error: str | None) -> RunOutcome:

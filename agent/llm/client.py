@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from agent.llm.config import LLMConfig
-from agent.record.events import jsonable
+from tools.jsonable import jsonable
 
 RETRYABLE_STATUS = (408, 409, 429, 500, 502, 503, 504)
 

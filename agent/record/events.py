@@ -1,5 +1,8 @@
 """The run's append-only event log (``events.jsonl``), the record every report is rendered from.
 
+Written only through `EventLog` (every kind and its fields are in `agent.record.kinds`) and read only
+through `agent.record.reader.RunRecord`, which upgrades lines of older schema versions as it reads.
+
 One JSON object a line: ``v`` (schema version), ``seq``, ``ts`` (UTC ISO time), ``t`` (seconds since
 the run started), ``kind``, ``step`` and the payload. A decision carries ``question``, ``choice``,
 ``reason``, ``evidence``, ``alternatives`` and ``actor`` (rules / llm / user). Lines are written and
@@ -9,36 +12,17 @@ flushed one at a time and never rewritten, so an interrupted run keeps everythin
 from __future__ import annotations
 
 import json
-import math
 import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-import numpy as np
+from agent.record.kinds import check_event
+from tools.jsonable import jsonable
 
 SCHEMA_VERSION = 1
 Listener = Callable[[dict], None]
-
-
-def jsonable(value: Any) -> Any:
-    """Plain JSON values: numpy scalars unwrapped, NaN/inf as None, paths and sets as str / list."""
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Path):
-        return str(value)
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return str(value)
 
 
 class EventLog:
@@ -56,7 +40,12 @@ class EventLog:
         self._listeners.append(listener)
 
     def emit(self, kind: str, *, step: str | None = None, **payload: Any) -> dict:
-        """Append one event and return it."""
+        """Append one event and return it.
+
+        Raises:
+            ValueError: an unknown kind or a missing field (see `agent.record.kinds`): a bug.
+        """
+        check_event(kind, payload)
         with self._lock:
             self._seq += 1
             event = {"v": SCHEMA_VERSION, "seq": self._seq,
@@ -85,18 +74,3 @@ class EventLog:
         """Log a decision: what was chosen, why, on what evidence, instead of what, and by whom."""
         return self.emit("decision", step=step, question=question, choice=choice, reason=reason,
                          evidence=evidence or {}, alternatives=list(alternatives or []), actor=actor)
-
-
-def read_events(path: Path) -> list[dict]:
-    """All events of a log; a torn last line (the process died mid-write) is skipped."""
-    events = []
-    if not Path(path).exists():
-        return events
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        try:
-            events.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return events

@@ -8,40 +8,25 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from agent.record.events import read_events
-from agent.record.runfolder import EVENTS, MODEL, read_json, write_text
+from agent.record.reader import RunRecord
+from agent.record.runfolder import MANIFEST, MODEL, read_json, write_text
 from agent.record.status import describe_status
 from agent.timing.timeplan import LABELS, ORDER
+from tools.fmt import number
 from tools.metrics import METRICS, metric_label
 
 
 def render_report(run_dir: Path) -> Path:
     """Write ``report.md`` in ``run_dir`` from its events and artifacts; returns its path."""
     run_dir = Path(run_dir)
-    manifest = read_json(run_dir / "manifest.json")
-    events = read_events(run_dir / EVENTS)
-    metrics = _optional(run_dir / "metrics.json")
-    profile = _optional(run_dir / "profile.json")
-    parts = [_header(manifest, events, metrics), _retrained(manifest, run_dir), _plan(events), _asked(manifest, events),
-             _data(manifest, events, profile),
-             _decisions(events), _leakage(events), _selection(events), _tuning(events),
-             _holdout(metrics, events), _importances(events), _narrative(run_dir, events), _llm(manifest, events),
-             _time(manifest, events), _warnings(events), _reproduce(manifest, run_dir)]
+    read_json(run_dir / MANIFEST)   # a folder without a readable manifest is no run: its error says so
+    run = RunRecord(run_dir)
+    parts = [section(run) for section in (_header, _retrained, _plan, _asked, _data, _decisions, _leakage, _selection,
+                                          _tuning, _holdout, _importances, _narrative, _llm, _time, _warnings,
+                                          _reproduce)]
     path = run_dir / "report.md"
     write_text(path, "\n".join(p for p in parts if p).rstrip() + "\n")
     return path
-
-
-def _optional(path: Path) -> dict:
-    return read_json(path) if path.exists() else {}
-
-
-def _fmt(value: Any, digits: int = 4) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}" if abs(value) < 1e5 else f"{value:,.0f}"
-    return str(value)
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> str:
@@ -52,19 +37,9 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _first(events: list[dict], kind: str) -> dict | None:
-    return next((e for e in events if e["kind"] == kind), None)
-
-
-def _last(events: list[dict], kind: str) -> dict | None:
-    return next((e for e in reversed(events) if e["kind"] == kind), None)
-
-
-def _decision(events: list[dict], question: str) -> dict | None:
-    return next((e for e in reversed(events) if e["kind"] == "decision" and e["question"] == question), None)
-
-
-def _header(manifest: dict, events: list[dict], metrics: dict) -> str:
+def _header(run: RunRecord) -> str:
+    manifest = run.manifest
+    metrics = run.metrics
     status = manifest.get("status", "unknown")
     lines = [f"# mlpilot run `{manifest['run_id']}`", ""]
     saved = manifest.get("model_saved", bool(manifest.get("model")))
@@ -79,14 +54,14 @@ def _header(manifest: dict, events: list[dict], metrics: dict) -> str:
     if metrics:
         primary = metrics["primary"]
         value, base = metrics["metrics"].get(primary), metrics["baseline"].get(primary)
-        lines += ["", f"**Result:** {metrics.get('model', 'model')} scores **{metric_label(primary)} {_fmt(value)}** on "
-                      f"{metrics['n_rows']:,} held-out rows it never saw, against {_fmt(base)} for a baseline that "
+        lines += ["", f"**Result:** {metrics.get('model', 'model')} scores **{metric_label(primary)} {number(value)}** on "
+                      f"{metrics['n_rows']:,} held-out rows it never saw, against {number(base)} for a baseline that "
                       "ignores the features."]
         if metrics.get("threshold") is not None:
             at = metrics.get("at_threshold", {})
-            lines.append(f"At its decision threshold {metrics['threshold']:.3f}: precision {_fmt(at.get('precision'), 3)}, "
-                         f"recall {_fmt(at.get('recall'), 3)}, F1 {_fmt(at.get('f1'), 3)}.")
-    refit = _decision(events, "refit")
+            lines.append(f"At its decision threshold {metrics['threshold']:.3f}: precision {number(at.get('precision'), digits=3)}, "
+                         f"recall {number(at.get('recall'), digits=3)}, F1 {number(at.get('f1'), digits=3)}.")
+    refit = run.decision("refit")
     model = manifest.get("model")
     if model:
         lines += ["", f"The saved model (`{MODEL}`) was fitted on {model.get('fitted_on', '?')}"
@@ -94,7 +69,9 @@ def _header(manifest: dict, events: list[dict], metrics: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _retrained(manifest: dict, run_dir: Path) -> str:
+def _retrained(run: RunRecord) -> str:
+    manifest = run.manifest
+    run_dir = run.dir
     info = manifest.get("retrain")
     path = run_dir / "comparison.json"
     if not info or not path.exists():
@@ -105,38 +82,38 @@ def _retrained(manifest: dict, run_dir: Path) -> str:
             f"rows plus {rows.get('new_learned', 0):,} new ones ({rows.get('trained_on', 0):,} rows"
             + (f", the most recent {rows['window']:,}" if rows.get("window") else "") + f"). "
             f"{rows.get('new_compared', 0):,} further new rows were held back to compare the two models.\n\n"
-            + _table(["model", c["metric"]], [["old (parent)", _fmt(c["scores"]["old"])], ["new (this run)",
-                                                                                     _fmt(c["scores"]["new"])]])
+            + _table(["model", c["metric"]], [["old (parent)", number(c["scores"]["old"])], ["new (this run)",
+                                                                                     number(c["scores"]["new"])]])
             + f"\n**Keep the {c['keep']} model**: {c['reason']}.\n")
 
 
-def _plan(events: list[dict]) -> str:
+def _plan(run: RunRecord) -> str:
     """The plan in a few lines: what a reader wants before the details."""
     lines = []
-    target, task = _decision(events, "target"), _decision(events, "task")
+    target, task = run.decision("target"), run.decision("task")
     if target and task:
-        positive = _decision(events, "positive_class")
+        positive = run.decision("positive_class")
         lines.append(f"- Predict **{target['choice']}** ({task['choice']}"
                      + (f", positive class {positive['choice']!r}" if positive else "") + f"): {target['reason']}.")
-    metric, rule = _decision(events, "metric"), _decision(events, "threshold_rule")
+    metric, rule = run.decision("metric"), run.decision("threshold_rule")
     if metric:
         lines.append(f"- Judge models by **{metric_label(metric['choice'])}**: {metric['reason']}.")
     if rule and rule["choice"]:
         lines.append(f"- Decision threshold: {rule['reason']}.")
-    drops = [e for e in events if e["kind"] == "decision" and e["question"].startswith("drop:")
-             and e["choice"] == "drop"]
+    drops = [e for e in run.decisions("drop:") if e["choice"] == "drop"]
     if drops:
         lines.append("- Dropped: " + "; ".join(f"**{d['question'][5:]}** ({_short(d['reason'], 90)})"
                                                for d in drops) + ".")
-    final = _decision(events, "final_model")
+    final = run.decision("final_model")
     if final:
         lines.append(f"- Final model: {final['reason']}.")
     return "## The plan in short\n\n" + "\n".join(lines) + "\n" if lines else ""
 
 
-def _asked(manifest: dict, events: list[dict]) -> str:
+def _asked(run: RunRecord) -> str:
+    manifest = run.manifest
     s = manifest.get("settings", {})
-    budget = _decision(events, "budget")
+    budget = run.decision("budget")
     rows = [["goal", manifest.get("goal") or "(none)"], ["data", s.get("data")],
             ["budget", f"{budget['choice']:g} s ({budget['reason']})" if budget else s.get("budget")],
             ["seed", s.get("seed")]]
@@ -146,7 +123,7 @@ def _asked(manifest: dict, events: list[dict]) -> str:
     for key in ("keep", "drop"):
         if s.get(key):
             rows.append([f"--{key}", ", ".join(s[key])])
-    started = _first(events, "run_started")
+    started = run.first("run_started")
     if started:
         rows.append(["decided by", "the rule policy (offline)" if started.get("policy") == "rules"
                      else f"the language model `{started.get('model')}`, checked by the guard, with the rules "
@@ -154,7 +131,9 @@ def _asked(manifest: dict, events: list[dict]) -> str:
     return "## What was asked\n\n" + _table(["", ""], rows)
 
 
-def _data(manifest: dict, events: list[dict], profile: dict) -> str:
+def _data(run: RunRecord) -> str:
+    manifest = run.manifest
+    profile = run.profile
     data = manifest.get("data", {})
     if not data:
         return ""
@@ -162,15 +141,15 @@ def _data(manifest: dict, events: list[dict], profile: dict) -> str:
              f"{data.get('rows', 0):,} rows x {data.get('columns', 0)} columns from `{data.get('path')}` "
              f"({data.get('format')}, encoding {data.get('encoding')}, delimiter {data.get('delimiter')!r}, "
              f"decimal {data.get('decimal')!r}); sha256 `{str(data.get('sha256'))[:16]}...`.", ""]
-    read = _first(events, "data_read")
+    read = run.first("data_read")
     for note in (read or {}).get("notes", []):
         lines.append(f"- {note}")
-    split = _first(events, "split")
+    split = run.first("split")
     if split:
         lines.append(f"- Split: {split['train_rows']:,} rows for training and cross-validation, "
                      f"{split['holdout_rows']:,} held out (seed {split['seed']}"
                      f"{', stratified' if split.get('stratified') else ''}).")
-    dropped = _first(events, "rows_dropped")
+    dropped = run.first("rows_dropped")
     if dropped:
         lines.append(f"- {dropped['rows']:,} rows dropped: {dropped['reason']}.")
     cols = profile.get("columns", [])
@@ -186,8 +165,8 @@ def _data(manifest: dict, events: list[dict], profile: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _decisions(events: list[dict]) -> str:
-    decisions = [e for e in events if e["kind"] == "decision"]
+def _decisions(run: RunRecord) -> str:
+    decisions = run.all("decision")
     if not decisions:
         return ""
     rows = []
@@ -202,7 +181,7 @@ def _decisions(events: list[dict]) -> str:
         alts = "; ".join(f"{_short(a.get('choice'))}: {a.get('why_not')}" for a in d.get("alternatives", [])[:3])
         rows.append([d["seq"], d.get("step") or "", d["question"], _short(choice, 60), d["actor"], d["reason"],
                      alts])
-    fallbacks = [e for e in events if e["kind"] == "fallback"]
+    fallbacks = run.all("fallback")
     text = "## Decisions\n\nEvery choice the run made, in order, with its reason and what it was chosen over " \
            "(the number is the event's `seq` in `events.jsonl`, where the evidence is).\n\n"
     text += _table(["#", "step", "question", "choice", "by", "why", "instead of"], rows)
@@ -216,14 +195,14 @@ def _short(value: Any, width: int = 40) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def _leakage(events: list[dict]) -> str:
-    leak = _first(events, "leakage_check")
+def _leakage(run: RunRecord) -> str:
+    leak = run.first("leakage_check")
     if not leak:
         return ""
     lines = ["## Leakage check", "",
              f"Each column alone, and a quick model with and without the strongest ones, on {leak.get('n_rows_used', 0):,} "
              f"training rows ({leak.get('metric')}, {leak.get('seconds', 0):.1f} s). Full model: "
-             f"{_fmt(leak.get('full_score'), 3)}.", ""]
+             f"{number(leak.get('full_score'), digits=3)}.", ""]
     suspects = leak.get("suspects", [])
     if suspects:
         for s in suspects:
@@ -232,25 +211,25 @@ def _leakage(events: list[dict]) -> str:
         lines.append("No column looks like a leak.")
     top = sorted(leak.get("single_column_scores", {}).items(), key=lambda kv: -(kv[1] or 0))[:5]
     if top:
-        lines += ["", "Strongest single columns: " + ", ".join(f"{k} {_fmt(v, 3)}" for k, v in top) + "."]
+        lines += ["", "Strongest single columns: " + ", ".join(f"{k} {number(v, digits=3)}" for k, v in top) + "."]
     return "\n".join(lines) + "\n"
 
 
 def _board(rows: list[dict], metric: str) -> str:
-    table = [[r["rank"], r.get("label", r["candidate"]), f"{_fmt(r['mean'])} +- {_fmt(r['sd'])}",
+    table = [[r["rank"], r.get("label", r["candidate"]), f"{number(r['mean'])} +- {number(r['sd'])}",
               r["folds"] if r["complete"] else f"{r['folds']} (cut by time)", f"{r['fit_seconds']:.1f}"]
              for r in rows]
     return _table(["rank", "model", f"CV {metric_label(metric)} (mean +- sd)", "folds", "fit time (s)"], table)
 
 
-def _selection(events: list[dict]) -> str:
-    boards = [e for e in events if e["kind"] == "leaderboard" and e.get("stage") == "selection"]
+def _selection(run: RunRecord) -> str:
+    boards = run.leaderboards("selection")
     if not boards:
         return ""
-    failed = [e for e in events if e["kind"] == "candidate_failed"]
+    failed = run.all("candidate_failed")
     text = ("## Model selection\n\nEach candidate with its default settings, on the same cross-validation "
             "folds of the training part.\n\n" + _board(boards[0]["rows"], boards[0]["metric"]))
-    for iteration, board in zip([e for e in events if e["kind"] == "iteration"], boards[1:]):
+    for iteration, board in zip(run.all("iteration"), boards[1:]):
         changes = "; ".join(part for part in (
             f"dropped {', '.join(iteration['dropped'])}" if iteration.get("dropped") else "",
             f"added {', '.join(iteration['added'])}" if iteration.get("added") else "") if part)
@@ -261,14 +240,14 @@ def _selection(events: list[dict]) -> str:
     return text
 
 
-def _tuning(events: list[dict]) -> str:
-    started, finished = _first(events, "tuning_started"), _first(events, "tuning_finished")
-    skipped = _first(events, "tuning_skipped")
+def _tuning(run: RunRecord) -> str:
+    started, finished = run.first("tuning_started"), run.first("tuning_finished")
+    skipped = run.first("tuning_skipped")
     if skipped:
         return f"## Tuning\n\nSkipped: {skipped['reason']}.\n"
     if not started:
         return ""
-    trials = [e for e in events if e["kind"] == "trial"]
+    trials = run.all("trial")
     shares = ", ".join(f"{k} {v:.0%}" for k, v in started["shares"].items())
     lines = ["## Tuning", "",
              f"Optuna (seeded TPE, median pruning across folds, early stopping for boosting) for about "
@@ -281,36 +260,37 @@ def _tuning(events: list[dict]) -> str:
     for t in trials:
         if t["state"] == "complete" and t.get("best_so_far") is not None and t["best_so_far"] != best:
             best = t["best_so_far"]
-            improvements.append([t["candidate"], t["number"], _fmt(t["value"]), _fmt(best), f"{t['t']:.0f}"])
+            improvements.append([t["candidate"], t["number"], number(t["value"]), number(best), f"{t['t']:.0f}"])
     if improvements:
         lines += ["", "Best score so far, as it improved:", "",
                   _table(["model", "trial", "score", "best so far", "at (s)"], improvements[-12:])]
-    replans = [e for e in events if e["kind"] == "decision" and e["question"] == "replan"]
+    replans = run.all("decision", question="replan")
     for r in replans:
         lines.append(f"- Re-plan at trial {r['evidence'].get('trial')}: {r['reason']}")
-    board = next((e for e in reversed(events) if e["kind"] == "leaderboard" and e.get("stage") == "tuning"), None)
+    board = run.last("leaderboard", stage="tuning")
     if board:
         lines += ["", "Best configuration per model after tuning:", "", _board(board["rows"], board["metric"])]
     return "\n".join(lines) + "\n"
 
 
-def _holdout(metrics: dict, events: list[dict]) -> str:
+def _holdout(run: RunRecord) -> str:
+    metrics = run.metrics
     if not metrics:
         return ""
     rows = []
     for name, value in metrics["metrics"].items():
         base = metrics["baseline"].get(name)
         better = METRICS[name].better(value, base) if name in METRICS and value is not None else None
-        rows.append([metric_label(name) + (" (plan's metric)" if name == metrics["primary"] else ""), _fmt(value),
-                     _fmt(base), "yes" if better else "no" if better is not None else ""])
+        rows.append([metric_label(name) + (" (plan's metric)" if name == metrics["primary"] else ""), number(value),
+                     number(base), "yes" if better else "no" if better is not None else ""])
     lines = ["## Holdout evaluation", "",
              f"{metrics['n_rows']:,} rows held out from the start and used only here. The baseline predicts "
              "without features (class shares, or the mean).", "",
              _table(["metric", "model", "baseline", "better?"], rows)]
     spread = metrics.get("spread") or {}
     if spread:
-        lines.append(f"Bootstrap spread of the plan's metric on the holdout: {_fmt(spread.get('p05'))} to "
-                     f"{_fmt(spread.get('p95'))} (5-95%, {spread.get('n')} resamples).\n")
+        lines.append(f"Bootstrap spread of the plan's metric on the holdout: {number(spread.get('p05'))} to "
+                     f"{number(spread.get('p95'))} (5-95%, {spread.get('n')} resamples).\n")
     confusion = metrics.get("confusion") or {}
     if confusion.get("matrix"):
         labels = confusion["labels"]
@@ -318,26 +298,27 @@ def _holdout(metrics: dict, events: list[dict]) -> str:
         lines += ["Confusion matrix" + (f" at threshold {metrics['threshold']:.3f}" if metrics.get("threshold")
                                         is not None else "") + ":", "",
                   _table([""] + [f"predicted {l}" for l in labels], table)]
-    threshold = _decision(events, "threshold")
+    threshold = run.decision("threshold")
     if threshold:
         lines.append(f"Threshold: {threshold['reason']}.\n")
     return "\n".join(lines) + "\n"
 
 
-def _importances(events: list[dict]) -> str:
-    imp = _last(events, "importances")
+def _importances(run: RunRecord) -> str:
+    imp = run.last("importances")
     if not imp:
         return ""
     if not imp.get("rows"):
         return f"## What the model relies on\n\nPermutation importance {imp.get('note')}.\n"
-    rows = [[r["feature"], _fmt(r["mean"]), _fmt(r["sd"])] for r in imp["rows"][:15]]
+    rows = [[r["feature"], number(r["mean"]), number(r["sd"])] for r in imp["rows"][:15]]
     return ("## What the model relies on\n\nPermutation importance on the holdout: " + imp.get("note", "") +
             ".\n\n" + _table(["column", "importance", "sd"], rows))
 
 
-def _narrative(run_dir: Path, events: list[dict]) -> str:
+def _narrative(run: RunRecord) -> str:
+    run_dir = run.dir
     path = run_dir / "narrative.md"
-    note = _last(events, "narrative")
+    note = run.last("narrative")
     if not path.exists() or not note:
         return ""
     text = path.read_text(encoding="utf-8").strip()
@@ -347,9 +328,10 @@ def _narrative(run_dir: Path, events: list[dict]) -> str:
             "the sections above.*\n\n" + quoted + "\n")
 
 
-def _llm(manifest: dict, events: list[dict]) -> str:
+def _llm(run: RunRecord) -> str:
+    manifest = run.manifest
     llm = manifest.get("llm")
-    calls = [e for e in events if e["kind"] == "llm_call"]
+    calls = run.all("llm_call")
     if not llm and not calls:
         return ""
     ok = [c for c in calls if "error" not in c]
@@ -366,11 +348,10 @@ def _llm(manifest: dict, events: list[dict]) -> str:
                                                                     "table: cost unknown)")
              + f", {latency:.1f} s waiting.", ""]
     by_actor: dict[str, int] = {}
-    for e in events:
-        if e["kind"] == "decision":
-            by_actor[e["actor"]] = by_actor.get(e["actor"], 0) + 1
+    for e in run.all("decision"):
+        by_actor[e["actor"]] = by_actor.get(e["actor"], 0) + 1
     lines.append("Decisions by actor: " + ", ".join(f"{k} {v}" for k, v in sorted(by_actor.items())) + ".")
-    differ = [e for e in events if e["kind"] == "decision" and e["actor"] == "llm" and any(
+    differ = [e for e in run.all("decision", actor="llm") if any(
         a.get("by") == "rules" and a.get("choice") != e["choice"] for a in e.get("alternatives", []))]
     if differ:
         lines += ["", "Where the model and the rule policy differ:", ""]
@@ -378,19 +359,20 @@ def _llm(manifest: dict, events: list[dict]) -> str:
                  _short(next(a["choice"] for a in e["alternatives"] if a.get("by") == "rules"), 50), e["reason"]]
                 for e in differ]
         lines.append(_table(["question", "model chose", "rules would choose", "model's reason"], rows))
-    failed = [e for e in events if e["kind"] in ("fallback", "llm_stage_failed")]
+    failed = [e for e in run.events if e["kind"] in ("fallback", "llm_stage_failed")]
     if failed:
         lines += ["", "Where the rules took over:", ""]
         lines += [f"- {e.get('question') or e.get('stage')}: {e['problem']}" for e in failed]
     return "\n".join(lines) + "\n"
 
 
-def _time(manifest: dict, events: list[dict]) -> str:
+def _time(run: RunRecord) -> str:
     """Where the time went: each step's planned share, what it was given when it started, what it spent."""
-    spent_event = _last(events, "time_spent")
+    manifest = run.manifest
+    spent_event = run.last("time_spent")
     if not spent_event:
         return ""
-    plan = _decision(events, "time_plan")
+    plan = run.decision("time_plan")
     planned = (plan or {}).get("evidence", {}).get("planned_seconds", {})
     allotted, spent = spent_event.get("allotted", {}), spent_event.get("spent", {})
     before = spent_event.get("before_start", {})
@@ -432,13 +414,13 @@ def _seconds(value: Any) -> str:
     return "" if value is None else f"{float(value):.1f} s"
 
 
-def _warnings(events: list[dict]) -> str:
-    items = [e["message"] for e in events if e["kind"] == "warning"]
-    items += [f"{e['candidate']} was cut by its time share: {e.get('note')}" for e in events
-              if e["kind"] == "candidate_scored" and not e.get("complete")]
-    items += [e["message"] for e in events if e["kind"] in ("interrupt", "watchdog")]
-    items += [f"error: {e['message']}" for e in events if e["kind"] == "error"]
-    leak = _first(events, "leakage_check")
+def _warnings(run: RunRecord) -> str:
+    items = [e["message"] for e in run.all("warning")]
+    items += [f"{e['candidate']} was cut by its time share: {e.get('note')}" for e in run.all("candidate_scored")
+              if not e.get("complete")]
+    items += [e["message"] for e in run.events if e["kind"] in ("interrupt", "watchdog")]
+    items += [f"error: {e['message']}" for e in run.all("error")]
+    leak = run.first("leakage_check")
     if leak and not leak.get("complete", True):
         items.append("the leakage check was cut short by its time limit: " + "; ".join(leak.get("notes", [])))
     if not items:
@@ -446,7 +428,9 @@ def _warnings(events: list[dict]) -> str:
     return "## Warnings\n\n" + "".join(f"- {w}\n" for w in items)
 
 
-def _reproduce(manifest: dict, run_dir: Path) -> str:
+def _reproduce(run: RunRecord) -> str:
+    manifest = run.manifest
+    run_dir = run.dir
     packages = manifest.get("packages", {})
     versions = ", ".join(f"{k} {v}" for k, v in packages.items() if k != "platform")
     files = sorted(p.name for p in run_dir.iterdir() if p.is_file() and not p.name.startswith("."))

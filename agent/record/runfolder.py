@@ -18,8 +18,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from agent.record.events import jsonable
 from tools.errors import ConfigError
+from tools.jsonable import jsonable
 
 MANIFEST = "manifest.json"
 EVENTS = "events.jsonl"
