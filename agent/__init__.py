@@ -25,11 +25,11 @@ def run(data: str | Path, goal: str = "", **options: Any) -> Any:
     import time
 
     from agent.job.runner import run_job
-    from agent.settings import resolve
+    from agent.settings import Settings
 
     # In a notebook the budget counts from this call, not from when the kernel started.
     started = time.monotonic()
-    settings = resolve({"data": str(data), "goal": goal, **options})
+    settings = Settings.from_flags({"data": str(data), "goal": goal, **options})
     return run_job(settings, started=started)
 
 

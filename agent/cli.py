@@ -11,9 +11,12 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from agent.timing.clock import command_start
+
+if TYPE_CHECKING:  # imported inside the commands so that --help answers at once
+    from agent.settings import Settings
 
 STARTED = command_start()
 
@@ -164,12 +167,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         args = parser.parse_args(["chat"])
     from agent.console import Terminal
-    from agent.settings import resolve
+    from agent.settings import Settings
     from tools.errors import MlpilotError
 
     term = Terminal(quiet=getattr(args, "quiet", False), json_mode=getattr(args, "json", False))
     try:
-        settings = resolve(vars(args))
+        settings = Settings.from_flags(vars(args))
         if args.command == "run":
             return _run(settings, term, argv)
         if args.command == "chat":
@@ -270,35 +273,42 @@ def _resume(args: argparse.Namespace, settings: object, term: object) -> int:
 
 
 def _rerun(args: argparse.Namespace, settings: object, term: object, argv: list[str]) -> int:
-    import os
-
     from agent.record.runfolder import read_json, resolve_run
-    from agent.settings import resolve
-    from tools.errors import ConfigError
 
     run_dir = resolve_run(args.run, settings.runs_dir)
     old = read_json(run_dir / "manifest.json")
-    flags = {k: old["settings"].get(k) for k in ("data", "goal", "target", "task", "metric", "seed", "max_trials",
-                                                 "folds", "keep", "drop", "inherited", "delimiter", "encoding",
-                                                 "n_jobs")}
-    usd, tokens = old["settings"].get("llm_budget_usd"), old["settings"].get("llm_budget_tokens")
-    flags.update(budget=args.budget or old.get("budget") or old["settings"].get("budget"),
-                 runs_dir=str(settings.runs_dir), quiet=args.quiet, json=args.json, parent=old["run_id"],
-                 llm_budget=str(usd) if usd is not None else f"{tokens} tokens" if tokens is not None else None)
-    model = old["settings"].get("llm_model")
-    if args.replay_answers:
-        recorded = run_dir / "llm_calls.jsonl"
-        if not model or not recorded.exists():
-            raise ConfigError(f"The run '{run_dir.name}' made no LLM calls to replay; rerun it without --replay.")
-        flags.update(llm=model, replay=str(recorded))
-        env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL",
-                                                                 "MLPILOT_LLM_BASE_URL")}
-    else:
-        flags.update(llm=model or "off")
-        env = dict(os.environ)
-    new_settings = resolve(flags, env)
+    new_settings = rerun_settings(run_dir, old, settings, budget=args.budget, replay=args.replay_answers)
     term.info(f"rerun of {old['run_id']}" + (" replaying its LLM answers offline" if args.replay_answers else ""))
     return _run(new_settings, term, argv)
+
+
+def rerun_settings(run_dir: Path, manifest: dict, settings: Settings, *, budget: float | None, replay: bool,
+                   env: Mapping[str, str] | None = None) -> Settings:
+    """A new run's settings: the run's, every one as recorded, linked to it as its parent, with a budget
+    (``budget``, else the one it decided) and this command's runs folder and output (``settings``).
+
+    With ``replay`` the run's recorded LLM answers are replayed: no key and no endpoint, so nothing reaches
+    the network.
+
+    Raises:
+        ConfigError: ``replay`` for a run that made no LLM calls.
+    """
+    from agent.settings import Settings
+    from tools.errors import ConfigError
+
+    recorded = manifest["settings"]
+    env = os.environ if env is None else env
+    overrides: dict[str, Any] = {
+        "budget": budget or manifest.get("budget") or recorded.get("budget"), "runs_dir": settings.runs_dir,
+        "quiet": settings.quiet, "json": settings.json, "yes": settings.yes, "interactive": settings.interactive,
+        "parent": manifest["run_id"], "replay": None}
+    if replay:
+        calls = run_dir / "llm_calls.jsonl"
+        if not recorded.get("llm_model") or not calls.exists():
+            raise ConfigError(f"The run '{run_dir.name}' made no LLM calls to replay; rerun it without --replay.")
+        overrides.update(replay=calls, llm_base_url=None)
+        env = {k: v for k, v in env.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "MLPILOT_LLM_BASE_URL")}
+    return Settings.from_manifest(recorded, overrides=overrides, env=env)
 
 
 def _predict(args: argparse.Namespace, settings: object, term: object) -> int:

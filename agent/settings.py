@@ -1,6 +1,12 @@
-"""One frozen settings object, resolved once: command-line flags, then ``MLPILOT_*`` environment
-variables (and the standard ``OPENAI_*`` ones), then defaults. Nothing below this module reads the
-environment.
+"""One frozen settings object with exactly two constructors:
+
+- `Settings.from_flags`: a new command's settings, command-line flags over ``MLPILOT_*`` environment
+  variables (and the standard ``OPENAI_*`` ones) over defaults;
+- `Settings.from_manifest`: a recorded run's settings (``Settings.public()`` in its manifest) for resuming,
+  rerunning or retraining it, with the caller's explicit overrides; the environment gives only the API key
+  and what an older manifest did not record.
+
+Both check values the same way (`_checked`). Nothing below this module reads the environment.
 """
 
 from __future__ import annotations
@@ -8,17 +14,18 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from agent.timing.timeplan import DEFAULT_LLM_SHARE
 from tools.errors import ConfigError
+from tools.target import TASKS
 
 DEFAULT_BUDGET = 120.0
 DEFAULT_SEED = 42
 MIN_BUDGET = 5.0
-TASKS = ("binary", "multiclass", "regression")
+
 DEFAULT_LLM_MODEL = "gpt-4o-mini"
 DEFAULT_LLM_TIMEOUT = 60.0
 DEFAULT_LLM_RETRIES = 2
@@ -72,10 +79,10 @@ class Settings:
     llm_base_url: str | None = None
     llm_budget_usd: float | None = None
     llm_budget_tokens: int | None = None
-    llm_timeout: float = 60.0
+    llm_timeout: float = DEFAULT_LLM_TIMEOUT
     llm_share: float = DEFAULT_LLM_SHARE
     llm_max_tokens: int = DEFAULT_MAX_TOKENS
-    llm_prices: dict = field(default_factory=dict, repr=False)
+    llm_prices: dict[str, tuple[float, float]] = field(default_factory=dict, repr=False)
     replay: Path | None = None
     parent: str | None = None
     api_key: str | None = field(default=None, repr=False)
@@ -91,20 +98,174 @@ class Settings:
         return bool(self.api_key or self.llm_base_url)
 
     def public(self) -> dict[str, Any]:
-        """Settings as logged in the manifest: JSON-able and without secrets."""
+        """Settings as logged in the manifest: JSON-able (paths as strings, tuples as lists), without the API
+        key, and complete, so that `from_manifest` rebuilds every field from it."""
         out: dict[str, Any] = {}
-        for name in self.__dataclass_fields__:
-            if name == "api_key":
+        for f in fields(self):
+            if f.name == "api_key":
                 out["api_key_set"] = self.api_key is not None
-                continue
-            if name == "llm_prices":
-                continue
-            value = getattr(self, name)
-            out[name] = str(value) if isinstance(value, Path) else value
+            else:
+                out[f.name] = _to_json(getattr(self, f.name))
         return out
 
-    def with_(self, **changes: Any) -> "Settings":
+    def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
+
+    @classmethod
+    def from_flags(cls, flags: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Settings:
+        """Settings from parsed flags (None = not given) over the environment over defaults.
+
+        Raises:
+            ConfigError: a value out of range or not parsable, naming the option or variable, the value and
+                the valid range.
+        """
+        env = os.environ if env is None else env
+
+        def pick(flag: str, env_key: str | None = None, default: Any = None, cast: Any = None) -> Any:
+            value = flags.get(flag)
+            if value is not None:
+                return value
+            if env_key and env.get(env_key) not in (None, ""):
+                raw = env[env_key]
+                if cast is None:
+                    return raw
+                try:
+                    return cast(raw)
+                except ValueError:
+                    raise ConfigError(f"The environment variable {env_key}={raw!r} is not a valid "
+                                      f"{cast.__name__}.") from None
+            return default
+
+        budget = flags.get("budget")
+        if budget is None:
+            budget = _env_float(env, "MLPILOT_BUDGET")
+        data = flags.get("data")
+        llm_budget = parse_llm_budget(flags.get("llm_budget") or env.get("MLPILOT_LLM_BUDGET"))
+        return _checked(cls(
+            data=Path(data) if data else None,
+            goal=(flags.get("goal") or "").strip(),
+            target=flags.get("target"),
+            task=flags.get("task"),
+            metric=flags.get("metric"),
+            budget=float(budget) if budget is not None else None,
+            runs_dir=Path(pick("runs_dir", "MLPILOT_RUNS_DIR", "runs")),
+            home=_home(env),
+            seed=int(pick("seed", "MLPILOT_SEED", DEFAULT_SEED, int)),
+            # Half the cores by default: OpenMP models slow down many times over when their threads compete
+            # with another process for every core (measured on 2-core machines), so leave headroom.
+            n_jobs=int(pick("n_jobs", "MLPILOT_N_JOBS", max(1, (os.cpu_count() or 1) // 2), int)),
+            max_trials=pick("max_trials", "MLPILOT_MAX_TRIALS", None, int),
+            folds=pick("folds", None, None),
+            delimiter=flags.get("delimiter"),
+            encoding=flags.get("encoding"),
+            keep=tuple(flags.get("keep") or ()),
+            drop=tuple(flags.get("drop") or ()),
+            inherited=dict(flags.get("inherited") or {}),
+            quiet=bool(flags.get("quiet")),
+            json=bool(flags.get("json")),
+            yes=bool(flags.get("yes")),
+            interactive=bool(flags.get("interactive")),
+            llm_model=_llm_model(flags.get("llm"), env),
+            llm_base_url=env.get("MLPILOT_LLM_BASE_URL") or env.get("OPENAI_BASE_URL") or None,
+            llm_budget_usd=llm_budget[0],
+            llm_budget_tokens=llm_budget[1],
+            llm_timeout=float(pick("llm_timeout", "MLPILOT_LLM_TIMEOUT", DEFAULT_LLM_TIMEOUT, float)),
+            llm_share=float(pick("llm_share", "MLPILOT_LLM_SHARE", DEFAULT_LLM_SHARE, float)),
+            llm_max_tokens=int(pick("llm_max_tokens", "MLPILOT_LLM_MAX_TOKENS", DEFAULT_MAX_TOKENS, int)),
+            llm_prices=load_prices(env.get("MLPILOT_LLM_PRICES"), flags.get("llm_prices")),
+            replay=Path(flags["replay"]) if flags.get("replay") else None,
+            parent=flags.get("parent"),
+            api_key=env.get("OPENAI_API_KEY") or None,
+        ))
+
+    @classmethod
+    def from_manifest(cls, manifest_settings: Mapping[str, Any], *, overrides: Mapping[str, Any] | None = None,
+                      env: Mapping[str, str] | None = None) -> Settings:
+        """A recorded run's settings (its manifest's ``settings``, as `public` wrote them), every one restored,
+        then ``overrides`` (field name -> value: a new data path, budget, runs folder, parent ...).
+
+        The API key comes from the environment (a manifest never holds it). A field an older manifest lacks
+        is what a new run would get now (`from_flags` with no flags: the environment, then the default).
+        Keys that are not fields (``api_key_set``, or a newer version's) are ignored.
+
+        Raises:
+            ConfigError: a recorded or overriding value of the wrong type or out of range.
+            TypeError: an override that names no field (a caller's bug).
+        """
+        env = os.environ if env is None else env
+        names = [f.name for f in fields(cls) if f.name != "api_key"]
+        recorded = {n: _from_json(n, manifest_settings[n]) for n in names if n in manifest_settings}
+        # Only when something is missing: a bad MLPILOT_* variable should not stop a complete manifest.
+        base = cls.from_flags({}, env) if len(recorded) < len(names) else cls()
+        changed = {n: _from_json(n, v) for n, v in (overrides or {}).items()}
+        return _checked(replace(base, **{**recorded, "api_key": env.get("OPENAI_API_KEY") or None, **changed}))
+
+
+def _checked(s: Settings) -> Settings:
+    """``s`` if every value is in range; the one place both constructors check values.
+
+    Raises:
+        ConfigError: the first value out of range, naming its option, the rule, the value and why.
+    """
+    if s.budget is not None and s.budget < MIN_BUDGET:
+        raise ConfigError(f"--budget must be at least {MIN_BUDGET:g} seconds; got {s.budget:g}. "
+                          "A run needs a few seconds to read, check and fit anything.")
+    if s.n_jobs < 1:
+        raise ConfigError(f"--n-jobs must be 1 or more; got {s.n_jobs}.")
+    if s.max_trials is not None and s.max_trials < 0:
+        raise ConfigError(f"--max-trials must be 0 or more; got {s.max_trials}.")
+    if s.folds is not None and not 2 <= s.folds <= 20:
+        raise ConfigError(f"--folds must be between 2 and 20; got {s.folds}.")
+    if s.task is not None and s.task not in TASKS:
+        raise ConfigError(f"--task must be one of {', '.join(TASKS)}; got {s.task!r}.")
+    if not 0.0 < s.llm_share <= 0.5:
+        raise ConfigError(f"--llm-share must be above 0 and at most 0.5 (a share of the run's budget); got "
+                          f"{s.llm_share:g}. It caps the time a run may wait on the language model.")
+    if s.llm_max_tokens < 64:
+        raise ConfigError(f"--llm-max-tokens must be at least 64; got {s.llm_max_tokens}.")
+    return s
+
+
+def _to_json(value: Any) -> Any:
+    """A field's value as JSON holds it: paths as strings, tuples as lists, through dicts and lists."""
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (tuple, list)):
+        return [_to_json(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _to_json(v) for k, v in value.items()}
+    return value
+
+
+def _price_table(table: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
+    return {str(k): (float(v[0]), float(v[1])) for k, v in table.items()}
+
+
+# How a value read back from JSON becomes the field's type again (JSON has no paths or tuples, and writes
+# 60.0 as 60 in some hands). Fields not listed are plain strings or booleans. A test builds a Settings with
+# every field changed and checks that it survives the manifest, so a new field cannot be forgotten here.
+_FROM_JSON: dict[str, Callable[[Any], Any]] = {
+    "data": Path, "runs_dir": Path, "home": Path, "replay": Path,
+    "keep": tuple, "drop": tuple, "inherited": dict, "llm_prices": _price_table,
+    "budget": float, "llm_budget_usd": float, "llm_timeout": float, "llm_share": float,
+    "seed": int, "n_jobs": int, "max_trials": int, "folds": int, "llm_budget_tokens": int, "llm_max_tokens": int,
+}
+
+
+def _from_json(name: str, value: Any) -> Any:
+    """The field ``name``'s value from its JSON form (None stays None).
+
+    Raises:
+        ConfigError: a value that cannot be the field's type, naming the field and the value.
+    """
+    convert = _FROM_JSON.get(name)
+    if value is None or convert is None:
+        return value
+    try:
+        return convert(value)
+    except (TypeError, ValueError, IndexError, AttributeError):
+        raise ConfigError(f"The recorded setting {name}={value!r} is not a valid {convert.__name__.strip('_')}; "
+                          "the run's manifest.json was edited or damaged. Start a new run instead.") from None
 
 
 def _env_float(env: Mapping[str, str], key: str) -> float | None:
@@ -115,94 +276,6 @@ def _env_float(env: Mapping[str, str], key: str) -> float | None:
         return float(raw)
     except ValueError:
         raise ConfigError(f"The environment variable {key}={raw!r} is not a number.") from None
-
-
-def resolve(flags: Mapping[str, Any], env: Mapping[str, str] | None = None) -> Settings:
-    """Settings from parsed flags (None = not given) over the environment over defaults.
-
-    Raises:
-        ConfigError: a value out of range, naming the option, the value and the valid range.
-    """
-    env = os.environ if env is None else env
-
-    def pick(flag: str, env_key: str | None = None, default: Any = None, cast: Any = None) -> Any:
-        value = flags.get(flag)
-        if value is not None:
-            return value
-        if env_key and env.get(env_key) not in (None, ""):
-            raw = env[env_key]
-            if cast is None:
-                return raw
-            try:
-                return cast(raw)
-            except ValueError:
-                raise ConfigError(f"The environment variable {env_key}={raw!r} is not a valid "
-                                  f"{cast.__name__}.") from None
-        return default
-
-    budget = flags.get("budget")
-    if budget is None:
-        budget = _env_float(env, "MLPILOT_BUDGET")
-    if budget is not None and budget < MIN_BUDGET:
-        raise ConfigError(f"--budget must be at least {MIN_BUDGET:g} seconds; got {budget:g}. "
-                          "A run needs a few seconds to read, check and fit anything.")
-    # Half the cores by default: OpenMP models slow down many times over when their threads compete
-    # with another process for every core (measured on 2-core machines), so leave headroom.
-    n_jobs = int(pick("n_jobs", "MLPILOT_N_JOBS", max(1, (os.cpu_count() or 1) // 2), int))
-    if n_jobs < 1:
-        raise ConfigError(f"--n-jobs must be 1 or more; got {n_jobs}.")
-    max_trials = pick("max_trials", "MLPILOT_MAX_TRIALS", None, int)
-    if max_trials is not None and max_trials < 0:
-        raise ConfigError(f"--max-trials must be 0 or more; got {max_trials}.")
-    folds = pick("folds", None, None)
-    if folds is not None and not 2 <= folds <= 20:
-        raise ConfigError(f"--folds must be between 2 and 20; got {folds}.")
-    task = flags.get("task")
-    if task is not None and task not in TASKS:
-        raise ConfigError(f"--task must be one of {', '.join(TASKS)}; got {task!r}.")
-    llm_share = float(pick("llm_share", "MLPILOT_LLM_SHARE", DEFAULT_LLM_SHARE, float))
-    if not 0.0 < llm_share <= 0.5:
-        raise ConfigError(f"--llm-share must be above 0 and at most 0.5 (a share of the run's budget); got "
-                          f"{llm_share:g}. It caps the time a run may wait on the language model.")
-    max_tokens = int(pick("llm_max_tokens", "MLPILOT_LLM_MAX_TOKENS", DEFAULT_MAX_TOKENS, int))
-    if max_tokens < 64:
-        raise ConfigError(f"--llm-max-tokens must be at least 64; got {max_tokens}.")
-    data = flags.get("data")
-    llm_budget = parse_llm_budget(flags.get("llm_budget") or env.get("MLPILOT_LLM_BUDGET"))
-    return Settings(
-        data=Path(data) if data else None,
-        goal=(flags.get("goal") or "").strip(),
-        target=flags.get("target"),
-        task=task,
-        metric=flags.get("metric"),
-        budget=float(budget) if budget is not None else None,
-        runs_dir=Path(pick("runs_dir", "MLPILOT_RUNS_DIR", "runs")),
-        home=_home(env),
-        seed=int(pick("seed", "MLPILOT_SEED", DEFAULT_SEED, int)),
-        n_jobs=n_jobs,
-        max_trials=max_trials,
-        folds=folds,
-        delimiter=flags.get("delimiter"),
-        encoding=flags.get("encoding"),
-        keep=tuple(flags.get("keep") or ()),
-        drop=tuple(flags.get("drop") or ()),
-        inherited=dict(flags.get("inherited") or {}),
-        quiet=bool(flags.get("quiet")),
-        json=bool(flags.get("json")),
-        yes=bool(flags.get("yes")),
-        interactive=bool(flags.get("interactive")),
-        llm_model=_llm_model(flags.get("llm"), env),
-        llm_base_url=env.get("MLPILOT_LLM_BASE_URL") or env.get("OPENAI_BASE_URL") or None,
-        llm_budget_usd=llm_budget[0],
-        llm_budget_tokens=llm_budget[1],
-        llm_timeout=float(pick("llm_timeout", "MLPILOT_LLM_TIMEOUT", 60.0, float)),
-        llm_share=llm_share,
-        llm_max_tokens=max_tokens,
-        llm_prices=load_prices(env.get("MLPILOT_LLM_PRICES"), flags.get("llm_prices")),
-        replay=Path(flags["replay"]) if flags.get("replay") else None,
-        parent=flags.get("parent"),
-        api_key=env.get("OPENAI_API_KEY") or None,
-    )
 
 
 def _home(env: Mapping[str, str]) -> Path:

@@ -20,7 +20,7 @@ from agent.job.graph import (
     wants_another_round,
 )
 from agent.job.runner import EXIT_WALL, Run, _stop_at_the_wall, watchdog
-from agent.settings import resolve
+from agent.settings import Settings
 from agent.timing.clock import Clock, ClockError, command_start, process_start
 from agent.timing.timeplan import LLM_STAGES, ORDER, TimePlan
 from tests.cli_helpers import DATASETS, ROOT
@@ -153,8 +153,9 @@ def test_the_language_model_has_a_capped_pool() -> None:
 # ---- the watchdog -------------------------------------------------------------------------------------------
 
 def _context(tmp_path: Path, *, interactive: bool, budget: float = 5.0) -> Run:
-    settings = resolve({"data": str(DATASETS / "titanic.csv"), "goal": "predict who survived", "budget": budget,
-                        "runs_dir": str(tmp_path), "interactive": interactive, "yes": True}, env={})
+    settings = Settings.from_flags({"data": str(DATASETS / "titanic.csv"), "goal": "predict who survived",
+                                    "budget": budget, "runs_dir": str(tmp_path), "interactive": interactive,
+                                    "yes": True}, env={})
     run = Run.create(settings, started=time.monotonic())
     assert isinstance(run, Run)
     return run
@@ -164,8 +165,8 @@ def test_the_watchdog_stops_a_chat_run_as_timed_out_never_as_the_user(tmp_path: 
     run = _context(tmp_path, interactive=True)
     ctx = run.ctx
     done = threading.Event()
-    paused = Run.create(resolve({"data": str(DATASETS / "titanic.csv"), "goal": "predict who survived",
-                                 "budget": 5, "runs_dir": str(tmp_path), "interactive": True}, env={}),
+    paused = Run.create(Settings.from_flags({"data": str(DATASETS / "titanic.csv"), "goal": "predict who survived",
+                                             "budget": 5, "runs_dir": str(tmp_path), "interactive": True}, env={}),
                         started=time.monotonic())
     assert not paused.ctx.clock.running, "a plan waiting for approval"
     idle = threading.Thread(target=watchdog, args=(paused.ctx, done, _stop_at_the_wall), kwargs={"margin": 1.0})
@@ -198,8 +199,9 @@ def test_a_run_stopped_by_the_wall_ends_timed_out_with_its_first_model(tmp_path:
 
 
 def test_the_command_line_watchdog_ends_the_process_with_what_is_saved(tmp_path: Path) -> None:
-    script = ("import time, sys; from agent.job.runner import Run, _exit_at_the_wall; from agent.settings import resolve; "
-              f"s = resolve({{'data': {str(DATASETS / 'titanic.csv')!r}, 'goal': 'predict who survived', "
+    script = ("import time, sys; from agent.job.runner import Run, _exit_at_the_wall; "
+              "from agent.settings import Settings; "
+              f"s = Settings.from_flags({{'data': {str(DATASETS / 'titanic.csv')!r}, 'goal': 'predict who survived', "
               f"'budget': 30, 'runs_dir': {str(tmp_path)!r}}}, env={{}}); "
               "run = Run.create(s, started=time.monotonic()); _exit_at_the_wall(run.ctx)")
     proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)

@@ -25,7 +25,7 @@ from agent.job.steps_data import split_rows, target_labels
 from agent.job.steps_model import RESULTS, training_data
 from agent.record.reader import RunRecord
 from agent.record.runfolder import Manifest, read_json
-from agent.settings import DEFAULT_BUDGET, Settings, resolve
+from agent.settings import DEFAULT_BUDGET, Settings
 from tools.errors import ConfigError
 from tools.intake import read_table
 from tools.model import ModelSpec
@@ -53,7 +53,8 @@ def resume_run(run_dir: Path, *, budget: float | None, started: float, runs_dir:
     if status not in RESUMABLE:
         raise ConfigError(f"The run '{run_dir.name}' is {status}; only an interrupted run can be resumed. "
                           "Use `mlpilot rerun` to run it again.")
-    settings = _settings(run_dir, manifest, budget, runs_dir, interactive, ask=approve and status == "awaiting_approval")
+    settings = resume_settings(run_dir, manifest, budget=budget, runs_dir=runs_dir, interactive=interactive,
+                               ask=approve and status == "awaiting_approval")
     ctx = open_context(settings, manifest["run_id"], run_dir, Manifest(run_dir, manifest), started=started,
                        listen=listen)
     run = Run(ctx, activate_policy(ctx))
@@ -75,16 +76,15 @@ def decided_budget(run_dir: Path) -> float | None:
     return float(budget["choice"]) if budget else None
 
 
-def _settings(run_dir: Path, manifest: dict, budget: float | None, runs_dir: Path, interactive: bool, *,
-              ask: bool) -> Settings:
-    old = manifest["settings"]
-    keys = ("data", "goal", "target", "task", "metric", "seed", "max_trials", "folds", "keep", "drop", "inherited",
-            "delimiter", "encoding", "n_jobs", "parent")
-    flags = {k: old.get(k) for k in keys}
-    flags.update(budget=budget or manifest.get("budget") or decided_budget(run_dir) or old.get("budget"),
-                 runs_dir=str(runs_dir),
-                 llm=old.get("llm_model") or "off", interactive=interactive, yes=not ask)
-    return resolve(flags)
+def resume_settings(run_dir: Path, manifest: dict, *, budget: float | None, runs_dir: Path, interactive: bool,
+                    ask: bool) -> Settings:
+    """The run's own settings, every one as recorded (its LLM model, budget, share and price table
+    included), with a fresh time budget (``budget``, else the one the run decided), the runs folder of
+    this command, and whether it lives in the chat (``interactive``) and asks for approval again (``ask``)."""
+    recorded = manifest["settings"]
+    budget = budget or manifest.get("budget") or decided_budget(run_dir) or recorded.get("budget")
+    return Settings.from_manifest(recorded, overrides={"budget": budget, "runs_dir": runs_dir,
+                                                       "interactive": interactive, "yes": not ask})
 
 
 def _resume_point(run: Run, status: str) -> object:

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -23,7 +23,7 @@ from agent.job.runner import RunOutcome, run_job
 from agent.record.events import EventLog
 from agent.record.report import render_report
 from agent.record.runfolder import EVENTS, read_json, sha256_file, write_json
-from agent.settings import Settings, resolve
+from agent.settings import Settings
 from agent.use.monitor import batch_labels
 from agent.use.predict import load_run_model
 from tools.errors import ConfigError, DataError
@@ -80,8 +80,7 @@ def retrain(parent_dir: Path, new_data: Path, *, settings: Settings, window: int
     staging = Path(settings.runs_dir) / ".staging" / stamp / f"{Path(parent['data']['path']).stem}-retrain.parquet"
     staging.parent.mkdir(parents=True, exist_ok=True)
     combined.to_parquet(staging, index=False)
-    flags = _child_flags(parent, settings, staging)
-    outcome = run_job(resolve(flags), started=time.monotonic(), argv=argv, listen=listen)
+    outcome = run_job(child_settings(parent, settings, staging), started=time.monotonic(), argv=argv, listen=listen)
     if outcome.run_dir is None:
         staging.unlink(missing_ok=True)
         staging.parent.rmdir()
@@ -97,16 +96,20 @@ def retrain(parent_dir: Path, new_data: Path, *, settings: Settings, window: int
     return RetrainOutcome(outcome, comparison)
 
 
-def _child_flags(parent: dict, settings: Settings, data: Path) -> dict[str, Any]:
-    """The parent's goal and plan (target, task, metric, dropped columns) for the new run."""
-    old, plan = parent["settings"], parent["plan"]
-    return {"data": str(data), "goal": old.get("goal") or "", "target": plan["target"], "task": plan["task"],
-            "metric": plan["metric"], "seed": old.get("seed"), "budget": settings.budget or parent.get("budget"),
-            "keep": old.get("keep"), "drop": old.get("drop"), "inherited": plan.get("dropped", {}),
-            "folds": old.get("folds"),
-            "max_trials": settings.max_trials if settings.max_trials is not None else old.get("max_trials"),
-            "runs_dir": str(settings.runs_dir), "quiet": settings.quiet, "json": settings.json,
-            "parent": parent["run_id"], "llm": old.get("llm_model") or "off", "n_jobs": settings.n_jobs}
+def child_settings(parent: dict, settings: Settings, data: Path) -> Settings:
+    """The new run's settings: the parent's, every one as recorded (goal, seed, folds, kept and dropped
+    columns, LLM model and budget ...), with its plan fixed (target, task, metric, the columns it dropped), on
+    ``data``, linked to the parent, and with what this command decides (``settings``: budget, trial cap,
+    runs folder, output)."""
+    recorded, plan = parent["settings"], parent["plan"]
+    max_trials = settings.max_trials if settings.max_trials is not None else recorded.get("max_trials")
+    return Settings.from_manifest(recorded, overrides={
+        "data": data, "target": plan["target"], "task": plan["task"], "metric": plan["metric"],
+        "inherited": plan.get("dropped", {}), "budget": settings.budget or parent.get("budget"),
+        "max_trials": max_trials, "runs_dir": settings.runs_dir, "quiet": settings.quiet, "json": settings.json,
+        "yes": settings.yes, "interactive": settings.interactive, "parent": parent["run_id"],
+        # The parent's recorded LLM answers were for other data: a retraining run asks afresh.
+        "replay": None})
 
 
 def compare_models(parent_dir: Path, child_dir: Path, rows: pd.DataFrame, target: str, *, seed: int) -> dict:
