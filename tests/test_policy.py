@@ -9,7 +9,7 @@ import pytest
 
 from agent.decide.decider import Decider
 from agent.decide.guard import check
-from agent.decide.policy import ColumnBrief, Decision, GoalBrief, SelectionBrief
+from agent.decide.policy import ColumnBrief, Decision, FinalBrief, GoalBrief, SelectionBrief
 from agent.decide.rules import RulePolicy
 from agent.record.events import EventLog
 from agent.record.reader import read_events
@@ -84,6 +84,12 @@ def test_tuning_shares_follow_the_leaderboard() -> None:
     d = rules.choose_tuning(SelectionBrief("binary", "roc_auc", True, board, 30.0, 1000))
     assert d.choice["shares"] == {"lightgbm": 0.5, "hist_gb": 0.5}
     assert d.alternatives[0]["choice"] == "linear"
+    final = rules.choose_final(FinalBrief("roc_auc", board, None, target="y", columns=["a", "y"]))
+    assert final.choice == {"kind": "single", "candidate": "lightgbm"} and "no blend" in final.reason
+    blend = {"weights": {"lightgbm": 2, "hist_gb": 1}, "score": 0.95, "best_single_score": 0.90,
+             "best_single": "lightgbm"}
+    assert rules.choose_final(FinalBrief("roc_auc", board, blend)).choice == {"kind": "ensemble",
+                                                                             "weights": blend["weights"]}
 
 
 def test_guard_rejects_invalid_decisions() -> None:

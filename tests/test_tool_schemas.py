@@ -7,18 +7,18 @@ from __future__ import annotations
 
 import json
 import os
+from functools import partial
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Literal
 
 import pandas as pd
 
-from agent.decide.policy import ColumnBrief, GoalBrief, SelectionBrief
-from agent.job.context import Workspace
-from agent.llm.client import LLMClient
-from agent.llm.config import LLMConfig
-from agent.llm.policy import LLMPolicy
-from agent.record.events import EventLog
+from agent.decide.policy import ColumnBrief, FinalBrief, GoalBrief, SelectionBrief
+from agent.decide.rules import RulePolicy
+from agent.llm.loop import Stage
+from agent.llm.tools_columns import COLUMN_TOOLS, columns_stage
+from agent.llm.tools_goal import GOAL_TOOLS, goal_stage
+from agent.llm.tools_reviews import FINAL_TOOLS, SELECTION_TOOLS, final_stage, selection_stage
 from tools.profile import profile_frame
 from tools.schema import tool_schema
 
@@ -51,17 +51,37 @@ def test_schema_from_signature_and_docstring() -> None:
     assert schema["parameters"]["required"] == ["column", "kind"]
 
 
-def test_llm_tool_schemas_are_pinned(tmp_path: Path) -> None:
+def with_deps(deps: object, column: str, limit: int = 3) -> str:
+    """A tool that takes its dependencies first.
+
+    Args:
+        column: a column.
+        limit: a bound.
+    """
+    return column
+
+
+def test_the_deps_parameter_is_left_out_bound_or_not() -> None:
+    bare = tool_schema(with_deps)["function"]
+    assert list(bare["parameters"]["properties"]) == ["column", "limit"]
+    assert bare["parameters"]["required"] == ["column"]
+    assert tool_schema(partial(with_deps, object())) == tool_schema(with_deps)
+
+
+def _stages() -> list[Stage]:
+    """Every stage of the LLM policy, built by its public builder on a small frame."""
     frame = pd.DataFrame({"a": [1.0, 2.0, 3.0] * 20, "b": ["x", "y", "z"] * 20, "y": [0, 1, 0] * 20})
-    profile = profile_frame(frame)
-    ws = Workspace({"table": SimpleNamespace(frame=frame), "profile": profile})
-    policy = LLMPolicy(LLMClient(LLMConfig()), EventLog(tmp_path / "e.jsonl"), ws)
-    goal = GoalBrief("predict y", list(frame.columns), "", {}, len(frame))
-    cols = ColumnBrief("y", "binary", profile.to_dict(), {"suspects": []}, {}, {})
+    profile = profile_frame(frame).to_dict()
+    goal = GoalBrief("predict y", list(frame.columns), "", {}, len(frame), profile=profile)
+    cols = ColumnBrief("y", "binary", profile, {"suspects": []}, {}, {})
     board = [{"candidate": "lightgbm", "mean": 0.9, "sd": 0.01, "folds": 5, "fit_seconds": 1.0, "complete": True}]
-    stages = [policy._goal_stage(goal), policy._columns_stage(cols, policy.rules.choose_columns(cols)),
-              policy._selection_stage(SelectionBrief("binary", "roc_auc", True, board, 30.0, 60)),
-              policy._final_stage(board, None)]
+    return [goal_stage(goal, frame.__getitem__), columns_stage(cols, RulePolicy().choose_columns(cols)),
+            selection_stage(SelectionBrief("binary", "roc_auc", True, board, 30.0, 60), lambda: False),
+            final_stage(FinalBrief("roc_auc", board, None), lambda: False)]
+
+
+def test_llm_tool_schemas_are_pinned() -> None:
+    stages = _stages()
     schemas = {stage.name: [tool_schema(fn, name=name) for name, fn in stage.tools.items()] for stage in stages}
     for tools in schemas.values():
         for t in tools:
@@ -71,3 +91,12 @@ def test_llm_tool_schemas_are_pinned(tmp_path: Path) -> None:
     if os.environ.get("MLPILOT_UPDATE_SCHEMAS"):
         SNAPSHOT.write_text(json.dumps(schemas, indent=2) + "\n")
     assert schemas == json.loads(SNAPSHOT.read_text()), "a tool schema changed: review it, then regenerate"
+
+
+def test_each_stage_holds_its_registry_and_a_bound_tool_has_the_functions_schema() -> None:
+    registries = {"plan_goal": GOAL_TOOLS, "plan_columns": COLUMN_TOOLS, "review_selection": SELECTION_TOOLS,
+                  "review_tuning": FINAL_TOOLS}
+    for stage in _stages():
+        tools = registries[stage.name]
+        assert list(stage.tools) == [fn.__name__ for fn in tools]
+        assert [tool_schema(fn) for fn in stage.tools.values()] == [tool_schema(fn) for fn in tools]

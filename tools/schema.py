@@ -4,26 +4,38 @@ The docstring's first paragraph is the tool's description; its Google-style ``Ar
 each parameter's description. Types map to JSON schema: str, int, float, bool, list[...] (array),
 dict (object), Literal[...] (enum), X | None (optional). A parameter without a default is required.
 The schema is never written by hand, so it cannot drift from the function.
+
+A tool may take its dependencies first, as a parameter named ``deps`` (as pydantic-ai's tools take their
+run context): the caller binds it, so it is never part of the schema. A ``functools.partial`` that binds
+it gives the same schema as the bare function, from the wrapped function's docstring and hints.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 import types
 import typing
 from typing import Any, Callable, Literal, get_args, get_origin
 
+# The name of a tool's dependencies parameter, which the caller binds and the model never sees.
+DEPS = "deps"
+
 
 def tool_schema(func: Callable[..., Any], *, name: str | None = None) -> dict:
-    """The OpenAI-style ``{"type": "function", "function": {...}}`` schema of ``func``."""
-    doc = inspect.getdoc(func) or ""
+    """The OpenAI-style ``{"type": "function", "function": {...}}`` schema of ``func`` (a function, or a
+    ``functools.partial`` of one); a ``deps`` parameter is left out."""
+    base = func
+    while isinstance(base, functools.partial):
+        base = base.func
+    doc = inspect.getdoc(base) or ""
     description, arg_docs = _parse_docstring(doc)
-    hints = typing.get_type_hints(func)
+    hints = typing.get_type_hints(base)
     properties: dict[str, dict] = {}
     required: list[str] = []
     for pname, param in inspect.signature(func).parameters.items():
-        if pname in ("self", "cls") or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+        if pname in ("self", "cls", DEPS) or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
         prop = _json_type(hints.get(pname, str))
         if pname in arg_docs:
@@ -32,7 +44,7 @@ def tool_schema(func: Callable[..., Any], *, name: str | None = None) -> dict:
         if param.default is inspect.Parameter.empty:
             required.append(pname)
     return {"type": "function", "function": {
-        "name": name or func.__name__, "description": description,
+        "name": name or base.__name__, "description": description,
         "parameters": {"type": "object", "properties": properties, "required": required,
                        "additionalProperties": False}}}
 

@@ -35,7 +35,11 @@ class Decision:
 
 @dataclass
 class GoalBrief:
-    """What the plan step knows before the target is fixed."""
+    """What the plan step knows before the target is fixed.
+
+    ``profile`` is the profile as a dict (per-column summaries, row and column counts), for a policy
+    that shows the columns to a model (the rules do not read it).
+    """
 
     goal: str
     columns: list[str]
@@ -45,6 +49,7 @@ class GoalBrief:
     forced_target: str | None = None
     forced_task: str | None = None
     forced_metric: str | None = None
+    profile: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -60,11 +65,13 @@ class ColumnBrief:
     keep: list[str] = field(default_factory=list)
     drop: list[str] = field(default_factory=list)
     inherited: dict[str, str] = field(default_factory=dict)   # column -> why the parent run dropped it
+    train_rows: int | None = None   # rows in the training part (None where the caller does not know)
 
 
 @dataclass
 class SelectionBrief:
-    """The leaderboard after selection and the time left for tuning."""
+    """The leaderboard after selection and the time left for tuning; the target and the table's
+    columns bound what one more iteration may drop."""
 
     task: str
     metric: str
@@ -72,6 +79,20 @@ class SelectionBrief:
     leaderboard: list[dict]
     tune_seconds: float
     n_rows: int
+    target: str | None = None
+    columns: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FinalBrief:
+    """The leaderboard after tuning and the best blend of candidates (None when no blend beats the best
+    single model out of fold); the target and the table's columns bound one more iteration."""
+
+    metric: str
+    leaderboard: list[dict]
+    ensemble: dict | None
+    target: str | None = None
+    columns: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -132,6 +153,6 @@ class Policy(Protocol):
 
     def choose_tuning(self, brief: SelectionBrief) -> Decision: ...
 
-    def choose_final(self, metric: str, leaderboard: list[dict], ensemble: dict | None) -> Decision: ...
+    def choose_final(self, brief: FinalBrief) -> Decision: ...
 
     def choose_refit(self, refit_seconds: float, seconds_left: float, interrupted: bool) -> Decision: ...

@@ -18,6 +18,7 @@ from agent.decide.goal import (
 from agent.decide.policy import (
     ColumnBrief,
     Decision,
+    FinalBrief,
     GoalBrief,
     SampleBrief,
     SelectionBrief,
@@ -371,9 +372,9 @@ class RulePolicy:
                   f"half the trials to the leader; about {brief.tune_seconds:.0f} s, re-planned as trials finish")
         return Decision("tuning", {"shares": shares}, reason, {"leaderboard": board[:6], "margin": margin}, others)
 
-    def choose_final(self, metric: str, leaderboard: list[dict], ensemble: dict | None) -> Decision:
-        m = get_metric(metric)
-        best = leaderboard[0]
+    def choose_final(self, brief: FinalBrief) -> Decision:
+        m, ensemble = get_metric(brief.metric), brief.ensemble
+        best = brief.leaderboard[0]
         single = {"kind": "single", "candidate": best["candidate"]}
         if ensemble is None:
             return Decision("final_model", single, f"{best['candidate']} has the best cross-validated "

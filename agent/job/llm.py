@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pandas as pd
+
 from agent.job.context import RunContext
 from agent.llm.client import LLMClient, ReplayClient
 from agent.llm.config import LLMConfig
@@ -34,7 +36,11 @@ def make_llm_policy(ctx: RunContext) -> LLMPolicy:
         return (not ctx.workspace.get("iterated") and clock.left() > 0.4 * clock.budget
                 and not ctx.should_stop())
 
-    return LLMPolicy(client, ctx.events, ctx.workspace, timing=ctx.plan, can_iterate=can_iterate)
+    def column_values(column: str) -> pd.Series:
+        # Read when the goal stage asks, after intake: the table is not loaded when the policy is made.
+        return ctx.workspace["table"].frame[column]
+
+    return LLMPolicy(client, ctx.events, column_values, timing=ctx.plan, can_iterate=can_iterate)
 
 
 def write_narrative(ctx: RunContext, policy: LLMPolicy) -> None:

@@ -72,7 +72,8 @@ def plan(state: RunState, runtime: Runtime[RunContext]) -> RunState:
     with ctx.step("plan"):
         brief = GoalBrief(goal=s.goal, columns=[str(c) for c in frame.columns], profile_summary=prof.summary(),
                           column_kinds={c.name: c.kind for c in prof.columns}, n_rows=len(frame),
-                          forced_target=s.target, forced_task=s.task, forced_metric=s.metric)
+                          forced_target=s.target, forced_task=s.task, forced_metric=s.metric,
+                          profile=prof.to_dict())
         facts = {"columns": brief.columns}
         target = ctx.decider.one(lambda p: p.choose_target(brief), facts, step="plan").choice
         labels = _target_labels(frame[target], table)
@@ -179,7 +180,8 @@ def _plan_columns(ctx: RunContext, target: str, task: str, prof: object) -> Colu
     brief = ColumnBrief(target=target, task=task, profile=profile_dict, leakage=leakage.to_dict(),
                         missing_signal=missing_signal(X_train, y_train, task, numeric),
                         datetime_info=datetime_summary(X_train, dates),
-                        keep=list(s.keep), drop=list(s.drop), inherited=dict(s.inherited))
+                        keep=list(s.keep), drop=list(s.drop), inherited=dict(s.inherited),
+                        train_rows=len(X_train))
     unknown = [c for c in list(s.keep) + list(s.drop) if c not in table.frame.columns]
     if unknown:
         from tools.errors import DataError

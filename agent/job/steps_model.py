@@ -14,7 +14,7 @@ import pandas as pd
 from langgraph.runtime import Runtime
 
 from agent.decide.planedit import copy_plan, drop_column, features
-from agent.decide.policy import Decision, SelectionBrief
+from agent.decide.policy import Decision, FinalBrief, SelectionBrief
 from agent.job.context import RunContext, RunState
 from agent.job.publish import cached_prediction, holdout_truth, publish, score
 from tools.candidates import CANDIDATES, get_candidate
@@ -143,7 +143,8 @@ def tune_step(state: RunState, runtime: Runtime[RunContext]) -> RunState:
     with ctx.step("tune"):
         complete = [r for r in state["leaderboard"] if r["complete"]]
         seconds = ctx.plan.allotment("tune")
-        brief = SelectionBrief(state["task"], metric.name, metric.greater_is_better, complete, seconds, len(data.y))
+        brief = SelectionBrief(state["task"], metric.name, metric.greater_is_better, complete, seconds, len(data.y),
+                               target=state.get("target"), columns=_table_columns(ctx))
         facts = {"evaluated": [r["candidate"] for r in complete]}
         decision = ctx.decider.one(lambda p: p.choose_tuning(brief), facts, step="tune")
         if decision.choice.get("iterate"):
@@ -201,6 +202,11 @@ def tune_step(state: RunState, runtime: Runtime[RunContext]) -> RunState:
             "tuning": {"trials": len(outcome.trials), "stopped": outcome.stopped, "states": counts}}
 
 
+def _table_columns(ctx: RunContext) -> list[str]:
+    """The table's columns (the target among them): what a review's request for one more iteration may name."""
+    return [str(c) for c in ctx.workspace["table"].frame.columns]
+
+
 def iterate(ctx: RunContext, state: RunState, change: dict, reason: str, *, step: str) -> RunState:
     """Go back once to selection with columns dropped and/or candidates added (asked by the policy)."""
     plan = copy_plan(state["column_plan"])
@@ -233,8 +239,9 @@ def finalize(state: RunState, runtime: Runtime[RunContext]) -> RunState:
         top = {r["candidate"]: results[r["candidate"]] for r in board[:4] if r["complete"]}
         ens = select_ensemble(top, data.y, metric) if len(top) > 1 else None
         facts = {"evaluated": [r["candidate"] for r in board]}
-        decision = ctx.decider.one(lambda p: p.choose_final(metric.name, board, ens.to_dict() if ens else None),
-                                   facts, step="finalize")
+        brief = FinalBrief(metric.name, board, ens.to_dict() if ens else None, target=state.get("target"),
+                           columns=_table_columns(ctx))
+        decision = ctx.decider.one(lambda p: p.choose_final(brief), facts, step="finalize")
         choice = decision.choice
         if choice.get("kind") == "iterate":
             return iterate(ctx, state, choice["iterate"], decision.reason, step="finalize")

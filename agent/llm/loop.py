@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Callable
 
 from agent.llm.client import LLMClient
@@ -56,6 +57,12 @@ class Stage:
         if errors:
             return f"the model's answers were invalid {len(errors)} time(s): {errors[-1]}"
         return "the model did not decide it"
+
+
+def bind(deps: Any, tools: list[Callable[..., str]]) -> dict[str, Callable[..., str]]:
+    """Each tool by its name, with ``deps`` bound as its first argument: what a `Stage` holds. The
+    schema of a bound tool is the bare function's (`tool_schema` reads through the partial)."""
+    return {fn.__name__: partial(fn, deps) for fn in tools}
 
 
 class Conversation:

@@ -8,50 +8,48 @@ invalid one goes back to the model with the valid options. Whatever the model do
 raises `Declined`, and the decider asks the rules instead (a logged fallback). Every decision it makes
 carries the rule policy's answer to the same question as an alternative, so a reader sees where the two
 differ. Mechanical questions (budget, validation, time plan, samples, refit) are left to the rules.
+
+The stages' tools are plain functions with explicit dependencies, in `agent.llm.tools_goal`,
+`tools_columns` and `tools_reviews`; this class builds each stage from its brief, runs it in the
+conversation and turns what the stage decided into decisions.
 """
 
 from __future__ import annotations
 
 import time
 from contextlib import nullcontext
-from typing import Any, Callable, Literal, Protocol
+from typing import Any, Callable
 
-import pandas as pd
-
-from agent.decide.policy import Decision, GoalBrief, SampleBrief, TimeBrief
+from agent.decide.policy import ColumnBrief, Decision, FinalBrief, GoalBrief, SampleBrief, SelectionBrief, TimeBrief
 from agent.decide.rules import RulePolicy
-from agent.llm.briefs import describe, profile_brief, quote, target_brief
-from agent.llm.checks import Declined, guard
+from agent.llm.checks import Declined, with_rules
 from agent.llm.client import LLMClient, LLMTimedOut, LLMUnavailable
-from agent.llm.columns import ColumnStage
-from agent.llm.loop import Conversation, Stage, StageFailed, ToolError
+from agent.llm.loop import Conversation, Stage, StageFailed
 from agent.llm.prompts import load_prompt
-from agent.llm.reviews import ReviewStages
+from agent.llm.tools_columns import apply_column_changes, columns_prompt_values, columns_stage
+from agent.llm.tools_goal import ColumnValues, goal_prompt_values, goal_stage
+from agent.llm.tools_reviews import final_prompt_values, final_stage, selection_prompt_values, selection_stage
 from agent.record.events import EventLog
 from agent.timing.timeplan import TimePlan
-from tools.metrics import get_metric, metrics_for
-from tools.target import infer_task
-from tools.threshold import RULE_KINDS
+from tools.metrics import get_metric
 
 
-class RunObjects(Protocol):
-    """The run's heavy objects the policy reads (the table, its profile, the training part), by name."""
+class LLMPolicy:
+    """Decisions by a chat model with tool calling, checked by the guard, the rules as fallback.
 
-    def __getitem__(self, key: str) -> Any: ...
-
-    def get(self, key: str, default: Any = None) -> Any: ...
-
-
-class LLMPolicy(ColumnStage, ReviewStages):
-    """Decisions by a chat model with tool calling, checked by the guard, the rules as fallback."""
+    It sees the run's data only through its briefs and ``values``, which reads one column of the table
+    by name (the goal stage infers the task from the chosen target's values; the model sees counts
+    only). ``timing`` gives the LLM's deadlines and share of the run's time; ``can_iterate`` says whether
+    a review may still ask for one more iteration.
+    """
 
     name = "llm"
 
-    def __init__(self, client: LLMClient, events: EventLog, workspace: RunObjects, *,
+    def __init__(self, client: LLMClient, events: EventLog, values: ColumnValues, *,
                  timing: TimePlan | None = None, can_iterate: Callable[[], bool] = lambda: False) -> None:
         self.client = client
         self.events = events
-        self.workspace = workspace
+        self.values = values
         self.timing = timing
         self.rules = RulePolicy()
         self.can_iterate = can_iterate
@@ -114,19 +112,6 @@ class LLMPolicy(ColumnStage, ReviewStages):
         why = self.failures.get(stage.name) if stage is not None and stage.name in self.failures else None
         raise Declined(question, why or (stage.why_not(question) if stage else "the model was not asked"))
 
-    @staticmethod
-    def _with_rules(decision: Decision, rules: Decision | None) -> Decision:
-        """Add the rule policy's answer as an alternative, saying whether it agrees."""
-        if rules is None:
-            alt = {"choice": None, "why_not": "the rule policy could not decide this", "by": "rules"}
-        elif rules.choice == decision.choice:
-            alt = {"choice": rules.choice, "why_not": f"the rule policy agrees ({rules.reason})", "by": "rules"}
-        else:
-            alt = {"choice": rules.choice, "why_not": f"the rule policy's choice, not taken ({rules.reason})",
-                   "by": "rules"}
-        decision.alternatives = [alt] + decision.alternatives
-        return decision
-
     # ---- mechanical questions: the rules -----------------------------------------------------------
 
     def choose_budget(self, goal: str, given: float | None) -> Decision:
@@ -151,19 +136,20 @@ class LLMPolicy(ColumnStage, ReviewStages):
 
     def choose_target(self, brief: GoalBrief) -> Decision:
         if self.goal is None:
-            self.goal = self._run(self._goal_stage(brief), self._goal_prompt(brief))
+            self.goal = self._run(goal_stage(brief, self.values),
+                                  self._prompt("plan_goal", **goal_prompt_values(brief)))
         decision = self._decided(self.goal, "target")
         try:
             rules = self.rules.choose_target(brief)
         except Exception:  # the rules may find no target where the model did
             rules = None
-        return self._with_rules(decision, rules)
+        return with_rules(decision, rules)
 
     def choose_task(self, brief: GoalBrief, target: str, inferred: str, evidence: dict) -> Decision:
         decision = self._decided(self.goal, "task")
         if self.goal.decided.get("target") is None or self.goal.decided["target"].choice != target:
             raise Declined("task", "the model's task was for another target")
-        return self._with_rules(decision, self.rules.choose_task(brief, target, inferred, evidence))
+        return with_rules(decision, self.rules.choose_task(brief, target, inferred, evidence))
 
     def choose_metric(self, brief: GoalBrief, task: str, target_info: dict) -> list[Decision]:
         metric = self._decided(self.goal, "metric")
@@ -173,93 +159,36 @@ class LLMPolicy(ColumnStage, ReviewStages):
         if task != "binary":
             rule = Decision("threshold_rule", None, "several classes or values: no threshold", actor="llm")
         rules = self.rules.choose_metric(brief, task, target_info)
-        return [self._with_rules(metric, rules[0]), self._with_rules(rule, rules[1])]
+        return [with_rules(metric, rules[0]), with_rules(rule, rules[1])]
 
-    def _goal_prompt(self, brief: GoalBrief) -> str:
-        profile = self.workspace["profile"].to_dict()
-        hint = (f"The person named it: {quote(brief.forced_target)}." if brief.forced_target else
-                "Pick the column the goal asks to predict; if the goal names none, a column named like a "
-                "target (class, label, target, y) is the usual choice.")
-        return self._prompt("plan_goal", goal=brief.goal or "(no goal given)", n_rows=profile["n_rows"],
-                            n_columns=profile["n_columns"], profile=profile_brief(profile), target_hint=hint,
-                            binary_metrics=", ".join(metrics_for("binary")),
-                            multiclass_metrics=", ".join(metrics_for("multiclass")),
-                            regression_metrics=", ".join(metrics_for("regression")),
-                            rule_kinds=", ".join(RULE_KINDS))
+    # ---- stage 2: the columns and candidates --------------------------------------------------------
 
-    def _goal_stage(self, brief: GoalBrief) -> Stage:
-        stage = Stage("plan_goal", {}, ("target", "task", "metric"),
-                      by_tool={"set_target": "target", "set_task": "task", "set_metric": "metric"})
-        frame: pd.DataFrame = self.workspace["table"].frame
-        profile = self.workspace["profile"].to_dict()
-        facts: dict[str, Any] = {"columns": brief.columns}
+    def choose_columns(self, brief: ColumnBrief) -> list[Decision]:
+        proposal = self.rules.choose_columns(brief)
+        if self.columns is None:
+            self.columns = self._run(columns_stage(brief, proposal),
+                                     self._prompt("plan_columns", **columns_prompt_values(brief, proposal)))
+        if self.columns.name in self.failures:
+            raise Declined("column_plan", self.failures[self.columns.name])
+        return apply_column_changes(brief, proposal, self.columns)
 
-        def describe_column(column: str) -> str:
-            """Show one column's summary: kind, gaps, distinct values, range, flags.
+    def choose_candidates(self, task: str, n_rows: int, n_features: int, seconds_left: float) -> Decision:
+        decision = self._decided(self.columns, "candidates")
+        return with_rules(decision, self.rules.choose_candidates(task, n_rows, n_features, seconds_left))
 
-            Args:
-                column: the column's exact name.
-            """
-            return describe(profile, column)
+    # ---- stages 3 and 4: the reviews after selection and after tuning --------------------------------
 
-        def set_target(column: str, reason: str) -> str:
-            """Choose the column to predict.
+    def choose_tuning(self, brief: SelectionBrief) -> Decision:
+        rules = self.rules.choose_tuning(brief)
+        stage = self._run(selection_stage(brief, self.can_iterate),
+                          self._prompt("review_selection", **selection_prompt_values(brief, self._budget())))
+        return with_rules(self._decided(stage, "tuning"), rules)
 
-            Args:
-                column: the exact name of the target column.
-                reason: why this column is what the goal asks to predict.
-            """
-            if brief.forced_target and column != brief.forced_target:
-                raise ToolError(f"the person chose the target {quote(brief.forced_target)} with --target")
-            guard(Decision("target", column, reason), facts, "target")
-            task, evidence = infer_task(frame[column])
-            counts = frame[column].value_counts().to_dict() if task != "regression" else None
-            facts.update(target=column, target_numeric=pd.api.types.is_numeric_dtype(frame[column])
-                         and not pd.api.types.is_bool_dtype(frame[column]))
-            stage.decided["target"] = Decision("target", column, reason, {"goal": brief.goal}, actor="llm")
-            return f"ok: the target is {quote(column)}: " + target_brief({**evidence, "suggested": task}, counts)
-
-        def set_task(task: Literal["binary", "multiclass", "regression"], reason: str) -> str:
-            """Choose the kind of prediction.
-
-            Args:
-                task: binary (two classes), multiclass (a few classes) or regression (a number).
-                reason: why, from the target's values.
-            """
-            if "target" not in stage.decided:
-                raise ToolError("call set_target first", "task")
-            if brief.forced_task and task != brief.forced_task:
-                raise ToolError(f"the person chose the task {brief.forced_task} with --task", "task")
-            guard(Decision("task", task, reason), facts, "task")
-            facts["task"] = task
-            stage.decided["task"] = Decision("task", task, reason, actor="llm")
-            return f"ok: task {task}; metrics for it: {', '.join(metrics_for(task))}"
-
-        def set_metric(metric: str, reason: str, threshold_rule: dict | None = None) -> str:
-            """Choose the metric models are compared by and, for a binary task, the threshold rule.
-
-            Args:
-                metric: one of the metrics valid for the task.
-                reason: what in the goal makes this the right measure.
-                threshold_rule: binary tasks only, e.g. {"kind": "min_recall", "value": 0.8}; null otherwise.
-            """
-            if "task" not in stage.decided:
-                raise ToolError("call set_task first", "metric")
-            if brief.forced_metric and metric != brief.forced_metric:
-                raise ToolError(f"the person chose the metric {brief.forced_metric} with --metric", "metric")
-            guard(Decision("metric", metric, reason), facts, "metric")
-            task = facts["task"]
-            rule = threshold_rule if task == "binary" else None
-            if task == "binary" and rule is None:
-                rule = self.rules.choose_metric(GoalBrief("", [], "", {}, 0, forced_metric=metric), task, {})[1].choice
-            guard(Decision("threshold_rule", rule, reason), facts, "metric")
-            stage.decided["metric"] = Decision("metric", metric, reason, {"goal": brief.goal}, actor="llm")
-            stage.decided["threshold_rule"] = Decision("threshold_rule", rule, reason, actor="llm")
-            return "ok: metric set. The goal step is complete."
-
-        stage.tools.update(describe_column=describe_column, set_target=set_target, set_task=set_task,
-                           set_metric=set_metric)
-        return stage
+    def choose_final(self, brief: FinalBrief) -> Decision:
+        rules = self.rules.choose_final(brief)
+        stage = self._run(final_stage(brief, self.can_iterate),
+                          self._prompt("review_tuning", **final_prompt_values(brief)))
+        return with_rules(self._decided(stage, "final_model"), rules)
 
     def _budget(self) -> float:
         return self.timing.clock.budget if self.timing else 60.0
