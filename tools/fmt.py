@@ -12,12 +12,12 @@ LARGE = 1e5
 def number(value: Any, *, digits: int = 4, significant: bool = False, missing: str = "n/a") -> str:
     """``value`` for reading: None (or NaN) as ``missing``; a float with ``digits`` decimals, or with
     ``digits`` significant digits when ``significant``; a large one (>= 1e5) whole, with thousands
-    separators; anything else as ``str`` gives it."""
+    separators; a whole number as it is; anything else as ``str`` gives it."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return missing
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
-    if isinstance(value, int) and not significant:
+    if isinstance(value, int):   # counts are exact: no decimals, no rounding
         return f"{value:,}" if abs(value) >= LARGE else str(value)
     if abs(value) >= LARGE:
         return f"{value:,.0f}"

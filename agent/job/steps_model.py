@@ -21,6 +21,7 @@ from tools.candidates import CANDIDATES, get_candidate
 from tools.crossval import CVResult, TrainingData, cross_validate, make_folds
 from tools.ensemble import blend, select_ensemble
 from tools.evaluate import holdout_predictions, paired_gap
+from tools.fmt import number
 from tools.metrics import get_metric
 from tools.model import Member, ModelSpec, fit_model
 from tools.preprocess import ColumnPlan
@@ -356,7 +357,7 @@ def _replace(ctx: RunContext, state: RunState, spec: ModelSpec, model: object, e
     first = (state.get("first_model") or {}).get("primary")
     new = ev.metrics.get(ev.primary)
     evidence = {"final": new, "first": first, "gap": gap}
-    said = (f"holdout {metric.label} {_fmt(new)} against {_fmt(first)} for the first model; paired bootstrap "
+    said = (f"holdout {metric.label} {number(new)} against {number(first)} for the first model; paired bootstrap "
             f"difference {gap['difference']:+.4g}, 90% interval {gap['p05']:+.4g} to {gap['p95']:+.4g}, positive "
             "favours the final model")
     if gap["p95"] < 0 or (cut and gap["difference"] < 0):
@@ -375,10 +376,6 @@ def _replace(ctx: RunContext, state: RunState, spec: ModelSpec, model: object, e
                                 [{"choice": False, "why_not": "cross-validation saw more evidence than one holdout"}]),
                        step="evaluate")
     return True
-
-
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.4f}"
 
 
 def refit(state: RunState, runtime: Runtime[RunContext]) -> RunState:

@@ -10,7 +10,13 @@ from __future__ import annotations
 
 import json
 import re
+from functools import partial
 from typing import Any
+
+from tools.fmt import number
+
+# Briefs give the model significant digits; a figure it cannot have is a question mark.
+_num = partial(number, significant=True, missing="?")
 
 MAX_NAME = 64
 MAX_COLUMNS = 200
@@ -22,14 +28,6 @@ def quote(name: Any) -> str:
     if len(text) > MAX_NAME:
         text = text[: MAX_NAME - 1] + "…"
     return json.dumps(text, ensure_ascii=False)
-
-
-def _num(value: Any) -> str:
-    if value is None:
-        return "?"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
 
 
 def column_line(col: dict) -> str:
