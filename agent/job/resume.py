@@ -16,21 +16,13 @@ import time
 from pathlib import Path
 from typing import Callable
 
-import joblib
-import pandas as pd
-
+from agent.job import steps_data, steps_model
 from agent.job.context import RunContext
 from agent.job.runner import Run, RunOutcome, activate_policy, open_context
-from agent.job.steps_data import split_rows, target_labels
-from agent.job.steps_model import RESULTS, training_data
 from agent.record.reader import RunRecord
 from agent.record.runfolder import Manifest, read_json
 from agent.settings import DEFAULT_BUDGET, Settings
 from tools.errors import ConfigError
-from tools.intake import read_table
-from tools.model import ModelSpec
-from tools.profile import profile_frame
-from tools.target import check_target
 
 RESUMABLE = ("interrupted", "running", "timed_out", "awaiting_approval")
 
@@ -105,25 +97,9 @@ def _resume_point(run: Run, status: str) -> object:
 
 
 def _rehydrate(ctx: RunContext, state: dict, manifest: dict) -> None:
-    """Rebuild the heavy objects the saved state refers to."""
-    s = ctx.settings
-    table = read_table(s.data, delimiter=s.delimiter, encoding=s.encoding)
-    if table.sha256 != manifest["data"]["sha256"]:
-        raise ConfigError(f"'{s.data}' changed since the run started (its sha256 differs); it cannot be resumed. "
-                          "Start a new run on the new data.")
-    ctx.workspace["table"] = table
-    ctx.workspace["profile"] = profile_frame(table.frame)
-    if "target" in state and "validation" in state:
-        labels = target_labels(table.frame[state["target"]], table)
-        info = check_target(pd.DataFrame({state["target"]: labels}), state["target"], state["task"], goal=s.goal)
-        split_rows(ctx, state["target"], info, state["validation"])
-    results_path = ctx.run_dir / RESULTS
-    if results_path.exists():
-        ctx.workspace["results"] = joblib.load(results_path)
-    if "column_plan" in state and "X_train" in ctx.workspace.items:
-        training_data(ctx, state)
-    if state.get("final"):
-        ctx.workspace["spec"] = ModelSpec.from_dict(state["final"])
+    """Rebuild the heavy objects the saved state refers to: each step module restores what it made."""
+    steps_data.rebuild(ctx, state, sha256=manifest["data"]["sha256"])
+    steps_model.rebuild(ctx, state)
 
 
 def resume_job(run_dir: Path, *, budget: float | None, started: float, runs_dir: Path,

@@ -15,6 +15,7 @@ from agent.decide.planedit import copy_plan, drop_column, features
 from agent.decide.policy import ColumnBrief, Decision, GoalBrief, TimeBrief
 from agent.job.context import RunContext, RunState
 from agent.record.runfolder import write_json
+from tools.errors import ConfigError
 from tools.intake import read_table
 from tools.leakage import find_leakage
 from tools.preprocess import ColumnPlan, build_preprocessor
@@ -261,3 +262,23 @@ def _cleaning_steps(plan: ColumnPlan) -> list[str]:
     for col, parts in plan.datetime_parts.items():
         steps.append(f"date '{col}': {', '.join(parts)}")
     return steps
+
+
+def rebuild(ctx: RunContext, state: RunState, *, sha256: str) -> None:
+    """Read the data again, profile it and redo the seeded split the saved ``state`` was made on (a
+    resumed run); the file must be the bytes the run started from.
+
+    Raises:
+        ConfigError: the file changed since the run started.
+    """
+    s = ctx.settings
+    table = read_table(s.data, delimiter=s.delimiter, encoding=s.encoding)
+    if table.sha256 != sha256:
+        raise ConfigError(f"'{s.data}' changed since the run started (its sha256 differs); it cannot be resumed. "
+                          "Start a new run on the new data.")
+    ctx.workspace["table"] = table
+    ctx.workspace["profile"] = profile_frame(table.frame)
+    if "target" in state and "validation" in state:
+        labels = target_labels(table.frame[state["target"]], table)
+        info = check_target(pd.DataFrame({state["target"]: labels}), state["target"], state["task"], goal=s.goal)
+        split_rows(ctx, state["target"], info, state["validation"])

@@ -406,3 +406,15 @@ def refit(state: RunState, runtime: Runtime[RunContext]) -> RunState:
                         step="refit")
                 refitted = True
     return {"step": "refit", "refit": refitted}
+
+
+def rebuild(ctx: RunContext, state: RunState) -> None:
+    """Reload the saved cross-validation results and rebuild the training data and the final spec the
+    saved ``state`` refers to (a resumed run; the data step's `rebuild` ran first)."""
+    results_path = ctx.run_dir / RESULTS
+    if results_path.exists():
+        ctx.workspace["results"] = joblib.load(results_path)
+    if "column_plan" in state and ctx.workspace.get("X_train") is not None:
+        training_data(ctx, state)
+    if state.get("final"):
+        ctx.workspace["spec"] = ModelSpec.from_dict(state["final"])
