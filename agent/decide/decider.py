@@ -26,6 +26,10 @@ class Decider:
         self.rules = rules or (policy if policy.name == RulePolicy.name else RulePolicy())
         self.events = events
 
+    def put_in_charge(self, policy: Policy) -> None:
+        """Make ``policy`` the one asked first, the rules behind it (once, before the graph runs)."""
+        self.policy = policy
+
     def ask(self, ask: Ask, facts: dict[str, Any], *, step: str) -> list[Decision]:
         """Decisions from the policy (or the rules where it fails), each checked and logged."""
         try:

@@ -71,13 +71,37 @@ class Workspace:
         return self.items.get(key, default)
 
 
-@dataclass
-class RunContext:
-    """Runtime context of the graph (LangGraph ``context_schema``).
+class StopRequest:
+    """A stop asked of the run from outside the graph (Ctrl-C, /stop, the time wall), with its cause;
+    the first request wins."""
 
-    ``clock`` and ``plan`` belong to the run: created with it, started once (see `agent.timing.clock`), never
-    replaced. ``started`` is when the run object was made (the origin of the events' ``t``), which in the
-    chat is before the clock starts at approval.
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self.cause: str | None = None
+
+    def ask(self, cause: str) -> bool:
+        with self._lock:
+            if self._event.is_set():
+                return False
+            self.cause = cause
+            self._event.set()
+            return True
+
+    def asked(self) -> bool:
+        return self._event.is_set()
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Runtime context of the graph (LangGraph ``context_schema``): read-only for the nodes.
+
+    Nodes change the run through their state updates; the heavy objects the state names (frames, fitted
+    models) go into ``workspace``, and the record into ``events`` and ``manifest``. ``clock`` and
+    ``plan`` belong to the run: created with it, started once (see `agent.timing.clock`), never replaced.
+    ``decider`` is made with the rules in charge and handed the run's policy before the graph starts.
+    ``started`` is when the run object was made (the origin of the events' ``t``), which in the chat is
+    before the clock starts at approval.
     """
 
     settings: Settings
@@ -89,23 +113,23 @@ class RunContext:
     started: float
     clock: Clock
     plan: TimePlan
-    stop: threading.Event = field(default_factory=threading.Event)
-    stop_cause: str | None = None
+    stop: StopRequest = field(default_factory=StopRequest)
     workspace: Workspace = field(default_factory=Workspace)
     timings: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def stop_cause(self) -> str | None:
+        """``user`` or ``wall`` once a stop was asked for, else None."""
+        return self.stop.cause
+
     def should_stop(self) -> bool:
         """True once a stop was asked for: by the user (Ctrl-C, /stop) or by the time wall."""
-        return self.stop.is_set()
+        return self.stop.asked()
 
     def request_stop(self, cause: str) -> bool:
         """Ask the run to finish with what it has; ``cause`` is ``user`` or ``wall``. False if it was
         already asked."""
-        if self.stop.is_set():
-            return False
-        self.stop_cause = cause
-        self.stop.set()
-        return True
+        return self.stop.ask(cause)
 
     def seconds_left(self) -> float:
         return self.clock.left()

@@ -199,7 +199,7 @@ def open_context(settings: Settings, run_id: str, run_dir: Path, manifest: Manif
 def activate_policy(ctx: RunContext, policy: Policy | None = None) -> Policy:
     """Put ``policy`` (else the LLM's when configured, else the rules) in charge, the rules behind it."""
     active = policy or (make_llm_policy(ctx) if ctx.settings.llm_enabled else ctx.decider.rules)
-    ctx.decider = Decider(active, ctx.events, rules=ctx.decider.rules)
+    ctx.decider.put_in_charge(active)
     return active
 
 
