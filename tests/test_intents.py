@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from agent.chat.commands import Commands
@@ -10,13 +12,21 @@ from agent.chat.intents import ACTIONS, Intent, help_text, parse
 COLUMNS = ["customer_id", "customer_age", "duration", "Churn", "y", "a", "b", "Age", "Monthly Charges", "price"]
 
 
+def fields(args: object) -> dict:
+    """An intent's typed arguments as a dict, tuples as lists, to compare with the expected ones."""
+    if args is None:
+        return {}
+    return {f.name: list(v) if isinstance(v := getattr(args, f.name), tuple) else v for f in dataclasses.fields(args)}
+
+
 def check(text: str, action: str, args: dict | None, *, columns: list[str] = COLUMNS, pending: bool = False) -> None:
     intent = parse(text, columns=columns, pending_plan=pending)
     assert isinstance(intent, Intent) and intent.text == text
     assert intent.action in ACTIONS
     assert intent.action == action, f"{text!r} -> {intent.action} {intent.args}"
     if args is not None:
-        assert {k: intent.args.get(k) for k in args} == args, f"{text!r} -> {intent.args}"
+        got = fields(intent.args)
+        assert {k: got.get(k) for k in args} == args, f"{text!r} -> {intent.args}"
 
 
 @pytest.mark.parametrize("text,path", [

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.completion import Completer, Completion, PathCompleter
@@ -20,9 +20,10 @@ from prompt_toolkit.document import Document
 from prompt_toolkit.history import FileHistory
 from prompt_toolkit.patch_stdout import patch_stdout
 
+from agent.chat.args import Args, parse_slash
 from agent.chat.commands import Commands
 from agent.chat.intents import Intent, help_text, parse
-from agent.chat.session import SessionStore
+from agent.chat.session import Session, SessionStore
 from agent.chat.view import in_chat_words
 from agent.console import Terminal
 from agent.decide.goal import read_goal
@@ -65,8 +66,8 @@ def status_line(commands: Commands) -> str:
     s = commands.state
     data = Path(s["data"]).name if s.get("data") else "no data"
     llm = commands.llm_model or "offline"
-    run = "running" if commands.running else ("plan waiting for approval" if commands.plan else
-                                               (s.get("run_id") or "no run"))
+    runs = commands.controller
+    run = "running" if runs.running else ("plan waiting for approval" if runs.plan else (s.get("run_id") or "no run"))
     seconds, source = commands.budget
     budget = f"{seconds:g} s" + (f" ({source})" if source else "") if seconds else "default"
     target, metric = s.get("target"), s.get("metric")
@@ -87,7 +88,7 @@ def run_chat(settings: Settings, *, data: str | None = None, resume: bool = Fals
         term.out.print("No earlier session to resume; starting a new one.")
     if session is None:
         session = store.new_session()
-    commands = Commands(settings, store, session, store.load(session), term)
+    commands = Commands(settings, Session(store, session), term)
     models = None
     if settings.llm_enabled or settings.llm_endpoint:  # a model is on, or may be switched on with /llm
         from agent.chat.chat_llm import ChatModels
@@ -101,7 +102,7 @@ def run_chat(settings: Settings, *, data: str | None = None, resume: bool = Fals
             try:
                 text = prompt.prompt(PROMPT)
             except KeyboardInterrupt:
-                if commands.running:
+                if commands.controller.running:
                     commands.cmd_stop()
                 else:
                     term.out.print("(Ctrl-D or /quit leaves)")
@@ -109,10 +110,10 @@ def run_chat(settings: Settings, *, data: str | None = None, resume: bool = Fals
             except EOFError:
                 break
             handle(commands, models, text, settings.home)
-        if commands.running:
+        if commands.controller.running:
             term.out.print("Stopping the run in progress before leaving ...")
-            commands.worker.stop()
-            commands.worker.wait(120)
+            commands.controller.stop()
+            commands.controller.wait(120)
     store.close()
     term.out.print("Bye.")
     return 0
@@ -144,15 +145,14 @@ def _reopen(commands: Commands) -> None:
 
         commands.table = read_table(commands.state["data"])
         commands.profile = profile_frame(commands.table.frame).to_dict()
-    run_dir = commands.run_dir()
+    run_dir = commands.controller.run_dir()
     if run_dir is None or not (run_dir / "manifest.json").exists():
         return
     status = read_json(run_dir / "manifest.json").get("status")
     if status == "awaiting_approval":
         try:
             commands.reopen_plan(run_dir)
-        except MlpilotError as exc:
-            commands.edits = []
+        except MlpilotError as exc:  # the controller has dropped the plan's edits
             commands.say(f"Your last plan was waiting for approval but cannot be brought back ({exc}); "
                          "say 'go' to plan again.")
     elif status in ("interrupted", "running", "timed_out"):
@@ -164,7 +164,7 @@ def handle(commands: Commands, models: ChatModels | None, text: str, home: Path)
     text = text.strip()
     if not text:
         return
-    commands.store.save(commands.session, {"messages": [{"role": "user", "text": text[:2000]}]})
+    commands.session.log("user", text)
     try:
         if text.startswith("/"):
             name, _, rest = text[1:].partition(" ")
@@ -172,9 +172,10 @@ def handle(commands: Commands, models: ChatModels | None, text: str, home: Path)
             if method is None:
                 commands.say(f"There is no /{name}; /help lists the commands.")
                 return
-            method(rest)
+            _call(method, parse_slash(name.lower(), rest))
             return
-        intent = parse(text, columns=commands.state.get("columns") or [], pending_plan=commands.plan is not None)
+        intent = parse(text, columns=commands.state.get("columns") or [],
+                       pending_plan=commands.controller.plan is not None)
         chat = models.for_turn() if models is not None else None
         if chat is None or intent.action in LOCAL:
             dispatch(commands, intent)
@@ -189,40 +190,15 @@ def handle(commands: Commands, models: ChatModels | None, text: str, home: Path)
 
 
 def dispatch(commands: Commands, intent: Intent) -> None:
-    """Carry out what the offline parser understood."""
-    a, args = intent.action, intent.args
-    simple = {"profile": commands.cmd_profile, "plan": commands.cmd_plan, "run": commands.cmd_run,
-              "approve": commands.cmd_approve, "cancel": commands.cmd_cancel, "stop": commands.cmd_stop,
-              "runs": commands.cmd_runs, "compare": commands.cmd_compare, "leaderboard": commands.cmd_leaderboard,
-              "help": commands.cmd_help, "quit": commands.cmd_quit}
-    if a in simple:
-        simple[a]("")
-    elif a == "report":
-        commands.cmd_report("full" if args.get("full") else "")
-    elif a == "load":
-        commands.cmd_load(args["path"])
-    elif a == "goal":
-        if args.get("path"):
-            commands.cmd_load(args["path"])
-        commands.cmd_goal(args["goal"])
-    elif a == "target":
-        commands.cmd_target(args["column"])
-    elif a == "metric":
-        commands.cmd_metric(args["metric"])
-    elif a == "budget":
-        commands.cmd_budget(str(args["seconds"]))
-    elif a in ("keep", "drop"):
-        if args.get("unknown"):
-            commands.say(f"No column named {', '.join(args['unknown'])}.")
-        if args.get("columns"):
-            getattr(commands, f"cmd_{a}")(" ".join(f'"{c}"' for c in args["columns"]))
-    elif a == "explain":
-        commands.explain(args.get("topic", "general"), args.get("subject"))
-    elif a == "predict":
-        commands.cmd_predict(" ".join(f'"{p}"' for p in (args["path"], args.get("output")) if p))
-    elif a == "monitor":
-        commands.cmd_monitor(args["path"])
-    elif a == "llm":
-        commands.cmd_llm(args.get("model", ""))
-    else:
+    """Carry out what the offline parser understood: its arguments are the command's, as they are."""
+    if intent.action == "unknown":
         commands.say("I did not understand that. " + help_text())
+        return
+    _call(getattr(commands, f"cmd_{intent.action}"), intent.args)
+
+
+def _call(command: Callable[..., None], args: Args | None) -> None:
+    if args is None:
+        command()
+    else:
+        command(args)

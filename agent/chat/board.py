@@ -4,11 +4,20 @@ event log only, so it shows what the run did, not what it might have done."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.table import Table
 
 from agent.chat.explain import choice_text
 from agent.record.reader import RunRecord
 from tools.metrics import metric_label
+
+
+def run_leaderboard(run_dir: Path | None) -> tuple[Table, list[str]] | None:
+    """The `leaderboard` of the run in ``run_dir``; None without a run, a log or a selection yet."""
+    if run_dir is None or not (run_dir / "events.jsonl").exists():
+        return None
+    return leaderboard(RunRecord(run_dir))
 
 
 def leaderboard(run: RunRecord) -> tuple[Table, list[str]] | None:

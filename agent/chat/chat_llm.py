@@ -1,14 +1,15 @@
 """The chat with a language model: free text goes to the model, which acts through the chat's commands
-(as tools) and answers with `reply`. Answers about a run must cite event numbers that exist in its log;
-a reply citing an event that does not exist goes back to the model as an error. When the model cannot be
-reached, the offline intent parser takes the turn.
+(as tools, passing the commands' typed arguments) and answers with `reply`. Answers about a run must
+cite event numbers that exist in its log; a reply citing an event that does not exist goes back to the
+model as an error. When the model cannot be reached, the offline intent parser takes the turn.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Literal
+from typing import Callable, Literal
 
+from agent.chat.args import ARGS, Columns, Goal, Load, Monitor, Predict
 from agent.chat.commands import Commands
 from agent.chat.explain import explain as explain_from_log
 from agent.llm.client import LLMClient, LLMUnavailable, Usage
@@ -61,7 +62,7 @@ class ChatLLM:
             c.transcript = None
             why = "is unavailable" if isinstance(exc, LLMUnavailable) else "gave no valid answer"
             c.say(f"(the language model {why}: {exc}; I'll read that myself)")
-            dispatch(c, parse(text, columns=c.state.get("columns") or [], pending_plan=c.plan is not None))
+            dispatch(c, parse(text, columns=c.state.get("columns") or [], pending_plan=c.controller.plan is not None))
             return
         finally:
             c.transcript = None
@@ -72,7 +73,7 @@ class ChatLLM:
         c = self.commands
         stage = Stage("chat", {}, ("answer",), by_tool={"reply": "answer"}, max_turns=6)
 
-        def said(action: object, *args: object) -> str:
+        def said(action: Callable[..., None], *args: object) -> str:
             before = len(c.transcript or [])
             action(*args)
             return "\n".join((c.transcript or [])[before:]) or "done"
@@ -83,7 +84,7 @@ class ChatLLM:
             Args:
                 path: the file's path as the person gave it.
             """
-            return said(c.cmd_load, path)
+            return said(c.cmd_load, Load.parse(path))
 
         def set_goal(goal: str) -> str:
             """Set the goal: what to predict and what matters, in the person's words.
@@ -91,7 +92,7 @@ class ChatLLM:
             Args:
                 goal: the goal text.
             """
-            return said(c.cmd_goal, goal)
+            return said(c.cmd_goal, Goal.parse(goal))
 
         def set_option(option: Literal["target", "metric", "budget"], value: str) -> str:
             """Set the target column, the metric (a registry name) or the budget (seconds).
@@ -100,7 +101,8 @@ class ChatLLM:
                 option: which setting.
                 value: its value.
             """
-            return said(getattr(c, f"cmd_{option}"), value)
+            # The value is text, as the person would type it after the slash command: read it the same way.
+            return said(getattr(c, f"cmd_{option}"), ARGS[option].parse(value))
 
         def columns(action: Literal["keep", "drop"], names: list[str]) -> str:
             """Keep or drop columns (in the plan waiting for approval, or for the next plan).
@@ -109,7 +111,7 @@ class ChatLLM:
                 action: keep or drop.
                 names: exact column names.
             """
-            return said(getattr(c, f"cmd_{action}"), " ".join(json.dumps(n) for n in names))
+            return said(getattr(c, f"cmd_{action}"), Columns(tuple(names)))
 
         def act(action: Literal["profile", "plan", "approve", "cancel", "stop", "runs", "report", "leaderboard",
                                 "compare", "resume"]) -> str:
@@ -120,7 +122,7 @@ class ChatLLM:
             Args:
                 action: which one.
             """
-            return said(getattr(c, f"cmd_{action}"), "")
+            return said(getattr(c, f"cmd_{action}"))
 
         def files(action: Literal["predict", "monitor"], path: str) -> str:
             """Predict a file with the current model, or check it for drift.
@@ -129,7 +131,7 @@ class ChatLLM:
                 action: predict or monitor.
                 path: the file.
             """
-            return said(getattr(c, f"cmd_{action}"), json.dumps(path))
+            return said(c.cmd_predict, Predict(path)) if action == "predict" else said(c.cmd_monitor, Monitor(path))
 
         def explain(topic: Literal["column", "model", "baseline", "metric", "threshold", "target", "budget",
                                    "general"], subject: str | None = None) -> str:
@@ -139,7 +141,7 @@ class ChatLLM:
                 topic: what the question is about.
                 subject: the column or model asked about, if any.
             """
-            run_dir = c.run_dir()
+            run_dir = c.controller.run_dir()
             if run_dir is None:
                 return "there is no run yet"
             answer = explain_from_log(run_dir, topic, subject)
@@ -153,7 +155,7 @@ class ChatLLM:
                 event_ids: the event numbers the answer rests on (required when it is about a run).
             """
             if event_ids:
-                run_dir = c.run_dir()
+                run_dir = c.controller.run_dir()
                 known = RunRecord(run_dir).seqs if run_dir else set()
                 missing = [i for i in event_ids if i not in known]
                 if missing:

@@ -4,7 +4,8 @@ Pure functions of the text, the loaded data's column names and whether a plan wa
 Rules are tried in this order, and the order is the design: a strong, specific signal is read before a
 vague one that the same words would also satisfy.
 
-1. empty turns; "/name rest" (re-read as "name rest", else the bare action); help and quit (whole turn).
+1. empty turns; "/name rest" (re-read as "name rest", else read by the command's own reader); help and
+   quit (whole turn).
 2. With a plan pending: a whole turn of assent ("yes", "looks good", "go ahead") is `approve`, of refusal
    ("no", "cancel", "stop") is `cancel`.
 3. A turn naming a data file (*.csv/.tsv/.txt/.parquet/.pq, or a quoted path) is about that file:
@@ -22,17 +23,31 @@ vague one that the same words would also satisfy.
 8. `runs`, `report`, `plan`, `metric`, `budget`, `profile`; "use X" for a known column keeps it; anything
    else is `unknown`.
 
-Missing string arguments are "" (never None) so a consumer can pass them to a slash command; the
-exceptions are ``predict``'s ``output`` and ``explain``'s ``subject``, which are None when unsaid.
+An intent's arguments are its command's own typed arguments (`agent.chat.args`), or None for an action
+that takes none, so the chat calls the command with them as they are.
 """
 
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from agent.chat.args import (
+    Args,
+    Budget,
+    Columns,
+    Explain,
+    Goal,
+    Llm,
+    Load,
+    Metric,
+    Monitor,
+    Predict,
+    Report,
+    Target,
+    parse_slash,
+)
 from agent.decide.goal import STOPWORDS, column_words, parse_budget
 
 ACTIONS = ("load", "profile", "goal", "target", "metric", "budget", "keep", "drop", "plan", "run", "approve",
@@ -42,10 +57,11 @@ ACTIONS = ("load", "profile", "goal", "target", "metric", "budget", "keep", "dro
 
 @dataclass(frozen=True)
 class Intent:
-    """One action the user asked for: ``action`` is one of `ACTIONS`, ``args`` depends on it."""
+    """One action the user asked for: ``action`` is one of `ACTIONS`; ``args`` are its command's typed
+    arguments, None for an action that takes none."""
 
     action: str
-    args: dict
+    args: Args | None
     text: str
 
 
@@ -202,124 +218,109 @@ def parse(text: str, *, columns: Sequence[str] = (), pending_plan: bool = False)
         name, _, rest = orig[1:].partition(" ")
         name = {"exit": "quit", "q": "quit", "h": "help", "?": "help"}.get(name.lower(), name.lower())
         if name not in ACTIONS or name == "unknown":
-            return Intent("unknown", {}, text)
+            return Intent("unknown", None, text)
         if name in ("load", "goal", "predict", "monitor", "llm"):  # positional: the rest is the argument
-            return Intent(name, _slash_args(name, rest), text)
+            return Intent(name, parse_slash(name, rest), text)
         again = parse(f"{name} {rest}".strip(), columns=columns, pending_plan=pending_plan)
         if again.action == name or (name, again.action) in (("run", "approve"), ("stop", "cancel")):
             return Intent(again.action, again.args, text)
-        return Intent(name, _slash_args(name, rest), text)
+        return Intent(name, parse_slash(name, rest), text)
     action, args = _rules(orig, columns, pending_plan)
     return Intent(action, args, text)
 
 
-def _slash_args(name: str, rest: str) -> dict:
-    """Arguments of "/name rest" as given: for commands whose rest is the argument, or that went unread."""
-    try:
-        parts = shlex.split(rest)
-    except ValueError:  # an unbalanced quote: take the words as typed
-        parts = rest.split()
-    first, rest = (parts[0] if parts else ""), rest.strip()
-    whole = first if len(parts) <= 1 else rest  # "/load /my data/x.csv": a path with unescaped spaces
-    return {"load": {"path": whole}, "monitor": {"path": whole}, "goal": {"goal": rest}, "llm": {"model": rest},
-            "predict": {"path": first, "output": parts[1] if len(parts) > 1 else None},
-            "target": {"column": rest, "unknown": []}, "metric": {"metric": rest}, "budget": {"seconds": None},
-            "explain": {"topic": "general", "subject": None}, "keep": {"columns": [], "unknown": []},
-            "drop": {"columns": [], "unknown": []}}.get(name, {})
-
-
-def _rules(orig: str, columns: list[str], pending: bool) -> tuple[str, dict]:
+def _rules(orig: str, columns: list[str], pending: bool) -> tuple[str, Args | None]:
     if orig.strip() == "?":
-        return "help", {}
+        return "help", None
     core = orig.strip().rstrip("?!. ")
     while (m := _LEAD_RX.match(core)) and m.end() < len(core):
         core = core[m.end():]
     core = _TRAIL_RX.sub("", core)
     plain = " ".join(re.sub(r"[^\w\s']", " ", orig).split())
     if not core:
-        return "unknown", {}
+        return "unknown", None
     if _HELP_RX.fullmatch(core):
-        return "help", {}
+        return "help", None
     if _QUIT_RX.fullmatch(core):
-        return "quit", {}
+        return "quit", None
     if pending and _YES_RX.fullmatch(plain):
-        return "approve", {}
+        return "approve", None
     if pending and _NO_RX.fullmatch(plain):
-        return "cancel", {}
+        return "cancel", None
     paths = [(m.start(), m.end(), m.group(2) or m.group(3).replace("\\ ", " ")) for m in _PATH_RX.finditer(orig)]
     if paths:
         return _file_turn(orig, core, paths)
     # Before any keyword rule: the words of a path ("load /srv/drift/sales") are not the user's words.
     if m := _LOAD_WORD_RX.fullmatch(core):
         if not m.group("p") or re.search(r"[./\\]", m.group("p")):
-            return "load", {"path": m.group("p") or ""}
+            return "load", Load(m.group("p") or "")
     if _LLM_ASK_RX.search(core):
-        return "llm", {"model": ""}
+        return "llm", Llm("")
     if _BOARD_RX.search(core):
-        return "leaderboard", {}
+        return "leaderboard", None
     if _EXPLAIN_RX.search(core):
         return "explain", _explain_args(core, columns)
     if _COMPARE_RX.search(core) and not _BASELINE_RX.search(core):
-        return "compare", {}
+        return "compare", None
     if _LLM_OFF_RX.search(core):
-        return "llm", {"model": "off"}
+        return "llm", Llm("off")
     if _LLM_ON_RX.fullmatch(core):
-        return "llm", {"model": ""}
+        return "llm", Llm("")
     for rx in _LLM_SET_RX:
         if (m := rx.search(core)) and _resolve(m.group("m"), columns, partial=False) is None:
-            return "llm", {"model": m.group("m")}
+            return "llm", Llm(m.group("m"))
     if _STOP_RX.fullmatch(core):
-        return ("cancel" if pending else "stop"), {}
+        return ("cancel" if pending else "stop"), None
     if _RUN_RX.fullmatch(core):
-        return ("approve" if pending else "run"), {}
+        return ("approve" if pending else "run"), None
     if re.fullmatch(r"(?:i )?approved?(?: (?:it|this|that|the plan))?", core, re.I):
-        return "approve", {}
+        return "approve", None
     # Assent or refusal with no plan waiting: the commands say there is nothing to approve or cancel.
     if _YES_RX.fullmatch(plain):
-        return "approve", {}
+        return "approve", None
     if _NO_RX.fullmatch(plain):
-        return "cancel", {}
+        return "cancel", None
     for action, patterns in (("keep", _KEEP_RX), ("drop", _DROP_RX)):
         for rx in patterns:
-            if (m := rx.match(core)) and (args := _column_args(m.group("c"), columns))["columns"] + args["unknown"]:
-                return action, args
+            if (m := rx.match(core)) and (named := _column_args(m.group("c"), columns)).columns + named.unknown:
+                return action, named
     for rx in _TARGET_RX:
         if (m := rx.match(core)) and not m.group("c").lower().startswith("metric"):
             raw = _unquote(m.group("c"))
             col = _resolve(raw, columns, partial=True)
-            return "target", {"column": col or raw, "unknown": [raw] if columns and col is None else []}
+            return "target", Target(col or raw, (raw,) if columns and col is None else ())
     if _MONITOR_RX.search(core):
-        return "monitor", {"path": ""}
+        return "monitor", Monitor("")
     if _PREDICT_RX.fullmatch(core):
-        return "predict", {"path": "", "output": None}
+        return "predict", Predict("")
     if _GOAL_RX.search(core):
-        return "goal", {"goal": orig}
+        return "goal", Goal(orig)
     if re.search(r"\bruns\b|^history$", core, re.I):
-        return "runs", {}
+        return "runs", None
     if re.search(r"\breport\b", core, re.I):
-        return "report", {"full": bool(re.search(r"\b(full|whole|entire|all of)\b", core, re.I))}
+        return "report", Report(full=bool(re.search(r"\b(full|whole|entire|all of)\b", core, re.I)))
     if re.search(r"\bplan\b", core, re.I):
-        return "plan", {}
+        return "plan", None
     metric = _find_metric(core)
     if metric and (_METRIC_VERB_RX.search(core) or _METRIC_RX.fullmatch(re.sub(r"^the |\s+metric$", "", core))):
-        return "metric", {"metric": metric}
+        return "metric", Metric(metric)
     seconds = parse_budget(core)[0]
     if seconds is None and (m := re.fullmatch(r"budget\s*(?:of|to|=|:)?\s*(\d+(?:\.\d+)?)", core, re.I)):
         seconds = float(m.group(1))
     if seconds is not None:
-        return "budget", {"seconds": float(seconds)}
+        return "budget", Budget(float(seconds))
     if m := re.fullmatch(r"(?:the )?(budget|target|metric|threshold|baseline)", core, re.I):
-        return "explain", {"topic": m.group(1).lower(), "subject": None}
+        return "explain", Explain(m.group(1).lower())
     if _PROFILE_RX.search(core):
-        return "profile", {}
+        return "profile", None
     if columns and (m := re.match(r"^(?:use|consider|include) (?P<c>.+)$", core, re.I)):
-        args = _column_args(m.group("c"), columns)
-        if args["columns"] and not args["unknown"]:
-            return "keep", args
-    return "unknown", {}
+        named = _column_args(m.group("c"), columns)
+        if named.columns and not named.unknown:
+            return "keep", named
+    return "unknown", None
 
 
-def _file_turn(orig: str, core: str, paths: list[tuple[int, int, str]]) -> tuple[str, dict]:
+def _file_turn(orig: str, core: str, paths: list[tuple[int, int, str]]) -> tuple[str, Args]:
     """A turn that names a data file: check it, predict it, learn from it, or just load it."""
     start, end, path = paths[0]
     # Words inside a path ("/srv/check/drift/march.csv") say nothing about what to do with the file.
@@ -327,49 +328,46 @@ def _file_turn(orig: str, core: str, paths: list[tuple[int, int, str]]) -> tuple
     for s, e, _ in paths:
         words = words.replace(orig[s:e], " ")
     if _MONITOR_FILE_RX.search(words):
-        return "monitor", {"path": path}
+        return "monitor", Monitor(path)
     verb = _PREDICT_VERB_RX.search(orig)
     if verb and verb.end() <= start:
         between = re.findall(r"[\w']+", orig[verb.end():start].lower())
         # "predict churn in telco.csv" names a target, not a batch to score; other verbs only mean scoring.
         if not verb.group("p") or all(w in _PREDICT_FILLER for w in between):
             output = next((p for s, _, p in paths[1:] if _OUTPUT_RX.search(orig[end:s])), None)
-            return "predict", {"path": path, "output": output}
+            return "predict", Predict(path, output)
     if _GOAL_RX.search(re.sub(re.escape(orig[start:end]), " ", core)):
         cut = _rx(r"(?:\b(?:load|open|read|use|using|from|in|on|with)\s+(?:the\s+)?(?:file|data|dataset|table)?"
                   r"\s*(?:in|from|at)?\s*)?" + re.escape(orig[start:end]))
         goal = cut.sub(" ", orig)
         goal = re.sub(r"^[\s,;]*(?:and|then)?\s+|[\s,;]+(?:and|then)?\s*$", "", " ".join(goal.split()), flags=re.I)
-        return "goal", {"goal": re.sub(r"\s+([,;])", r"\1", goal).strip(" ,;"), "path": path}
+        return "goal", Goal(re.sub(r"\s+([,;])", r"\1", goal).strip(" ,;"), path)
     # "load /my data/x.csv": one path, with unescaped spaces in its folders, is kept whole.
     if len(paths) == 1 and (m := _LOAD_ALL_RX.fullmatch(core)) and re.search(r"\s\S*[/\\]", m.group("p")) \
             and "\\ " not in m.group("p"):
-        return "load", {"path": m.group("p")}
-    return "load", {"path": path}
+        return "load", Load(m.group("p"))
+    return "load", Load(path)
 
 
-def _explain_args(text: str, columns: list[str]) -> dict:
+def _explain_args(text: str, columns: list[str]) -> Explain:
     """Which decision a question is about: the first topic whose words it uses, most specific first."""
-    def topic(name: str, subject: str | None = None) -> dict:
-        return {"topic": name, "subject": subject}
-
     if _BASELINE_RX.search(text):
-        return topic("baseline")
+        return Explain("baseline")
     if re.search(r"threshold|cut-?off", text, re.I):
-        return topic("threshold")
+        return Explain("threshold")
     if re.search(r"\btarget\b(?! metric)", text, re.I):
-        return topic("target", _mentioned(text, columns))
+        return Explain("target", _mentioned(text, columns))
     if m := _METRIC_RX.search(text):
-        return topic("metric", _lookup(_METRICS, m.group(0)))
+        return Explain("metric", _lookup(_METRICS, m.group(0)))
     if m := _MODEL_RX.search(text):
-        return topic("model", _lookup(_MODELS, m.group(0)))
+        return Explain("model", _lookup(_MODELS, m.group(0)))
     if col := _mentioned(text, columns):
-        return topic("column", col)
+        return Explain("column", col)
     for rx in _COLUMN_Q_RX:
         if m := rx.search(text):
             raw = m.group("c").strip()
-            return topic("column", _resolve(raw, columns, partial=True) or raw)
-    return next((topic(name) for name, rx in _TOPIC_WORDS if rx.search(text)), topic("general"))
+            return Explain("column", _resolve(raw, columns, partial=True) or raw)
+    return next((Explain(name) for name, rx in _TOPIC_WORDS if rx.search(text)), Explain("general"))
 
 
 def _find_metric(text: str) -> str | None:
@@ -413,7 +411,7 @@ def _mentioned(text: str, columns: list[str]) -> str | None:
     return None
 
 
-def _column_args(rest: str, columns: list[str]) -> dict:
+def _column_args(rest: str, columns: list[str]) -> Columns:
     """Columns named in "a, b and the c column": matched ones in ``columns``, the rest in ``unknown``."""
     rest = rest.strip().strip(".?!")
     while m := _TAIL_RX.search(rest):
@@ -444,7 +442,7 @@ def _column_args(rest: str, columns: list[str]) -> dict:
             i += n
         if missed:
             unknown.append(" ".join(missed))
-    return {"columns": list(dict.fromkeys(found)), "unknown": list(dict.fromkeys(unknown))}
+    return Columns(tuple(dict.fromkeys(found)), tuple(dict.fromkeys(unknown)))
 
 
 def help_text() -> str:

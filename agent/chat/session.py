@@ -80,3 +80,22 @@ class SessionStore:
 
     def close(self) -> None:
         self._conn.close()
+
+
+class Session:
+    """One chat session: its state, changed only through `remember`, which saves the change at once (so a
+    session cut short by a crash or a closed terminal resumes from its last turn)."""
+
+    def __init__(self, store: SessionStore, session_id: str) -> None:
+        self.store = store
+        self.id = session_id
+        self.state: ChatState = store.load(session_id)
+
+    def remember(self, **changes: Any) -> None:
+        """Merge ``changes`` into the state and save them."""
+        self.state.update(changes)  # type: ignore[typeddict-item]
+        self.store.save(self.id, changes)
+
+    def log(self, role: str, text: str) -> None:
+        """Append one message of the conversation ("user" or "assistant"), cut to 2,000 characters."""
+        self.store.save(self.id, {"messages": [{"role": role, "text": text[:2000]}]})

@@ -1,14 +1,22 @@
-"""Rendering for the chat: the plan to approve, the data profile, run lists. Rich tables, plain words."""
+"""Rendering for the chat: the plan to approve, how a goal reads, the data profile, run lists, how a run
+ended. Rich tables, plain words."""
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
+from agent.decide.goal import parse_budget, read_goal
 from agent.decide.planedit import copy_plan, drop_column
-from tools.metrics import metric_label
+from agent.record.runfolder import read_json
+from agent.record.status import describe_status, short_status
+from tools.metrics import get_metric, metric_label
+
+if TYPE_CHECKING:
+    from agent.job.runner import RunOutcome
 
 # The runs' messages name the command line's options; in the chat the same thing is said differently.
 _CHAT_WORDS = ((re.compile(r"\bPass --target with one of"), "Say 'target COLUMN' with one of"),
@@ -67,6 +75,24 @@ def plan_table(plan: dict, edits: list[dict]) -> list[Any]:
     return pieces
 
 
+def goal_text(goal: str, columns: list[str], *, has_data: bool) -> str:
+    """The answer to a new goal: how it reads (target, scoring, budget) against the data's columns, and
+    what to do next."""
+    match, intent = read_goal(goal, tuple(columns))
+    seconds, phrase = parse_budget(goal)
+    parts = [f"Goal set: {goal!r}."]
+    if match:
+        parts.append(f"I read the target as '{match.column}' ({match.why}).")
+    elif columns:
+        parts.append("No column of the data is named in it; say 'target COLUMN' to pick one.")
+    if intent:
+        parts.append(f"Scoring: {intent.why}.")
+    if seconds:
+        parts.append(f"Budget {seconds:g} s ('{phrase}').")
+    parts.append("Say 'go' to see the plan." if has_data else "Load data with /load FILE.")
+    return " ".join(parts)
+
+
 def profile_table(profile: dict, limit: int = 40) -> Table:
     table = Table(title=f"{profile['n_rows']:,} rows x {profile['n_columns']} columns")
     for col in ("column", "kind", "missing", "distinct", "notes"):
@@ -77,3 +103,39 @@ def profile_table(profile: dict, limit: int = 40) -> Table:
     if profile["n_columns"] > limit:
         table.add_row(f"... {profile['n_columns'] - limit} more", "", "", "", "")
     return table
+
+
+def runs_table(root: Path, limit: int = 15) -> Table | None:
+    """The latest runs in ``root``, newest first: id, status, goal; None when there are none."""
+    rows = sorted(root.glob("*/manifest.json"), reverse=True)[:limit] if root.exists() else []
+    if not rows:
+        return None
+    table = Table(title=f"runs in {root}")
+    for col in ("run id", "status", "goal"):
+        table.add_column(col)
+    for path in rows:
+        m = read_json(path)
+        table.add_row(m["run_id"], short_status(m.get("status", ""), m.get("model_saved")), (m.get("goal") or "")[:50])
+    return table
+
+
+def outcome_text(outcome: RunOutcome) -> str:
+    """How a run that kept its folder ended, in one paragraph: status, time used, score against the baseline."""
+    summary = outcome.summary
+    text = f"Run {outcome.run_id} {describe_status(outcome.status, summary.get('model_file') is not None)}"
+    if summary.get("elapsed_seconds") is not None and summary.get("budget"):
+        text += f" after {summary['elapsed_seconds']:.0f} s of its {summary['budget']:.0f} s budget"
+    if summary.get("metrics"):
+        p = summary["primary_metric"]
+        text += (f": {summary['model']} scores {get_metric(p).label} {summary['metrics'][p]:.4f} on the holdout "
+                 f"(baseline {summary['baseline'].get(p, float('nan')):.4f}). Model saved; report at "
+                 f"{summary['report']}.")
+    if outcome.error:
+        text += f" ({outcome.error})"
+    return text + " Ask 'why ...' about any decision."
+
+
+def summary_of(report: str) -> str:
+    """The report up to its second section: the result and the plan in short, which fit on a screen."""
+    sections = [i for i, line in enumerate(report.splitlines()) if line.startswith("## ")]
+    return "\n".join(report.splitlines()[: sections[1]]) if len(sections) > 1 else report

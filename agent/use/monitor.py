@@ -17,8 +17,9 @@ from agent.record.events import EventLog
 from agent.record.runfolder import read_json, write_json, write_text
 from agent.use.predict import load_run_model
 from agent.use.verdict import any_drift, decide_verdict
+from tools.conform import conform
 from tools.errors import ConfigError
-from tools.intake import conform, read_table
+from tools.intake import read_table
 from tools.model import ModelSpec, predict_table
 from tools.monitor import BatchCheck, check_batch
 

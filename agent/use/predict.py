@@ -15,8 +15,9 @@ from pathlib import Path
 import pandas as pd
 
 from agent.record.runfolder import MODEL, read_json, sha256_file, write_json
+from tools.conform import conform
 from tools.errors import ConfigError
-from tools.intake import conform, read_table
+from tools.intake import read_table
 from tools.model import ModelSpec, predict_table
 
 

@@ -26,9 +26,10 @@ from agent.record.runfolder import EVENTS, read_json, sha256_file, write_json
 from agent.settings import Settings
 from agent.use.monitor import batch_labels
 from agent.use.predict import load_run_model
+from tools.conform import conform
 from tools.errors import ConfigError, DataError
 from tools.evaluate import paired_gap, usable_labels
-from tools.intake import conform, read_table
+from tools.intake import read_table
 from tools.metrics import get_metric
 from tools.model import ModelSpec, class_probabilities
 
