@@ -61,11 +61,11 @@ from tools.sniff import (
     detect_encoding,
     excel_sep_hint,
     file_kind,
+    file_sha256,
     read_head,
     sniff_delimiter,
     split_rows,
 )
-from tools.sniff import file_sha256 as _file_sha256
 
 __all__ = ["ColumnSpec", "Table", "read_table", "file_sha256"]
 
@@ -117,11 +117,6 @@ class Table:
         return self.frame.shape
 
 
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """The sha256 hex digest of a file's bytes."""
-    return _file_sha256(path)
-
-
 def read_table(path: str | os.PathLike[str], *, delimiter: str | None = None, encoding: str | None = None) -> Table:
     """Read a CSV (or TSV, or other delimited text) or Parquet file into a typed DataFrame.
 
@@ -146,7 +141,7 @@ def read_table(path: str | os.PathLike[str], *, delimiter: str | None = None, en
 def _read_text(p: Path, head: bytes, *, delimiter: str | None, encoding: str | None) -> Table:
     # hashlib releases the GIL: hashing a large file in a thread overlaps with parsing and typing.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        sha = pool.submit(_file_sha256, p)
+        sha = pool.submit(file_sha256, p)
         frame, fields = _read_text_frame(p, head, delimiter=delimiter, encoding=encoding)
         return Table(frame, str(p), "csv", sha.result(), *fields)
 
@@ -349,4 +344,4 @@ def _read_parquet(p: Path) -> Table:
         specs.append(_spec(name, typed))
         notes.extend(typed.notes)
     typed_frame = pd.DataFrame(out, index=frame.index)
-    return Table(typed_frame, str(p), "parquet", _file_sha256(p), None, None, None, tuple(specs), tuple(notes))
+    return Table(typed_frame, str(p), "parquet", file_sha256(p), None, None, None, tuple(specs), tuple(notes))

@@ -6,6 +6,7 @@ tools build them directly, and a slash command's text is read once, by its argum
 The run itself (planning, approval, training in the background, stopping, the record of runs) belongs
 to the `RunController`; the commands decide when to ask it and tell the person what happened. Answers
 are printed through the chat's console; problems the person can fix are told plainly (never a traceback).
+The module is one class, the command table, a little over 450 lines; the /help text is read from it.
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """Offline reading of one chat turn: plain language in, one `Intent` (an action and its arguments) out.
 
 Pure functions of the text, the loaded data's column names and whether a plan waits for approval; no I/O.
+It stays one module of about 460 lines because the phrase patterns and the ordered rules that use them are
+read together: the order below is the design.
 Rules are tried in this order, and the order is the design: a strong, specific signal is read before a
 vague one that the same words would also satisfy.
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from agent.job.context import RunContext, RunState
-from agent.record.runfolder import MODEL, sha256_file, write_json
+from agent.record.runfolder import MODEL, write_json
 from tools.evaluate import (
     Evaluation,
     encode_labels,
@@ -29,6 +29,7 @@ from tools.reference import (
     level_shares,
     numeric_summary,
 )
+from tools.sniff import file_sha256
 
 # Distribution summaries for monitoring are as good from this many rows as from millions.
 REFERENCE_ROWS = 100_000
@@ -90,7 +91,7 @@ def _save_model(ctx: RunContext, model: object, spec: ModelSpec, *, fitted_on: s
     tmp = path.with_name(f".{MODEL}.tmp")
     joblib.dump(model, tmp)
     tmp.replace(path)
-    digest = sha256_file(path)
+    digest = file_sha256(path)
     ctx.manifest.update(model={"file": MODEL, "sha256": digest, "fitted_on": fitted_on, "spec": spec.to_dict(),
                                "features": features})
     ctx.events.emit("model_saved", step=step, file=MODEL, sha256=digest, fitted_on=fitted_on,

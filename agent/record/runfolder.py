@@ -6,7 +6,6 @@ never sees half a file. See README "The run folder" for what each file holds.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -56,14 +55,6 @@ def write_text(path: Path, text: str) -> None:
 
 def read_json(path: Path) -> dict:
     return json.loads(Path(path).read_text(encoding="utf-8"))
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def package_versions() -> dict[str, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -19,9 +20,13 @@ from agent.use.predict import load_run_model
 from agent.use.verdict import any_drift, decide_verdict
 from tools.conform import conform
 from tools.errors import ConfigError
+from tools.fmt import number
 from tools.intake import read_table
 from tools.model import ModelSpec, predict_table
 from tools.monitor import BatchCheck, check_batch
+
+# Monitoring figures (p-values, PSI) read best with three significant digits; a missing one is blank.
+_sig = partial(number, digits=3, significant=True, missing="")
 
 FAIL_ON = ("warn", "drift", "retrain")
 EXIT_ALARM = 4
@@ -136,25 +141,19 @@ def render_monitoring(manifest: dict, summary: dict, batch: BatchCheck) -> str:
         quality = ", ".join(x for x, on in (("missing jump", c.missing_jump), ("out of range", c.out_of_range),
                                              ("unseen levels", c.unseen)) if on)
         lines.append(f"| {c.column} | {batch.weights.get(c.column, 0.0):.1%} | {c.test} | "
-                     f"{_num(c.p_value)} | {_num(c.psi)} ({_num(c.psi_threshold)}) | {'yes' if c.drifted else ''} | "
+                     f"{_sig(c.p_value)} | {_sig(c.psi)} ({_sig(c.psi_threshold)}) | {'yes' if c.drifted else ''} | "
                      f"{quality} | {c.change} |")
     if batch.prediction is not None:
         p = batch.prediction
-        lines += ["", "## Predictions", "", f"PSI {_num(p.psi)} (threshold {_num(p.psi_threshold)}), {p.test} "
-                  f"p-value {_num(p.p_value)}: {'moved' if p.drifted else 'stable'}; {p.change}."]
+        lines += ["", "## Predictions", "", f"PSI {_sig(p.psi)} (threshold {_sig(p.psi_threshold)}), {p.test} "
+                  f"p-value {_sig(p.p_value)}: {'moved' if p.drifted else 'stable'}; {p.change}."]
     if batch.performance is not None:
         perf = batch.performance
         lines += ["", "## Performance", "", f"{perf.metric} on {perf.rows:,} labelled rows: {perf.batch:.4g} "
-                  f"against {perf.holdout:.4g} on the holdout (baseline {_num(perf.baseline)}); difference "
+                  f"against {perf.holdout:.4g} on the holdout (baseline {_sig(perf.baseline)}); difference "
                   f"{perf.difference:+.4g}, noise (standard error) {perf.standard_error:.3g}, "
                   f"{perf.lift_lost:.0%} of the gain over the baseline lost.", "",
                   "| metric | batch |", "| --- | ---: |"] + [f"| {k} | {v:.4g} |" for k, v in perf.metrics.items()]
     for note in batch.notes:
         lines.append(f"\nNote: {note}")
     return "\n".join(lines) + "\n"
-
-
-def _num(value: float | None) -> str:
-    if value is None:
-        return ""
-    return f"{value:.3g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.1e}"

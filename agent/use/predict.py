@@ -14,11 +14,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from agent.record.runfolder import MODEL, read_json, sha256_file, write_json
+from agent.record.runfolder import MODEL, read_json, write_json
 from tools.conform import conform
 from tools.errors import ConfigError
 from tools.intake import read_table
 from tools.model import ModelSpec, predict_table
+from tools.sniff import file_sha256
 
 
 @dataclass
@@ -43,7 +44,7 @@ def load_run_model(run_dir: Path) -> tuple[object, dict]:
     if not model_info or not path.exists():
         raise ConfigError(f"The run '{run_dir.name}' has no saved model (status: {manifest.get('status')}). "
                           "Predict with a run that finished fitting one (see `mlpilot runs`).")
-    digest = sha256_file(path)
+    digest = file_sha256(path)
     if digest != model_info["sha256"]:
         raise ConfigError(f"Refusing to load {path}: its sha256 ({digest[:12]}...) differs from the one the run "
                           f"recorded ({model_info['sha256'][:12]}...). The file was changed after the run; loading "

@@ -22,7 +22,7 @@ import pandas as pd
 from agent.job.runner import RunOutcome, run_job
 from agent.record.events import EventLog
 from agent.record.report import render_report
-from agent.record.runfolder import EVENTS, read_json, sha256_file, write_json
+from agent.record.runfolder import EVENTS, read_json, write_json
 from agent.settings import Settings
 from agent.use.monitor import batch_labels
 from agent.use.predict import load_run_model
@@ -32,6 +32,7 @@ from tools.evaluate import paired_gap, usable_labels
 from tools.intake import read_table
 from tools.metrics import get_metric
 from tools.model import ModelSpec, class_probabilities
+from tools.sniff import file_sha256
 
 MIN_COMPARE_ROWS = 30
 COMPARE_SHARE = 0.25
@@ -57,7 +58,7 @@ def retrain(parent_dir: Path, new_data: Path, *, settings: Settings, window: int
     old_path = Path(old_data or parent["data"]["path"])
     if not old_path.exists():
         raise ConfigError(f"The parent's training data '{old_path}' is gone. Pass its new location with --old-data.")
-    if sha256_file(old_path) != parent["data"]["sha256"]:
+    if file_sha256(old_path) != parent["data"]["sha256"]:
         raise ConfigError(f"'{old_path}' is not the data the parent run was trained on (its sha256 differs). "
                           "Pass the original file with --old-data.")
     old = read_table(old_path, delimiter=parent["data"].get("delimiter"), encoding=parent["data"].get("encoding"))
