@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from agent.timing.clock import command_start
+from tools.tasks import TASKS
 
 if TYPE_CHECKING:  # imported inside the commands so that --help answers at once
     from agent.settings import Settings
@@ -46,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--goal", "-g", default="", help='what to predict and what matters, e.g. "predict churn; '
                      'recall matters most; 5 minutes"')
     run.add_argument("--target", "-t", help="the column to predict (default: read from the goal)")
-    run.add_argument("--task", choices=["binary", "multiclass", "regression"], help="override the inferred task")
+    run.add_argument("--task", choices=TASKS, help="override the inferred task")
     run.add_argument("--metric", "-m", help="metric to optimise (e.g. roc_auc, pr_auc, log_loss, f1, rmse, mae)")
     run.add_argument("--budget", "-b", type=float, help="wall-clock seconds for the whole run (default 120, or "
                      "from the goal)")

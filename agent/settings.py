@@ -20,7 +20,7 @@ from typing import Any, Callable, Mapping
 
 from agent.timing.timeplan import DEFAULT_LLM_SHARE
 from tools.errors import ConfigError
-from tools.target import TASKS
+from tools.tasks import TASKS
 
 DEFAULT_BUDGET = 120.0
 DEFAULT_SEED = 42

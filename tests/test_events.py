@@ -76,7 +76,9 @@ def test_every_kind_written_in_the_source_is_in_the_table() -> None:
     written = set()
     for path in root.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("emit", "log")
+            # the conversation loop logs its events through a callback named ``log`` that emits them
+            writes = ("emit", "log") if path.name == "loop.py" else ("emit",)
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in writes
                     and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
                 written.add(node.args[0].value)
     assert written and written <= set(KINDS), sorted(written - set(KINDS))

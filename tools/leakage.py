@@ -41,7 +41,7 @@ from tools.leakage_probes import (
     score_full,
     score_single,
 )
-from tools.target import TASKS
+from tools.tasks import TASKS
 
 # Tiny-noise copies of a regression target score R2 0.97-0.999 with the depth-4 tree (taxis tip, with its
 # mass of zeros, is the lowest); the best legitimate single column seen is diamonds carat at ~0.87.

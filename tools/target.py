@@ -14,7 +14,6 @@ import pandas as pd
 
 from tools.errors import DataError
 
-TASKS = ("binary", "multiclass", "regression")
 MIN_CLASS_ROWS = 10
 MIN_ROWS = 30
 MAX_INTEGER_CLASSES = 10

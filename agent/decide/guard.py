@@ -15,7 +15,7 @@ from tools.candidates import CANDIDATES
 from tools.errors import ToolArgumentError
 from tools.metrics import get_metric
 from tools.preprocess import ROLES
-from tools.target import TASKS
+from tools.tasks import TASKS
 from tools.threshold import validate_rule
 
 MAX_BUDGET = 24 * 3600.0

@@ -33,6 +33,7 @@ from tools.errors import DataError
 from tools.metrics import DEFAULT_METRIC, get_metric
 from tools.preprocess import HIGH_CARDINALITY, ROLES
 from tools.target import require_column
+from tools.tasks import TASKS
 from tools.threshold import describe_rule
 
 MIN_SAMPLE = 10_000
@@ -92,7 +93,7 @@ class RulePolicy:
         if brief.forced_task:
             alt = [] if brief.forced_task == inferred else [{"choice": inferred, "why_not": "--task overrides it"}]
             return Decision("task", brief.forced_task, "--task was given", evidence, alt)
-        others = [t for t in ("binary", "multiclass", "regression") if t != inferred]
+        others = [t for t in TASKS if t != inferred]
         why = {"binary": "the target has two distinct values",
                "multiclass": "the target has a few distinct labels",
                "regression": "the target is a numeric quantity with many distinct values"}[inferred]

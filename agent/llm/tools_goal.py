@@ -9,7 +9,7 @@ write valid ones into the stage; what is wrong goes back to the model as a `Tool
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Protocol
+from typing import Any, Callable, Protocol
 
 import pandas as pd
 
@@ -20,6 +20,7 @@ from agent.llm.checks import guard
 from agent.llm.loop import Stage, ToolError, bind
 from tools.metrics import get_metric, metrics_for
 from tools.target import infer_task
+from tools.tasks import Task
 from tools.threshold import RULE_KINDS
 
 # One column of the run's table by name. The only raw data the policy reads: set_target infers the
@@ -84,7 +85,7 @@ def set_target(deps: GoalDeps, column: str, reason: str) -> str:
     return f"ok: the target is {quote(column)}: " + target_brief({**evidence, "suggested": task}, counts)
 
 
-def set_task(deps: GoalDeps, task: Literal["binary", "multiclass", "regression"], reason: str) -> str:
+def set_task(deps: GoalDeps, task: Task, reason: str) -> str:
     """Choose the kind of prediction.
 
     Args:
