@@ -170,14 +170,17 @@ def test_hypothyroid_multiclass_with_a_rare_class(runs: Path, tmp_path: Path) ->
     run_dir = Path(summary["run_dir"])
     d = decisions(run_dir)
     assert d["task"]["choice"] == "multiclass" and d["metric"]["choice"] == "log_loss"
-    assert d["rare_class:secondary_hypothyroid"]["choice"] == "drop rows"
+    assert d["rare_class:secondary_hypothyroid"]["choice"] == "keep", "a 2-row class is kept, not dropped"
     assert summary["metrics"]["log_loss"] < summary["baseline"]["log_loss"] / 2
     out = tmp_path / "p.csv"
     proc = mlpilot("predict", str(run_dir), str(DATASETS / "hypothyroid.csv"), "--output", str(out), runs_dir=runs)
     assert proc.returncode == 0, proc.stderr
     pred = pd.read_csv(out)
     assert [c for c in pred.columns if c.startswith("proba_")] == [
-        "proba_compensated_hypothyroid", "proba_negative", "proba_primary_hypothyroid"]
+        "proba_compensated_hypothyroid", "proba_negative", "proba_primary_hypothyroid", "proba_secondary_hypothyroid"]
+    hypo = pd.read_csv(DATASETS / "hypothyroid.csv")
+    rare = pred.loc[(hypo["Class"] == "secondary_hypothyroid").to_numpy(), "proba_secondary_hypothyroid"]
+    assert len(rare) == 2 and (rare > 0).all(), "its rows get a probability above zero"
 
 
 def test_taxis_total_leak_and_dates(runs: Path) -> None:

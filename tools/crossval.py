@@ -141,7 +141,7 @@ def cross_validate(candidate: Candidate, params: dict, data: TrainingData, metri
         info = candidate.fit(model, X_train, y_train, X_val=X_val if candidate.iterative else None,
                              y_val=y_val if candidate.iterative else None, deadline=deadline)
         seconds += info.seconds + prep_seconds
-        prediction = predict_encoded(model, X_val, data.task, k)
+        prediction = predict_encoded(model, X_val, data.task, k, rows_seen=len(train_idx))
         oof[val_idx] = prediction
         scores.append(safe_score(metric, y_val, prediction))
         if info.iterations is not None:
@@ -155,19 +155,23 @@ def cross_validate(candidate: Candidate, params: dict, data: TrainingData, metri
                     complete)
 
 
-def predict_encoded(model: Any, X: pd.DataFrame, task: str, n_classes: int) -> np.ndarray:
+def predict_encoded(model: Any, X: pd.DataFrame, task: str, n_classes: int, *, rows_seen: int = 0) -> np.ndarray:
     """Predictions in the module convention: an (n, k) probability matrix, or values for regression.
 
-    Models here were fitted on encoded labels 0..k-1; a fold that lacked a class yields fewer columns,
-    which are put back in place.
+    Models here were fitted on encoded labels 0..k-1. A fold whose training rows lacked a class (a rare
+    class's few rows all fell in its validation part) yields fewer columns: the missing class gets the
+    probability of a class never seen in ``rows_seen`` rows, about 1 / (rows_seen + 2), not 0, which
+    log loss would punish without limit and no model in use would predict.
     """
     if task == "regression":
         return np.asarray(model.predict(X), dtype=float)
     proba = np.asarray(model.predict_proba(X), dtype=float)
     if proba.shape[1] == n_classes:
         return proba
-    full = np.zeros((len(X), n_classes))
-    full[:, np.asarray(model.classes_, dtype=int)] = proba
+    unseen = 1.0 / (max(rows_seen, 0) + 2)
+    present = np.asarray(model.classes_, dtype=int)
+    full = np.full((len(X), n_classes), unseen)
+    full[:, present] = proba * (1.0 - unseen * (n_classes - len(present)))
     return full
 
 

@@ -31,8 +31,9 @@ class TargetInfo:
         classes: labels in encoded order; binary: [negative, positive]. Empty for regression.
         positive_reason: why that class is the positive one (binary).
         missing_rows: rows without a target value (dropped).
-        rare_classes: label -> rows, classes too small to learn or evaluate (their rows are dropped).
-        counts: label -> rows of the kept classes.
+        rare_classes: label -> rows, classes with fewer than `MIN_CLASS_ROWS` rows: kept and modelled,
+            but too few to evaluate on their own (the holdout may hold none of them).
+        counts: label -> rows of every class.
     """
 
     name: str
@@ -128,8 +129,11 @@ def check_target(frame: pd.DataFrame, name: str, task: str, *, goal: str = "",
                         "it looks like an identifier or free text, not something to classify. Choose another "
                         "target with --target, or use --task regression for a numeric quantity.")
     rare = {_plain(k): int(v) for k, v in counts.items() if v < MIN_CLASS_ROWS}
-    kept = {_plain(k): int(v) for k, v in counts.items() if v >= MIN_CLASS_ROWS}
-    if len(kept) < 2:
+    enough = {_plain(k): int(v) for k, v in counts.items() if v >= MIN_CLASS_ROWS}
+    # A rare class is kept: dropped, its rows would get probability 0 in use. Two classes with enough
+    # rows are still needed to learn and evaluate anything.
+    kept = {_plain(k): int(v) for k, v in counts.items()}
+    if len(enough) < 2:
         detail = ", ".join(f"{_plain(k)!r}: {v}" for k, v in counts.items())
         raise DataError(f"The target column '{name}' has too few rows per class ({detail}); each class needs "
                         f"at least {MIN_CLASS_ROWS} rows, and at least two classes must have them. Add rows, "
@@ -176,8 +180,8 @@ def encode_target(values: pd.Series, info: TargetInfo) -> np.ndarray:
 
 
 def usable_rows(values: pd.Series, info: TargetInfo) -> np.ndarray:
-    """Boolean mask of rows kept: target present and, for classification, not in a rare class."""
+    """Boolean mask of rows kept: target present and in one of the task's classes."""
     mask = values.notna().to_numpy().copy()
-    if info.rare_classes:
-        mask &= ~values.isin(list(info.rare_classes)).to_numpy()
+    if info.task != "regression":
+        mask &= values.map(_plain).isin(list(info.classes)).to_numpy()
     return mask

@@ -6,10 +6,8 @@ and returns a partial state update.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 from langgraph.runtime import Runtime
-from sklearn.model_selection import train_test_split
 
 from agent.decide.planedit import copy_plan, drop_column, features
 from agent.decide.policy import ColumnBrief, Decision, GoalBrief, TimeBrief
@@ -22,7 +20,8 @@ from tools.preprocess import ColumnPlan, build_preprocessor
 from tools.profile import profile_frame
 from tools.screen import screen_features
 from tools.signals import datetime_summary, missing_signal
-from tools.target import check_target, encode_target, infer_task, usable_rows
+from tools.split import holdout_split
+from tools.target import MIN_CLASS_ROWS, check_target, encode_target, infer_task, usable_rows
 
 # Past this many feature columns, selection and tuning work on the strongest ones (a screen).
 WIDE = 300
@@ -123,9 +122,7 @@ def split_rows(ctx: RunContext, target: str, info: object, validation: dict) -> 
     X = table.frame.loc[keep].drop(columns=[target]).reset_index(drop=True)
     y_labels = labels[keep].reset_index(drop=True)
     y = encode_target(y_labels, info)
-    train_idx, hold_idx = train_test_split(np.arange(len(X)), test_size=validation["holdout_share"],
-                                           random_state=ctx.settings.seed,
-                                           stratify=y if info.task != "regression" else None)
+    train_idx, hold_idx = holdout_split(y, validation["holdout_share"], task=info.task, seed=ctx.settings.seed)
     ctx.workspace.items.update(X_train=X.iloc[train_idx].reset_index(drop=True), y_train=y[train_idx],
                                labels_train=y_labels.iloc[train_idx].reset_index(drop=True),
                                X_hold=X.iloc[hold_idx].reset_index(drop=True), y_hold=y[hold_idx],
@@ -154,10 +151,13 @@ def _log_target_facts(ctx: RunContext, info: object) -> None:
                         reason=f"the target '{info.name}' is missing in {info.missing_rows:,} rows; they cannot "
                                "be learned from or scored")
     for label, count in info.rare_classes.items():
-        ctx.decider.record(Decision(f"rare_class:{label}", "drop rows",
-                                    f"class {label!r} has {count} rows, fewer than 10: too few to learn or to "
-                                    "evaluate; its rows are left out and the model will not predict it",
-                                    {"rows": count}), step="plan")
+        ctx.decider.record(Decision(f"rare_class:{label}", "keep",
+                                    f"class {label!r} has {count} rows, fewer than {MIN_CLASS_ROWS}: kept, so the "
+                                    "model gives it a probability, which leans on its share of the rows; too few to "
+                                    "judge that class alone on the holdout",
+                                    {"rows": count},
+                                    [{"choice": "drop rows", "why_not": "its rows would get probability 0 in use, "
+                                      "which log loss punishes without limit"}]), step="plan")
     if info.task == "binary":
         ctx.decider.record(Decision("positive_class", info.classes[1], info.positive_reason,
                                     {"counts": info.counts},
