@@ -44,6 +44,7 @@ import json
 import math
 import os
 import platform
+import shlex
 import shutil
 import signal
 import subprocess
@@ -214,12 +215,12 @@ def _parse_json(stdout: str) -> dict[str, Any] | None:
 
 
 def run_mlpilot(ds: Dataset, split: Split, metric: str, budget: float, seed: int, python: str,
-                workdir: Path) -> tuple[SystemResult, pd.DataFrame | None]:
+                workdir: Path, extra: list[str] | None = None) -> tuple[SystemResult, pd.DataFrame | None]:
     res = SystemResult("mlpilot")
     runs_dir = workdir / "mlpilot-runs"
     cmd = [python, "-m", "agent.cli", "run", str(split.train_csv), "--target", ds.target, "--task", ds.task,
            "--metric", metric, "--budget", f"{budget:g}", "--seed", str(seed), "--json", "--quiet",
-           "--runs-dir", str(runs_dir)]
+           "--runs-dir", str(runs_dir), *(extra or [])]
     # Far beyond mlpilot's own wall (budget x 1.1 + 10 s): only there to stop a hung process.
     done = run_command(cmd, timeout=budget * 3 + 120, cwd=workdir, env=_clean_env())
     res.wall_seconds = done.seconds
@@ -527,7 +528,7 @@ def bench_one(ds: Dataset, args: argparse.Namespace, systems: list[str], workdir
                 if system == "mlpilot":
                     source = source_fingerprint()
                     res, pred = run_mlpilot(ds, split, metric, args.budget, args.seed, args.mlpilot_python,
-                                            workdir)
+                                            workdir, shlex.split(args.mlpilot_args))
                 else:
                     res, pred = run_reference(system, ds, split, metric, args.budget, args.seed,
                                               args.bench_python, workdir)
@@ -569,6 +570,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--datasets-dir", type=Path, default=default_datasets_dir())
     p.add_argument("--results-dir", type=Path, default=RESULTS)
     p.add_argument("--keep", action="store_true", help="keep the temporary folder (splits, run folders, logs)")
+    p.add_argument("--mlpilot-args", default="", help="extra options for mlpilot run, e.g. '--n-jobs 2'")
     args = p.parse_args(argv)
 
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
@@ -592,7 +594,8 @@ def main(argv: list[str] | None = None) -> int:
     out_json = args.results_dir / f"bench-{args.budget:g}s-{stamp}.json"
     tmp = Path(tempfile.mkdtemp(prefix="mlpilot-bench-"))
     meta = {"budget": args.budget, "seed": args.seed, "systems": systems, "started": stamp,
-            "mlpilot_python": args.mlpilot_python, "bench_python": args.bench_python,
+            "mlpilot_python": args.mlpilot_python, "mlpilot_args": args.mlpilot_args,
+            "bench_python": args.bench_python,
             "mlpilot_git": _git_state(), "host": {"cpus": os.cpu_count(), "platform": platform.platform()},
             "tie_rule": "|diff| < 0.001 for roc_auc and log_loss; < 0.1% of the reference for rmse"}
     rows: list[dict] = []
