@@ -153,7 +153,7 @@ class Settings:
             seed=int(pick("seed", "MLPILOT_SEED", DEFAULT_SEED, int)),
             # Half the cores by default: OpenMP models slow down many times over when their threads compete
             # with another process for every core (measured on 2-core machines), so leave headroom.
-            n_jobs=int(pick("n_jobs", "MLPILOT_N_JOBS", max(1, (os.cpu_count() or 1) // 2), int)),
+            n_jobs=int(pick("n_jobs", "MLPILOT_N_JOBS", usable_cores(), int)),
             max_trials=pick("max_trials", "MLPILOT_MAX_TRIALS", None, int),
             folds=pick("folds", None, None),
             delimiter=flags.get("delimiter"),
@@ -199,6 +199,14 @@ class Settings:
         base = cls.from_flags({}, env) if len(recorded) < len(names) else cls()
         changed = {n: _from_json(n, v) for n, v in (overrides or {}).items()}
         return _checked(replace(base, **{**recorded, "api_key": env.get("OPENAI_API_KEY") or None, **changed}))
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (a container or taskset may allow fewer than the machine has)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:   # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _checked(s: Settings) -> Settings:
