@@ -39,7 +39,9 @@ TITANIC = DATASETS / "titanic.csv"
 
 def _env(home: Path, **extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
-    env.update({"MLPILOT_HOME": str(home / "home"), "MLPILOT_RUNS_DIR": str(home / "runs"),
+    # The four scenarios run at once on what may be a 2-core machine: one core each, as a person running
+    # four jobs side by side would give them, not four times every core.
+    env.update({"MLPILOT_HOME": str(home / "home"), "MLPILOT_RUNS_DIR": str(home / "runs"), "MLPILOT_N_JOBS": "1",
                 "PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "xterm", "NO_COLOR": "1", **extra})
     return env
 
