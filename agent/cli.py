@@ -57,7 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--keep", action="append", metavar="COLUMN", help="keep a column the plan would drop (repeatable)")
     run.add_argument("--drop", action="append", metavar="COLUMN", help="drop a column (repeatable)")
     _reading_options(run)
-    run.add_argument("--n-jobs", type=int, dest="n_jobs", help="cores to use: cross-validation folds fitted side by side, final fits threaded (default: all)")
+    run.add_argument("--n-jobs", type=int, dest="n_jobs",
+                     help="cores to use: with 2 or more, cross-validation fits folds side by side and final fits "
+                     "are threaded (default: half the cores)")
     _llm_options(run)
     _common(run)
     run.add_argument("--yes", "-y", action="store_true", help="do not ask for plan approval (the CLI never asks yet)")
