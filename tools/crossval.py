@@ -153,21 +153,17 @@ def cross_validate(candidate: Candidate, params: dict, data: TrainingData, metri
     done: list[_Fold] = []
     complete = True
     began = time.monotonic()
-    try:
-        for result in _fold_results(run_fold, len(data.folds), workers, stop):
-            if result is None:
-                complete = False
-                break
-            done.append(result)
-            oof[data.folds[result.fold][1]] = result.prediction
-            if result.cut:
-                complete = False
-                break
-            if on_fold is not None:
-                on_fold(len(done) - 1, float(np.nanmean([f.score for f in done])))
-    finally:
-        stop.set()
-    done.sort(key=lambda f: f.fold)
+    for result in _fold_results(run_fold, len(data.folds), workers, stop):
+        if result is None:
+            complete = False
+            break
+        done.append(result)
+        oof[data.folds[result.fold][1]] = result.prediction
+        if result.cut:
+            complete = False
+            break
+        if on_fold is not None:
+            on_fold(result.fold, float(np.nanmean([f.score for f in done])))
     complete = complete and len(done) == len(data.folds)
     return CVResult(candidate.name, dict(params), [f.score for f in done], time.monotonic() - began,
                     oof if complete else None, [f.iterations for f in done if f.iterations is not None],

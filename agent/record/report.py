@@ -19,8 +19,9 @@ from tools.metrics import METRICS, metric_label
 def render_report(run_dir: Path) -> Path:
     """Write ``report.md`` in ``run_dir`` from its events and artifacts; returns its path."""
     run_dir = Path(run_dir)
-    read_json(run_dir / MANIFEST)   # a folder without a readable manifest is no run: its error says so
     run = RunRecord(run_dir)
+    if not run.manifest:
+        read_json(run_dir / MANIFEST)   # a folder without a readable manifest is no run: its error says so
     parts = [section(run) for section in (_header, _retrained, _plan, _asked, _data, _decisions, _leakage, _selection,
                                           _tuning, _holdout, _importances, _narrative, _llm, _time, _warnings,
                                           _reproduce)]
