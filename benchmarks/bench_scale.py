@@ -8,7 +8,8 @@ Each case runs the CLI as a user would (`python -m agent.cli run FILE --target t
 --quiet`), one after another, nothing else in parallel. Printed per case: the wall time against the
 hard wall (budget x 1.1 + 10 s), the process's peak resident memory (from `wait4`), exit code and
 status, whether a model was saved and when the first one was (seconds on the run's clock and as a
-share of the budget), rows behind the final model, and the holdout ROC AUC against the first model's.
+share of the budget; on these files the quick look's, from the file's first rows) and when the first one
+fitted on all the data was, rows behind the final model, and the holdout ROC AUC against the first model's.
 The rows also go to benchmarks/results/bench-scale-<stamp>.json.
 """
 
@@ -54,10 +55,12 @@ def run_case(name: str, budget: float, runs_dir: Path) -> dict:
     holdouts = [e for e in log if e["kind"] == "holdout_metrics"]
     manifest = json.loads((run_dir / "manifest.json").read_text())
     first_t = saved[0]["t"] if saved else None
+    on_all = next((e["t"] for e in saved if e["step"] != "quick_look"), None)
     row.update(status=summary["status"], model=bool(summary.get("model_file")), final=summary.get("model"),
                fitted_on=manifest.get("model", {}).get("fitted_on"), elapsed=summary.get("elapsed_seconds"),
                first_model_at=first_t, first_model_share=round(first_t / budget, 3) if first_t else None,
                roc_auc=summary.get("metrics", {}).get("roc_auc"),
+               first_on_all_data_at=on_all, quick_look=bool(saved) and saved[0]["step"] == "quick_look",
                first_roc_auc=holdouts[0]["metrics"].get("roc_auc") if holdouts else None,
                time_spent=manifest.get("time_plan", {}).get("spent"))
     return row
@@ -77,13 +80,15 @@ def main() -> None:
         row = run_case(name, budget, runs_dir)
         rows.append(row)
         print(json.dumps({k: v for k, v in row.items() if k != "stderr"}), flush=True)
-    print("\n| table | budget | wall (limit) | peak memory | exit | status | model | first model at | final model "
-          "| ROC AUC (first) |")
-    print("| --- | ---: | ---: | ---: | ---: | --- | --- | ---: | --- | ---: |")
+    print("\n| table | budget | wall (limit) | peak memory | exit | status | model | first model at | on all data at "
+          "| final model | ROC AUC (first) |")
+    print("| --- | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: | --- | ---: |")
     for r in rows:
-        first = f"{r.get('first_model_at') or 0:.1f} s ({(r.get('first_model_share') or 0):.0%})"
+        first = f"{r.get('first_model_at') or 0:.1f} s ({(r.get('first_model_share') or 0):.0%})" + \
+            (" quick look" if r.get("quick_look") else "")
+        on_all = f"{r['first_on_all_data_at']:.1f} s" if r.get("first_on_all_data_at") else "-"
         print(f"| {r['table']} | {r['budget']:g} s | {r['wall']} s ({r['limit']} s) | {r['peak_mb']:,} MB | {r['exit']} "
-              f"| {r.get('status')} | {'yes' if r.get('model') else 'no'} | {first} | {r.get('final')} on "
+              f"| {r.get('status')} | {'yes' if r.get('model') else 'no'} | {first} | {on_all} | {r.get('final')} on "
               f"{r.get('fitted_on')} | {r.get('roc_auc')} ({r.get('first_roc_auc')}) |")
     ok = all(r.get("model") and r["wall"] <= r["limit"] for r in rows)
     print(f"\nevery table got a model within budget x 1.1 + 10 s: {'yes' if ok else 'NO'}")

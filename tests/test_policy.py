@@ -105,6 +105,15 @@ def test_guard_rejects_invalid_decisions() -> None:
     assert check(Decision("metric", "pr_auc", ""), facts) is None
 
 
+def test_the_rules_hold_out_a_small_share_of_millions_of_rows_and_the_guard_lets_them() -> None:
+    rows = 2_157_600
+    validation = RulePolicy().choose_validation(rows, "regression", 5.0, None)
+    assert validation.choice["holdout_share"] * rows >= 49_000 and validation.choice["holdout_share"] < 0.05
+    assert check(validation, {"usable_rows": rows}) is None
+    assert "between" in check(Decision("validation", {"holdout_share": 0.001, "folds": 3}, ""), {"usable_rows": rows})
+    assert "between 0.05" in check(Decision("validation", {"holdout_share": 0.02, "folds": 3}, ""), {})
+
+
 class _BadPolicy(RulePolicy):
     name = "llm"
 

@@ -67,11 +67,13 @@ from tools.sniff import (
     split_rows,
 )
 
-__all__ = ["ColumnSpec", "Table", "read_table", "file_sha256"]
+__all__ = ["ColumnSpec", "Table", "read_table", "read_head_table", "file_sha256"]
 
 _COMMA_NUMBER = re.compile(r"^[-+]?[\d.]*\d,\d+$")
 _RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 _BAD_LINE = re.compile(r"Skipping line (\d+): expected (\d+) fields, saw (\d+)")
+# A quick look reads at least this many rows (fewer say little) and at most that many (more cost time).
+HEAD_ROWS = (1_000, 50_000)
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,31 @@ class Table:
         return self.frame.shape
 
 
+def read_head_table(path: str | os.PathLike[str], *, cells: int, delimiter: str | None = None,
+                    encoding: str | None = None) -> Table:
+    """The first rows of a file, about ``cells`` values (`head_rows`), read and typed as `read_table` reads
+    the whole file: a quick look at a big file. Types come from these rows alone, so a column may read
+    differently in full; the Table's ``sha256`` is empty (hashing a big file is what a quick look avoids),
+    and a note says how many rows were read."""
+    p = check_path(path)
+    head = read_head(p)
+    if file_kind(p, head, encoding=encoding) == "parquet":
+        import pyarrow.parquet as pq
+
+        table = _read_parquet(p, rows=head_rows(cells, len(pq.read_schema(p).names)))
+    else:
+        frame, fields = _read_text_frame(p, head, delimiter=delimiter, encoding=encoding, cells=cells)
+        table = Table(frame, str(p), "csv", "", *fields)
+    return dataclasses.replace(table, notes=(*table.notes, f"only the first {len(table.frame):,} rows were read"))
+
+
+def head_rows(cells: int, columns: int) -> int:
+    """Rows of a quick look at a table of ``columns`` columns: about ``cells`` values, within
+    `HEAD_ROWS`."""
+    low, high = HEAD_ROWS
+    return int(min(high, max(low, cells // max(columns, 1))))
+
+
 def read_table(path: str | os.PathLike[str], *, delimiter: str | None = None, encoding: str | None = None) -> Table:
     """Read a CSV (or TSV, or other delimited text) or Parquet file into a typed DataFrame.
 
@@ -146,7 +173,8 @@ def _read_text(p: Path, head: bytes, *, delimiter: str | None, encoding: str | N
         return Table(frame, str(p), "csv", sha.result(), *fields)
 
 
-def _read_text_frame(p: Path, head: bytes, *, delimiter: str | None, encoding: str | None) -> tuple[pd.DataFrame, tuple[Any, ...]]:
+def _read_text_frame(p: Path, head: bytes, *, delimiter: str | None, encoding: str | None,
+                     cells: int | None = None) -> tuple[pd.DataFrame, tuple[Any, ...]]:
     enc = detect_encoding(p, head, encoding=encoding)
     truncated = p.stat().st_size > len(head)
     text = decode_head(head, enc, truncated=truncated)
@@ -165,23 +193,24 @@ def _read_text_frame(p: Path, head: bytes, *, delimiter: str | None, encoding: s
         notes.append(f"first line 'sep={hint}' (an Excel convention) skipped")
         delimiter = delimiter or hint
     delimiter = _choose_delimiter(p, text, delimiter, truncated=truncated, notes=notes)
-    rows = split_rows(text, delimiter, truncated=truncated)
-    if not rows or len(rows[0]) < 2:
+    sample = split_rows(text, delimiter, truncated=truncated)
+    if not sample or len(sample[0]) < 2:
         raise DataError(
             f"With the delimiter {describe_delimiter(delimiter)}, '{p.name}' has a single column. "
             f"Check the delimiter (the file's first line is {text.lstrip().split(chr(10), 1)[0][:80]!r})."
         )
     # "a,b,c," on every line (some exporters do it) gives an unnamed, empty last column: dropped below.
-    trailing = not rows[0][-1].strip() and len(rows[0]) > 2
-    names, name_notes = _clean_names(rows[0][:-1] if trailing else rows[0])
+    trailing = not sample[0][-1].strip() and len(sample[0]) > 2
+    names, name_notes = _clean_names(sample[0][:-1] if trailing else sample[0])
     notes.extend(name_notes)
     if trailing:
         names.append(f"Unnamed: {len(names)}")
-    decimal = detect_decimal(rows[1:], delimiter)
+    decimal = detect_decimal(sample[1:], delimiter)
     if decimal == ",":
-        example = next((c.strip() for r in rows[1:] for c in r if _COMMA_NUMBER.match(c.strip())), "3,14")
+        example = next((c.strip() for r in sample[1:] for c in r if _COMMA_NUMBER.match(c.strip())), "3,14")
         notes.append(f"decimal mark: comma (detected), e.g. {example!r} read as {example.replace('.', '').replace(',', '.')}")
-    frame = _parse_csv(p, enc, delimiter, decimal, names, skip)
+    rows = head_rows(cells, len(names)) if cells is not None else None
+    frame = _parse_csv(p, enc, delimiter, decimal, names, skip, rows=rows)
     if frame.empty:
         raise DataError(f"'{p.name}' has a header ({', '.join(names[:6])}{', ...' if len(names) > 6 else ''}) but no data rows.")
     if trailing:
@@ -190,7 +219,7 @@ def _read_text_frame(p: Path, head: bytes, *, delimiter: str | None, encoding: s
             notes.append("the header ends with a delimiter and the last column is empty; dropped it")
         else:
             notes.append(f"the last column has no name in the header; called it {names[-1]!r}")
-    frame, specs, col_notes = _type_columns(frame, rows, decimal)
+    frame, specs, col_notes = _type_columns(frame, sample, decimal)
     return frame, (enc, delimiter, decimal, specs, (*notes, *col_notes))
 
 
@@ -235,10 +264,12 @@ def _clean_names(header: Sequence[Any]) -> tuple[list[str], list[str]]:
     return names, notes
 
 
-def _parse_csv(p: Path, enc: str, delimiter: str, decimal: str, names: list[str], skip: int) -> pd.DataFrame:
+def _parse_csv(p: Path, enc: str, delimiter: str, decimal: str, names: list[str], skip: int, *,
+               rows: int | None = None) -> pd.DataFrame:
     options: dict[str, Any] = dict(
         sep=delimiter, encoding=enc, decimal=decimal, header=0, names=names, skiprows=skip, index_col=False,
         quotechar='"', doublequote=True, skipinitialspace=True, na_values=list(NA_TOKENS), keep_default_na=False,
+        nrows=rows,
     )
     try:
         with warnings.catch_warnings():
@@ -320,12 +351,16 @@ def _spec(name: str, typed: Typed) -> ColumnSpec:
 
 # ---- parquet ----------------------------------------------------------------------------------------
 
-def _read_parquet(p: Path) -> Table:
+def _read_parquet(p: Path, *, rows: int | None = None) -> Table:
     import pyarrow as pa  # lazily: only Parquet needs it directly
     import pyarrow.parquet as pq
 
     try:
-        frame = pq.read_table(p).to_pandas()
+        if rows is None:
+            frame = pq.read_table(p).to_pandas()
+        else:
+            batch = next(pq.ParquetFile(p).iter_batches(batch_size=rows), None)
+            frame = batch.to_pandas() if batch is not None else pq.read_schema(p).empty_table().to_pandas()
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise DataError(f"'{p.name}' could not be read as Parquet ({exc}). Check that the file is complete, or export it as CSV.") from None
     if not isinstance(frame.index, pd.RangeIndex) or frame.index.name is not None:
@@ -344,4 +379,5 @@ def _read_parquet(p: Path) -> Table:
         specs.append(_spec(name, typed))
         notes.extend(typed.notes)
     typed_frame = pd.DataFrame(out, index=frame.index)
-    return Table(typed_frame, str(p), "parquet", file_sha256(p), None, None, None, tuple(specs), tuple(notes))
+    return Table(typed_frame, str(p), "parquet", file_sha256(p) if rows is None else "", None, None, None,
+                 tuple(specs), tuple(notes))

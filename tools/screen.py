@@ -18,6 +18,8 @@ import pandas as pd
 
 N_BINS = 10
 CELLS = 20_000_000
+# Past this many feature columns, selection and tuning work on the strongest ones (a screen).
+WIDE = 300
 
 
 @dataclass

@@ -6,6 +6,7 @@ Everything a user must fix raises `DataError` with the column, the rule, what wa
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -185,3 +186,14 @@ def usable_rows(values: pd.Series, info: TargetInfo) -> np.ndarray:
     if info.task != "regression":
         mask &= values.map(_plain).isin(list(info.classes)).to_numpy()
     return mask
+
+
+def labels_as_written(values: pd.Series, columns: Sequence[Any]) -> pd.Series:
+    """The target as the file spells its labels: booleans back to their tokens ("yes"/"no"), from the
+    column's spec among ``columns`` (`tools.intake.ColumnSpec`), so labels read as the user wrote them."""
+    if not pd.api.types.is_bool_dtype(values):
+        return values
+    spec = next((c for c in columns if c.name == values.name), None)
+    true_token = spec.true_token if spec and spec.true_token else "True"
+    false_token = spec.false_token if spec and spec.false_token else "False"
+    return values.map({True: true_token, False: false_token}).astype("object").where(values.notna(), None)

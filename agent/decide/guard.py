@@ -72,10 +72,16 @@ def _threshold(d: Decision, f: dict) -> str | None:
     return None
 
 
+MIN_HOLDOUT_ROWS = 20_000
+
+
 def _validation(d: Decision, f: dict) -> str | None:
     share, folds = float(d.choice["holdout_share"]), int(d.choice["folds"])
-    if not 0.05 <= share <= 0.5:
-        return f"holdout_share must be between 0.05 and 0.5; got {share}"
+    # On millions of rows a small share is still tens of thousands of rows, plenty for an honest estimate.
+    rows = f.get("usable_rows")
+    lowest = min(0.05, MIN_HOLDOUT_ROWS / rows) if rows else 0.05
+    if not lowest <= share <= 0.5:
+        return f"holdout_share must be between {lowest:.4g} and 0.5; got {share}"
     if not 2 <= folds <= 20:
         return f"folds must be between 2 and 20; got {folds}"
     return None

@@ -126,6 +126,15 @@ class SampleBrief:
     candidates: list[str]
 
 
+@dataclass
+class QuickLookBrief:
+    """Whether to fit a model on a big file's first rows before reading it all: the file's size and the
+    run's budget."""
+
+    file_mb: float
+    budget: float
+
+
 class Policy(Protocol):
     """The questions a run asks. Each returns a Decision (or several) for the guard to check."""
 
@@ -146,6 +155,8 @@ class Policy(Protocol):
     def choose_screen(self, n_features: int, n_rows: int, budget: float) -> Decision: ...
 
     def choose_sample(self, brief: SampleBrief) -> Decision: ...
+
+    def choose_quick_look(self, brief: QuickLookBrief) -> Decision: ...
 
     def choose_columns(self, brief: ColumnBrief) -> list[Decision]: ...
 

@@ -23,7 +23,7 @@ from agent.timing.clock import Clock
 from agent.timing.timeplan import TimePlan
 
 # The share of the time plan each graph node spends from.
-NODE_STEP = {"intake": "prepare", "profile": "prepare", "plan": "prepare", "clean": "select",
+NODE_STEP = {"quick_look": "prepare", "intake": "prepare", "profile": "prepare", "plan": "prepare", "clean": "select",
              "first_model": "first_model", "select": "select", "tune": "tune", "finalize": "final",
              "evaluate": "evaluate", "refit": "final"}
 
@@ -44,6 +44,7 @@ class RunState(TypedDict, total=False):
     validation: dict
     column_plan: dict
     candidates: list[str]
+    quick_look: dict
     first_model: dict
     sample: dict
     leaderboard: list[dict]

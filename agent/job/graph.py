@@ -1,8 +1,9 @@
 """The run as one LangGraph `StateGraph`.
 
-    intake -> profile -> plan -> approve -> clean -> first_model -> select -> tune -> finalize -> evaluate
+    quick_look -> intake -> profile -> plan -> approve -> clean -> first_model -> select -> tune -> finalize -> evaluate
            -> refit -> END
 
+    quick_look fits a model on a big file's first rows (command line only) and passes through elsewhere;
     approve pauses for the person's approval in the chat (interrupt), and passes through elsewhere;
     clean -> select directly when a first model exists already (a second iteration);
     select -> finalize directly when a stop was requested or nothing finished;
@@ -24,6 +25,7 @@ from agent.job.context import RunContext, RunState
 from agent.job.steps_data import clean, intake, plan, profile
 from agent.job.steps_first import first_model
 from agent.job.steps_model import evaluate, finalize, refit, select, tune_step
+from agent.job.steps_quick import quick_look
 
 
 def needs_first_model(state: RunState) -> str:
@@ -53,11 +55,13 @@ def has_model_to_evaluate(state: RunState) -> str:
 def build_graph(checkpointer: Any | None = None) -> Any:
     """The compiled graph; run it with ``context=RunContext(...)``."""
     graph = StateGraph(RunState, context_schema=RunContext)
-    for name, node in [("intake", intake), ("profile", profile), ("plan", plan), ("approve", approve), ("clean", clean),
+    for name, node in [("quick_look", quick_look), ("intake", intake), ("profile", profile), ("plan", plan),
+                       ("approve", approve), ("clean", clean),
                        ("first_model", first_model), ("select", select), ("tune", tune_step), ("finalize", finalize),
                        ("evaluate", evaluate), ("refit", refit)]:
         graph.add_node(name, node)
-    graph.add_edge(START, "intake")
+    graph.add_edge(START, "quick_look")
+    graph.add_edge("quick_look", "intake")
     graph.add_edge("intake", "profile")
     graph.add_edge("profile", "plan")
     graph.add_edge("plan", "approve")

@@ -45,7 +45,7 @@ from tools.sniff import check_path
 
 EXIT_OK, EXIT_BUG, EXIT_USER, EXIT_WALL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 CHECKPOINTS = "checkpoints.sqlite"
-EARLY_STEPS = ("intake", "profile", "plan")
+EARLY_STEPS = ("quick_look", "intake", "profile", "plan")
 
 
 @dataclass

@@ -12,19 +12,24 @@ from langgraph.runtime import Runtime
 from agent.decide.planedit import copy_plan, drop_column, features
 from agent.decide.policy import ColumnBrief, Decision, GoalBrief, TimeBrief
 from agent.job.context import RunContext, RunState
+from agent.job.steps_quick import quick_model_stands
 from agent.record.runfolder import write_json
 from tools.errors import ConfigError
 from tools.intake import read_table
 from tools.leakage import find_leakage
 from tools.preprocess import ColumnPlan, build_preprocessor
 from tools.profile import profile_frame
-from tools.screen import screen_features
+from tools.screen import WIDE, screen_features
 from tools.signals import datetime_summary, missing_signal
 from tools.split import holdout_split
-from tools.target import MIN_CLASS_ROWS, check_target, encode_target, infer_task, usable_rows
-
-# Past this many feature columns, selection and tuning work on the strongest ones (a screen).
-WIDE = 300
+from tools.target import (
+    MIN_CLASS_ROWS,
+    check_target,
+    encode_target,
+    infer_task,
+    labels_as_written,
+    usable_rows,
+)
 
 
 def intake(state: RunState, runtime: Runtime[RunContext]) -> RunState:
@@ -41,6 +46,7 @@ def intake(state: RunState, runtime: Runtime[RunContext]) -> RunState:
         ctx.events.emit("data_read", step="intake", rows=table.shape[0], columns=table.shape[1],
                         sha256=table.sha256, delimiter=table.delimiter, encoding=table.encoding,
                         decimal=table.decimal, notes=list(table.notes))
+        quick_model_stands(ctx, state, table=table)
     return {"step": "intake"}
 
 
@@ -76,13 +82,14 @@ def plan(state: RunState, runtime: Runtime[RunContext]) -> RunState:
                           profile=prof.to_dict())
         facts = {"columns": brief.columns}
         target = ctx.decider.one(lambda p: p.choose_target(brief), facts, step="plan").choice
-        labels = _target_labels(frame[target], table)
+        labels = labels_as_written(frame[target], table.columns)
         inferred, evidence = infer_task(labels)
         facts.update(target=target, target_numeric=pd.api.types.is_numeric_dtype(labels)
                      and not pd.api.types.is_bool_dtype(labels))
         task = ctx.decider.one(lambda p: p.choose_task(brief, target, inferred, evidence), facts, step="plan").choice
         info = check_target(pd.DataFrame({target: labels}), target, task, goal=s.goal)
         task = info.task
+        quick_model_stands(ctx, state, target=target, task=task)
         _log_target_facts(ctx, info)
         all_positive = task == "regression" and bool((labels.dropna() > 0).all())
         facts["task"] = task
@@ -91,6 +98,7 @@ def plan(state: RunState, runtime: Runtime[RunContext]) -> RunState:
         metric = next(d.choice for d in metric_decisions if d.question == "metric")
         rule = next(d.choice for d in metric_decisions if d.question == "threshold_rule")
         keep = usable_rows(labels, info)
+        facts["usable_rows"] = int(keep.sum())
         validation = ctx.decider.one(lambda p: p.choose_validation(int(keep.sum()), task, ctx.clock.budget,
                                                                    s.folds), facts, step="plan").choice
         train_rows, hold_rows = split_rows(ctx, target, info, validation)
@@ -117,7 +125,7 @@ def split_rows(ctx: RunContext, target: str, info: object, validation: dict) -> 
     """Drop unusable rows and split the holdout off, into the workspace (seeded, so a resumed run gets
     the very same split). Returns the sizes of the training part and the holdout."""
     table = ctx.workspace["table"]
-    labels = _target_labels(table.frame[target], table)
+    labels = labels_as_written(table.frame[target], table.columns)
     keep = usable_rows(labels, info)
     X = table.frame.loc[keep].drop(columns=[target]).reset_index(drop=True)
     y_labels = labels[keep].reset_index(drop=True)
@@ -128,21 +136,6 @@ def split_rows(ctx: RunContext, target: str, info: object, validation: dict) -> 
                                X_hold=X.iloc[hold_idx].reset_index(drop=True), y_hold=y[hold_idx],
                                labels_hold=y_labels.iloc[hold_idx].reset_index(drop=True), target_info=info)
     return len(train_idx), len(hold_idx)
-
-
-def target_labels(values: pd.Series, table: object) -> pd.Series:
-    """Public alias: the target as the user spelled its labels."""
-    return _target_labels(values, table)
-
-
-def _target_labels(values: pd.Series, table: object) -> pd.Series:
-    """Booleans back to the file's own spelling ("yes"/"no"), so labels read as the user wrote them."""
-    if not pd.api.types.is_bool_dtype(values):
-        return values
-    spec = next((c for c in table.columns if c.name == values.name), None)
-    true_token = spec.true_token if spec and spec.true_token else "True"
-    false_token = spec.false_token if spec and spec.false_token else "False"
-    return values.map({True: true_token, False: false_token}).astype("object").where(values.notna(), None)
 
 
 def _log_target_facts(ctx: RunContext, info: object) -> None:
@@ -279,6 +272,6 @@ def rebuild(ctx: RunContext, state: RunState, *, sha256: str) -> None:
     ctx.workspace["table"] = table
     ctx.workspace["profile"] = profile_frame(table.frame)
     if "target" in state and "validation" in state:
-        labels = target_labels(table.frame[state["target"]], table)
+        labels = labels_as_written(table.frame[state["target"]], table.columns)
         info = check_target(pd.DataFrame({state["target"]: labels}), state["target"], state["task"], goal=s.goal)
         split_rows(ctx, state["target"], info, state["validation"])

@@ -16,6 +16,7 @@ from langgraph.runtime import Runtime
 from agent.decide.policy import Decision, SampleBrief
 from agent.job.context import RunContext, RunState
 from agent.job.publish import publish, score
+from agent.record.runfolder import MODEL
 from tools.preprocess import ColumnPlan
 from tools.quick import GROWTH, START_ROWS, fit_first_model
 
@@ -27,6 +28,9 @@ IMPORTANCE_SECONDS = 1.0
 def first_model(state: RunState, runtime: Runtime[RunContext]) -> RunState:
     """Fit, score and save the first model; decide selection's and tuning's sample."""
     ctx = runtime.context
+    replacing = bool(state.get("quick_look")) and (ctx.run_dir / MODEL).exists()
+    if replacing and ctx.should_stop():
+        return {"step": "first_model"}  # stopped while the file was read: the quick look's model stays
     w = ctx.workspace
     plan = ColumnPlan.from_dict(state["column_plan"])
     with ctx.step("first_model"):
@@ -45,7 +49,8 @@ def first_model(state: RunState, runtime: Runtime[RunContext]) -> RunState:
             f"a LightGBM with default settings on {on}, early-stopped on a held-back part of it"
             + (f" (grown from {START_ROWS:,} rows, {GROWTH} times at a time, while the last fit's pace "
                f"said the next would end within about {FIT_SHARE * seconds:.0f} s)" if fit.rows < fit.of_rows else "")
-            + ": a saved, evaluated model early in the run, which later steps replace only with a better one",
+            + ": a saved, evaluated model early in the run, which later steps replace only with a better one"
+            + ("; it replaces the quick look's model from the file's first rows" if replacing else ""),
             evidence, [{"choice": "no model until tuning ends", "why_not": "a run cut short by time or by the "
                         "user would leave nothing"}]), step="first_model")
         allowance = 0.0 if ctx.should_stop() else min(IMPORTANCE_SECONDS, max(0.0, ctx.plan.remaining("first_model")))

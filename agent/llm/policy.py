@@ -20,7 +20,16 @@ import time
 from contextlib import nullcontext
 from typing import Any, Callable
 
-from agent.decide.policy import ColumnBrief, Decision, FinalBrief, GoalBrief, SampleBrief, SelectionBrief, TimeBrief
+from agent.decide.policy import (
+    ColumnBrief,
+    Decision,
+    FinalBrief,
+    GoalBrief,
+    QuickLookBrief,
+    SampleBrief,
+    SelectionBrief,
+    TimeBrief,
+)
 from agent.decide.rules import RulePolicy
 from agent.llm.checks import Declined, with_rules
 from agent.llm.client import LLMClient, LLMTimedOut, LLMUnavailable
@@ -131,6 +140,9 @@ class LLMPolicy:
 
     def choose_screen(self, n_features: int, n_rows: int, budget: float) -> Decision:
         return self.rules.choose_screen(n_features, n_rows, budget)
+
+    def choose_quick_look(self, brief: QuickLookBrief) -> Decision:
+        return self.rules.choose_quick_look(brief)
 
     # ---- stage 1: the goal -------------------------------------------------------------------------
 

@@ -54,6 +54,8 @@ KINDS: dict[str, Kind] = {
     "leaderboard": Kind("cross-validated scores of the candidates", ("stage", "metric", "rows")),
     "candidate_failed": Kind("a candidate that could not be fitted", ("candidate", "error")),
     "candidate_scored": Kind("a remark on a candidate's cross-validation", ("note",)),
+    "model_removed": Kind("the saved model was removed: it cannot stand (e.g. a quick look's model for another "
+                          "target)", ("reason",)),
     "tuning_started": Kind("tuning began", ("shares", "seconds", "reserve", "max_trials")),
     "trial": Kind("one tuning trial", ("candidate", "number", "state", "value", "params", "seconds",
                                        "seconds_left")),
