@@ -7,7 +7,7 @@ import pytest
 from sklearn import metrics as skm
 
 from tools.errors import ToolArgumentError
-from tools.metrics import get_metric, labels_from_proba, metrics_for
+from tools.metrics import binary_roc_auc, get_metric, labels_from_proba, metrics_for
 from tools.threshold import choose_threshold, validate_rule
 
 
@@ -77,3 +77,13 @@ def test_validate_rule_rejects_nonsense() -> None:
         validate_rule({"kind": "max_magic"})
     with pytest.raises(ToolArgumentError, match="between 0 and 1"):
         validate_rule({"kind": "min_recall", "value": 1.5})
+
+
+def test_the_fast_binary_roc_auc_equals_scikit_learn_s_ties_included() -> None:
+    rng = np.random.default_rng(3)
+    for n, digits in [(7, 1), (300, 2), (20_000, 3)]:
+        y = rng.integers(0, 2, n)
+        score = np.round(rng.random(n) + 0.3 * y, digits)  # rounding makes ties
+        assert binary_roc_auc(y == 1, score) == pytest.approx(skm.roc_auc_score(y, score), abs=1e-12)
+    with pytest.raises(ValueError, match="Only one class"):
+        binary_roc_auc(np.ones(5, dtype=bool), np.arange(5.0))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+from scipy import stats
 from sklearn import metrics as skm
 
 from tools.errors import ToolArgumentError
@@ -75,15 +76,32 @@ def _positive(proba: np.ndarray) -> np.ndarray:
     return proba[:, 1] if proba.ndim == 2 else proba
 
 
+def binary_roc_auc(positive: np.ndarray, score: np.ndarray) -> float:
+    """ROC AUC of ``score`` for the boolean labels ``positive``, as scikit-learn computes it (ties count
+    half), from average ranks (Mann-Whitney): one sort, without scikit-learn's checks, which cost
+    milliseconds per call, and a bootstrap interval calls it hundreds of times.
+
+    Raises:
+        ValueError: only one class is present.
+    """
+    positive = np.asarray(positive, dtype=bool)
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("Only one class present in y_true. ROC AUC score is not defined in that case.")
+    ranks = stats.rankdata(score)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
 def _roc_auc(y: np.ndarray, p: np.ndarray) -> float:
     if p.shape[1] == 2:
-        return skm.roc_auc_score(y, p[:, 1])
+        return binary_roc_auc(y == 1, p[:, 1])
     present = np.unique(y)
     if len(present) < p.shape[1]:
         # A fold may miss a rare class; score the classes it has, renormalised.
         sub = p[:, present] / np.clip(p[:, present].sum(axis=1, keepdims=True), 1e-12, None)
         if len(present) == 2:
-            return skm.roc_auc_score(y == present[1], sub[:, 1])
+            return binary_roc_auc(y == present[1], sub[:, 1])
         return skm.roc_auc_score(y, sub, multi_class="ovr", average="macro", labels=present)
     return skm.roc_auc_score(y, p, multi_class="ovr", average="macro")
 

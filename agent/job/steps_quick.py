@@ -34,6 +34,8 @@ from tools.target import check_target, encode_target, infer_task, labels_as_writ
 # About this many values are read: 1M x 50 gives ~30,000 rows in ~0.4 s, 50k x 2,000 gives 1,000 rows.
 HEAD_CELLS = 1_500_000
 HOLDOUT_SHARE = 0.2
+# A wide table's quick look works on its strongest columns by their own link to the target.
+QUICK_FEATURES = 100
 LEAK_SECONDS = 0.3
 # The fit's seconds: a share of the budget, but at least half a second.
 FIT_SHARE = 0.02
@@ -93,7 +95,7 @@ def _look(ctx: RunContext, head: Table) -> dict:
     X_train, labels_train = X.iloc[train_idx].reset_index(drop=True), y_labels.iloc[train_idx].reset_index(drop=True)
     if X.shape[1] > WIDE:
         numeric = [c for c in X.columns if kinds[c] == "numeric"]
-        kept = screen_features(X_train, y[train_idx], task, keep=WIDE, numeric=numeric, seed=s.seed).kept
+        kept = screen_features(X_train, y[train_idx], task, keep=QUICK_FEATURES, numeric=numeric, seed=s.seed).kept
         X, X_train = X[kept], X_train[kept]
     plan = _plan_columns(ctx, X_train, y[train_idx], labels_train, target, task)
     w = ctx.workspace
@@ -118,7 +120,7 @@ def _look(ctx: RunContext, head: Table) -> dict:
                         "features": len(plan.features)},
         f"a LightGBM with default settings on {on}; target, task, metric and columns as the rules read them "
         "there, without the language model"
-        + (f", on the {WIDE} columns most linked to the target alone" if frame.shape[1] - 1 > WIDE else "")
+        + (f", on the {QUICK_FEATURES} columns most linked to the target alone" if frame.shape[1] - 1 > WIDE else "")
         + ". Rows at the top of a file need not be typical: the first model on all the data replaces it",
         {"rows_read": len(frame), "holdout_rows": len(hold_idx), "primary": primary, "seconds": round(fit.seconds, 2)},
         [{"choice": "wait for the whole file", "why_not": "a run stopped while it is read would have no model"}]),
@@ -131,7 +133,8 @@ def _look(ctx: RunContext, head: Table) -> dict:
 def _plan_columns(ctx: RunContext, X_train: pd.DataFrame, y_train: object, labels_train: pd.Series, target: str,
                   task: str) -> ColumnPlan:
     s = ctx.settings
-    frame = X_train.assign(**{target: labels_train.to_numpy()})
+    frame = X_train.copy()  # one block: columns read one by one leave the frame fragmented
+    frame[target] = labels_train.to_numpy()
     prof = profile_frame(frame)
     leakage = find_leakage(frame, target, task, seed=s.seed, time_limit=LEAK_SECONDS)
     kinds = {c.name: c.kind for c in prof.columns}
