@@ -171,6 +171,11 @@ def test_hypothyroid_multiclass_with_a_rare_class(runs: Path, tmp_path: Path) ->
     d = decisions(run_dir)
     assert d["task"]["choice"] == "multiclass" and d["metric"]["choice"] == "log_loss"
     assert d["rare_class:secondary_hypothyroid"]["choice"] == "keep", "a 2-row class is kept, not dropped"
+    calibration = d["calibration"]
+    assert set(calibration["evidence"]) >= {"before", "after", "temperature"}, "log loss: calibration is decided"
+    spec = json.loads((run_dir / "manifest.json").read_text())["model"]["spec"]
+    if d["replace_first_model"]["choice"]:
+        assert spec["temperature"] == (calibration["choice"]["temperature"] if calibration["choice"] else None)
     assert summary["metrics"]["log_loss"] < summary["baseline"]["log_loss"] / 2
     out = tmp_path / "p.csv"
     proc = mlpilot("predict", str(run_dir), str(DATASETS / "hypothyroid.csv"), "--output", str(out), runs_dir=runs)

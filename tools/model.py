@@ -3,7 +3,8 @@
 A `ModelSpec` (JSON-able) names the members (candidate, parameters, weight, CV boosting rounds), the
 classes and, for binary problems, the decision threshold. `fit_model` makes a plain scikit-learn object
 from it: a `Pipeline` (cleaning + model), a soft `VotingClassifier` / `VotingRegressor` of such pipelines
-for an ensemble, wrapped in `FixedThresholdClassifier` when a threshold other than 0.5 was chosen.
+for an ensemble, in a `CalibratedClassifierCV` when a temperature was chosen out of fold
+(`tools.calibrate`), and in `FixedThresholdClassifier` when a threshold other than 0.5 was chosen.
 Nothing of mlpilot is needed to load or use the result.
 """
 
@@ -20,6 +21,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import FixedThresholdClassifier
 from sklearn.pipeline import Pipeline
 
+from tools.calibrate import calibrated
 from tools.candidates import FitInfo, get_candidate
 from tools.preprocess import ColumnPlan, build_preprocessor
 
@@ -36,12 +38,14 @@ class Member:
 
 @dataclass
 class ModelSpec:
-    """What to fit: members, task, classes (original labels, encoded order) and threshold."""
+    """What to fit: members, task, classes (original labels, encoded order), threshold, and the
+    temperature that scales its probabilities (None: not calibrated)."""
 
     members: list[Member]
     task: str
     classes: list = field(default_factory=list)
     threshold: float | None = None
+    temperature: float | None = None
 
     @property
     def positive(self) -> Any:
@@ -60,7 +64,8 @@ class ModelSpec:
     @classmethod
     def from_dict(cls, data: dict) -> "ModelSpec":
         members = [Member(**m) for m in data["members"]]
-        return cls(members, data["task"], list(data.get("classes", [])), data.get("threshold"))
+        return cls(members, data["task"], list(data.get("classes", [])), data.get("threshold"),
+                   data.get("temperature"))
 
 
 def _plain(value: Any) -> Any:
@@ -113,6 +118,8 @@ def fit_model(spec: ModelSpec, plan: ColumnPlan, X: pd.DataFrame, labels: pd.Ser
         weights = [m.weight for m in spec.members]
         model = (VotingRegressor(frozen, weights=weights) if spec.task == "regression"
                  else VotingClassifier(frozen, voting="soft", weights=weights)).fit(features, y)
+    if spec.temperature is not None and spec.task != "regression":
+        model = calibrated(model, spec.temperature, features, y)
     return FittedModel(with_threshold(model, spec, features, y), cut, time.monotonic() - start)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 import joblib
+import numpy as np
 import pandas as pd
 from langgraph.runtime import Runtime
 
@@ -17,12 +18,13 @@ from agent.decide.planedit import copy_plan, drop_column, features
 from agent.decide.policy import Decision, FinalBrief, SelectionBrief
 from agent.job.context import RunContext, RunState
 from agent.job.publish import cached_prediction, holdout_truth, publish, score
+from tools.calibrate import CALIBRATED_METRICS, choose_temperature, scale
 from tools.candidates import CANDIDATES, get_candidate
 from tools.crossval import CVResult, TrainingData, cross_validate, make_folds
 from tools.ensemble import blend, select_ensemble
 from tools.evaluate import holdout_predictions, paired_gap
 from tools.fmt import number
-from tools.metrics import get_metric
+from tools.metrics import Metric, get_metric
 from tools.model import Member, ModelSpec, fit_model
 from tools.preprocess import ColumnPlan
 from tools.quick import sample_rows
@@ -249,8 +251,10 @@ def finalize(state: RunState, runtime: Runtime[RunContext]) -> RunState:
         weights = choice["weights"] if choice["kind"] == "ensemble" else {choice["candidate"]: 1}
         members = [Member(n, results[n].params, int(w), list(results[n].iterations)) for n, w in weights.items()]
         spec = ModelSpec(members, state["task"], list(state["classes"]))
+        oof = blend(results, weights) if all(results[n].oof is not None for n in weights) else None
+        if oof is not None and state["task"] != "regression" and metric.name in CALIBRATED_METRICS:
+            oof = _calibrate(ctx, spec, oof, data, metric)
         if state["task"] == "binary":
-            oof = blend(results, weights) if all(results[n].oof is not None for n in weights) else None
             if oof is not None:
                 chosen = choose_threshold(data.y, oof[:, 1], state["threshold_rule"])
                 spec.threshold = chosen.threshold
@@ -265,6 +269,28 @@ def finalize(state: RunState, runtime: Runtime[RunContext]) -> RunState:
                 spec.threshold = 0.5
         ctx.workspace["spec"] = spec
     return {"step": "finalize", "final": spec.to_dict()}
+
+
+def _calibrate(ctx: RunContext, spec: ModelSpec, oof: np.ndarray, data: TrainingData, metric: Metric) -> np.ndarray:
+    """Decide on temperature scaling out of fold; returns the out-of-fold predictions the final model
+    would give (scaled when it is chosen), on which a threshold is then chosen."""
+    cal = choose_temperature(oof, data.y, data.folds, metric)
+    T = round(cal.temperature, 4)
+    said = (f"out of fold, with each fold scaled by a temperature fitted on the others, {metric.label} goes from "
+            f"{cal.before:.4f} to {cal.after:.4f}")
+    if cal.worth_it:
+        spec.temperature = T
+        ctx.decider.record(Decision(
+            "calibration", {"method": "temperature", "temperature": T},
+            f"probabilities scaled by temperature {T:g} ({'softened' if T > 1 else 'sharpened'}): {said}",
+            cal.to_dict(), [{"choice": None, "why_not": f"{metric.label} {cal.before:.4f} out of fold"}]),
+            step="finalize")
+        return scale(oof, T)
+    ctx.decider.record(Decision("calibration", None, f"probabilities left as the model gives them: {said}, "
+                                "not a clear gain", cal.to_dict(),
+                                [{"choice": {"method": "temperature", "temperature": T},
+                                  "why_not": f"{metric.label} {cal.after:.4f} out of fold"}]), step="finalize")
+    return oof
 
 
 def _stopped_by(ctx: RunContext) -> str:

@@ -1,0 +1,115 @@
+"""Temperature scaling: chosen only where it improves out-of-fold predictions, saved as plain scikit-learn."""
+
+from __future__ import annotations
+
+import io
+import pickletools
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from lightgbm import LGBMClassifier
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss
+from sklearn.model_selection import FixedThresholdClassifier, StratifiedKFold, cross_val_predict
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from tools.calibrate import calibrated, choose_temperature, fit_temperature, scale
+from tools.intake import read_table
+from tools.metrics import get_metric
+from tools.model import Member, ModelSpec, fit_model
+from tools.preprocess import ColumnPlan
+
+
+def _segment(datasets_dir: Path) -> tuple[pd.DataFrame, np.ndarray, list]:
+    frame = read_table(datasets_dir / "segment.csv").frame
+    labels = frame.pop("class")
+    classes = sorted(labels.unique())
+    return frame, np.array([classes.index(v) for v in labels]), classes
+
+
+def _modules(obj: object) -> set[str]:
+    buffer = io.BytesIO()
+    joblib.dump(obj, buffer)
+    found, strings = set(), []
+    for op, arg, _ in pickletools.genops(buffer.getvalue()):
+        if op.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE"):
+            strings.append(arg)
+        elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+            found.add(strings[-2].split(".")[0])
+        elif op.name == "GLOBAL":
+            found.add(str(arg).split(" ")[0].split(".")[0])
+    return found
+
+
+def test_an_over_confident_model_is_softened_and_its_out_of_fold_log_loss_drops(datasets_dir: Path) -> None:
+    X, y, _ = _segment(datasets_dir)
+    folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(X, y))
+    # Many rounds at a high rate: probabilities near 0 and 1, the over-confidence tuning can leave behind.
+    oof = cross_val_predict(LGBMClassifier(n_estimators=300, learning_rate=0.2, verbose=-1), X, y, cv=folds,
+                            method="predict_proba")
+    metric = get_metric("log_loss")
+    cal = choose_temperature(oof, y, folds, metric)
+    assert cal.worth_it and cal.temperature > 1.2, cal
+    assert cal.after < cal.before and log_loss(y, scale(oof, cal.temperature)) < metric(y, oof)
+    assert np.allclose(scale(oof, cal.temperature).sum(axis=1), 1)
+    assert (scale(oof, cal.temperature).argmax(axis=1) == oof.argmax(axis=1)).all(), "the ranking is unchanged"
+
+
+def test_well_calibrated_probabilities_are_left_alone() -> None:
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.05, 0.95, 4000)
+    y = (rng.random(4000) < p).astype(int)  # the probabilities are the truth
+    folds = list(StratifiedKFold(4, shuffle=True, random_state=0).split(p.reshape(-1, 1), y))
+    cal = choose_temperature(np.column_stack([1 - p, p]), y, folds, get_metric("log_loss"))
+    assert not cal.worth_it and abs(cal.temperature - 1) < 0.1
+
+
+def test_the_calibrated_model_is_plain_scikit_learn_and_scales_what_the_model_gives(datasets_dir: Path) -> None:
+    X, y, classes = _segment(datasets_dir)
+    labels = np.array(classes, dtype=object)[y]
+    linear = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(X, labels)
+    wrapped = calibrated(linear, 1.7, X, labels)
+    assert isinstance(wrapped, CalibratedClassifierCV) and list(wrapped.classes_) == list(linear.classes_)
+    expected = scale(linear.predict_proba(X.iloc[:50]), 1.7)
+    assert np.allclose(wrapped.predict_proba(X.iloc[:50]), expected), "probabilities, not decision values"
+    assert (wrapped.predict(X.iloc[:50]) == linear.predict(X.iloc[:50])).all()
+    loaded = joblib.load(io.BytesIO(_dump(wrapped)))
+    assert np.allclose(loaded.predict_proba(X.iloc[:5]), expected[:5])
+    assert not _modules(wrapped) & {"tools", "agent"}, "nothing of mlpilot is needed to load it"
+
+
+def test_a_calibrated_spec_fits_into_the_threshold_wrapper(datasets_dir: Path) -> None:
+    frame = read_table(datasets_dir / "titanic.csv").frame
+    labels = frame.pop("survived")
+    plan = ColumnPlan(numeric=["age", "fare", "pclass", "sibsp", "parch"], categorical=["sex", "embarked"])
+    spec = ModelSpec([Member("lightgbm", {"n_estimators": 100}, 1, [100])], "binary", [0, 1], threshold=0.4,
+                     temperature=1.5)
+    model = fit_model(spec, plan, frame, labels, seed=0, n_jobs=1).estimator
+    assert isinstance(model, FixedThresholdClassifier)
+    assert isinstance(model.estimator.estimator, CalibratedClassifierCV)
+    assert ModelSpec.from_dict(spec.to_dict()).temperature == 1.5
+    proba = model.predict_proba(frame.iloc[:20])[:, 1]
+    assert ((proba >= 0.4).astype(int) == model.predict(frame.iloc[:20])).all()
+    raw = fit_model(ModelSpec(spec.members, "binary", [0, 1]), plan, frame, labels, seed=0, n_jobs=1).estimator
+    assert np.allclose(proba, scale(raw.predict_proba(frame.iloc[:20]), 1.5)[:, 1])
+
+
+def _dump(obj: object) -> bytes:
+    buffer = io.BytesIO()
+    joblib.dump(obj, buffer)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("temperature", [0.5, 2.0])
+def test_fit_and_scale_agree(temperature: float) -> None:
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(3000, 3)) * 2
+    truth = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    y = np.array([rng.choice(3, p=row) for row in truth])
+    shown = scale(truth, 1 / temperature)  # the truth made over- or under-confident
+    assert fit_temperature(shown, y) == pytest.approx(temperature, rel=0.15)
