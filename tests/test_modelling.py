@@ -20,6 +20,7 @@ from tools.errors import ToolArgumentError
 from tools.evaluate import evaluate_holdout
 from tools.metrics import get_metric
 from tools.model import Member, ModelSpec, fit_model, predict_table
+from tools.portfolio import portfolio
 from tools.preprocess import ColumnPlan, build_preprocessor
 from tools.tune import tune
 
@@ -103,8 +104,22 @@ def test_tune_records_trials_in_the_journal_and_respects_the_cap(data: TrainingD
     storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(tmp_path / "s.journal")))
     study = optuna.load_study(study_name="tune-lightgbm", storage=storage)
     assert study.trials[0].user_attrs.get("source") == "selection"
-    assert len(study.trials) == 1 + sum(t.candidate == "lightgbm" for t in result.trials)
+    finished = [t for t in study.trials if t.state.is_finished()]
+    assert len(finished) == 1 + sum(t.candidate == "lightgbm" for t in result.trials)
     assert not metric.better(seeds["lightgbm"].mean, result.best["lightgbm"].mean)
+
+
+def test_tuning_tries_the_portfolio_first_inside_the_space(data: TrainingData, tmp_path: Path) -> None:
+    configs = portfolio("lightgbm", len(data.y), data.n_features, "binary")
+    space = get_candidate("lightgbm").search_space(len(data.y), data.n_features, "binary")
+    assert len(configs) >= 3 and all(space[k]._contains(space[k].to_internal_repr(v))
+                                     for c in configs for k, v in c.items())
+    assert max(c["num_leaves"] for c in configs) == space["num_leaves"].high, "128 leaves clipped to the space"
+    result = tune({"lightgbm": 1.0}, data, get_metric("roc_auc"), seeds={}, storage_path=tmp_path / "s.journal",
+                  seed=0, deadline=time.monotonic() + 600, max_trials=len(configs) + 1)
+    tried = [t.params for t in result.trials]
+    assert tried[: len(configs)] == configs and tried[-1] not in configs, "then TPE's own"
+    assert all(t.note == "a portfolio configuration" for t in result.trials[: len(configs)] if t.state == "complete")
 
 
 def test_a_failing_trial_is_recorded_not_raised(data: TrainingData, tmp_path: Path) -> None:

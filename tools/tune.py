@@ -1,7 +1,8 @@
 """Tuning: one seeded Optuna study per candidate, scheduled across candidates within a deadline.
 
 Each study lives in the run folder's journal file (openable with optuna-dashboard), is seeded with the
-selection result of its candidate (so TPE starts from a known-good point), samples with a seeded TPE
+selection result of its candidate (so TPE starts from a known-good point), then tries the candidate's
+portfolio of configurations known to work (`tools.portfolio`) before TPE's own, samples with a seeded TPE
 sampler and prunes poor trials fold by fold with a median pruner; boosting models also stop early on
 each validation fold. A trial that raises is recorded as failed and the search carries on.
 
@@ -28,6 +29,7 @@ from optuna.trial import TrialState, create_trial
 from tools.candidates import get_candidate
 from tools.crossval import CVResult, TrainingData, cross_validate
 from tools.metrics import Metric
+from tools.portfolio import portfolio
 
 MIN_TRIALS_BEFORE_DROP = 4
 PATIENCE = 25
@@ -109,10 +111,13 @@ def tune(shares: dict[str, float], data: TrainingData, metric: Metric, *, seeds:
     for i, name in enumerate(sorted(active)):
         study = open_study(storage_path, f"tune-{name}", metric.direction, seed + i)
         cand = get_candidate(name)
-        if name in seeds and seeds[name].complete and not study.trials:
-            space = cand.search_space(n_rows, n_features, data.task)
-            study.add_trial(create_trial(params=seeds[name].params, distributions=space,
-                                         value=seeds[name].mean, user_attrs={"source": "selection"}))
+        if not study.trials:  # a new study; a resumed run's study keeps what it has (queued trials too)
+            if name in seeds and seeds[name].complete:
+                space = cand.search_space(n_rows, n_features, data.task)
+                study.add_trial(create_trial(params=seeds[name].params, distributions=space,
+                                             value=seeds[name].mean, user_attrs={"source": "selection"}))
+            for params in portfolio(name, n_rows, n_features, data.task):
+                study.enqueue_trial(params, user_attrs={"source": "portfolio"})
         studies[name] = study
 
     while active:
@@ -187,7 +192,8 @@ def _run_trial(study: optuna.Study, name: str, data: TrainingData, metric: Metri
     if cv.iterations:
         trial.set_user_attr("iterations", cv.iterations)
     study.tell(trial, cv.mean)
-    return TrialRecord(name, trial.number, "complete", cv.mean, cv.sd, params, seconds, None), cv
+    note = "a portfolio configuration" if trial.user_attrs.get("source") == "portfolio" else ""
+    return TrialRecord(name, trial.number, "complete", cv.mean, cv.sd, params, seconds, None, note), cv
 
 
 class _Stopped(Exception):
