@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import io
-import pickletools
+import pickle
 from pathlib import Path
+from unittest import mock
 
 import joblib
 import numpy as np
@@ -33,17 +34,19 @@ def _segment(datasets_dir: Path) -> tuple[pd.DataFrame, np.ndarray, list]:
 
 
 def _modules(obj: object) -> set[str]:
-    buffer = io.BytesIO()
-    joblib.dump(obj, buffer)
-    found, strings = set(), []
-    for op, arg, _ in pickletools.genops(buffer.getvalue()):
-        if op.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE"):
-            strings.append(arg)
-        elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
-            found.add(strings[-2].split(".")[0])
-        elif op.name == "GLOBAL":
-            found.add(str(arg).split(" ")[0].split(".")[0])
-    return found
+    """The top-level packages whose classes or functions loading ``obj`` imports (joblib's unpickler is
+    pickle's pure-Python one, so its ``find_class`` sees every global)."""
+    data = _dump(obj)
+    seen: set[str] = set()
+    original = pickle._Unpickler.find_class
+
+    def spy(self: pickle._Unpickler, module: str, name: str) -> object:
+        seen.add(module.split(".")[0])
+        return original(self, module, name)
+
+    with mock.patch.object(pickle._Unpickler, "find_class", spy):
+        joblib.load(io.BytesIO(data))
+    return seen
 
 
 def test_an_over_confident_model_is_softened_and_its_out_of_fold_log_loss_drops(datasets_dir: Path) -> None:
@@ -113,3 +116,20 @@ def test_fit_and_scale_agree(temperature: float) -> None:
     y = np.array([rng.choice(3, p=row) for row in truth])
     shown = scale(truth, 1 / temperature)  # the truth made over- or under-confident
     assert fit_temperature(shown, y) == pytest.approx(temperature, rel=0.15)
+
+
+def test_a_calibrated_ensemble_with_catboost_needs_nothing_of_mlpilot_to_load(datasets_dir: Path,
+                                                                             tmp_path: Path) -> None:
+    frame = read_table(datasets_dir / "titanic.csv").frame
+    labels = frame.pop("survived")
+    plan = ColumnPlan(numeric=["age", "fare", "pclass", "sibsp", "parch"], categorical=["sex", "embarked"])
+    members = [Member("lightgbm", {"n_estimators": 50}, 2, [50]), Member("catboost", {"depth": 4}, 1, [80]),
+               Member("hist_gb", {}, 1, [40])]
+    fitted = fit_model(ModelSpec(members, "binary", [0, 1], threshold=0.45, temperature=1.2), plan, frame, labels,
+                       seed=0, n_jobs=1)
+    assert not fitted.cut
+    modules = _modules(fitted.estimator)
+    assert not modules & {"tools", "agent"} and {"sklearn", "lightgbm", "catboost"} <= modules
+    proba = fitted.estimator.predict_proba(frame.iloc[:30])
+    assert proba.shape == (30, 2) and np.allclose(proba.sum(axis=1), 1)
+    assert not (tmp_path / "catboost_info").exists() and not Path("catboost_info").exists()

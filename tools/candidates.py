@@ -34,6 +34,7 @@ from sklearn.ensemble import (
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
 
+from tools import catboost_model
 from tools.errors import ToolArgumentError
 
 Space = dict[str, BaseDistribution]
@@ -112,6 +113,9 @@ class Candidate:
         elif isinstance(estimator, (RandomForestClassifier, RandomForestRegressor, ExtraTreesClassifier,
                                     ExtraTreesRegressor)):
             info = _fit_forest(estimator, X, y, deadline)
+        elif catboost_model.is_catboost(estimator):
+            rounds, cut = catboost_model.fit(estimator, X, y, X_val, y_val, deadline)
+            info = FitInfo(0.0, rounds, cut)
         elif isinstance(estimator, LogisticRegression) and deadline is not None:
             info = _fit_logistic(estimator, X, y, deadline)
         else:
@@ -126,7 +130,7 @@ class Candidate:
             return dict(params)
         # Slightly more rounds than the folds needed: the refit sees more rows than each fold did.
         rounds = max(1, int(round(float(np.mean(iterations)) * 1.1)))
-        key = "n_estimators" if self.name == "lightgbm" else "max_iter"
+        key = {"lightgbm": "n_estimators", "catboost": "iterations"}.get(self.name, "max_iter")
         return {**params, key: rounds}
 
 
@@ -328,6 +332,8 @@ CANDIDATES: dict[str, Candidate] = {
     for c in [
         Candidate("lightgbm", "LightGBM", "native", 2, True, _lgb_space, _lgb_defaults, _lgb_make),
         Candidate("hist_gb", "HistGradientBoosting", "native", 2, True, _hgb_space, _hgb_defaults, _hgb_make),
+        Candidate("catboost", "CatBoost", "ordinal", 3, True, catboost_model.space, catboost_model.defaults,
+                  catboost_model.make),
         Candidate("random_forest", "Random forest", "ordinal", 3, False, _forest_space, _forest_defaults,
                   _forest_maker(RandomForestClassifier, RandomForestRegressor)),
         Candidate("extra_trees", "Extra trees", "ordinal", 3, False, _forest_space, _forest_defaults,

@@ -43,6 +43,7 @@ PACE_MARGIN = 2.0
 SCREEN_PER_SECOND = 4.0
 MIN_INDICATOR_MISSING = 0.05
 MAX_TUNED = 3
+CATBOOST_MAX_ROWS = 100_000
 # Reading, profiling and planning cost about this much per MB of CSV on a 2-core machine (1M x 50, 430 MB:
 # 9 s; 50k x 2,000, 640 MB: 17 s). A quick look costs about 2 s itself, so below QUICK_LOOK_MIN_MB it gains
 # nothing; above it, it pays when the preparation would pass QUICK_LOOK_SHARE of the budget.
@@ -360,14 +361,17 @@ class RulePolicy:
     def choose_candidates(self, task: str, n_rows: int, n_features: int, seconds_left: float) -> Decision:
         names = list(CANDIDATES)
         dropped: dict[str, str] = {}
+        if n_rows > CATBOOST_MAX_ROWS:
+            dropped["catboost"] = "CatBoost is slow on this many rows; LightGBM covers boosting"
         if n_rows > 200_000:
             dropped.update({n: "forests are slow on this many rows" for n in ("random_forest", "extra_trees")})
         if seconds_left < 15:
             dropped.update({n: f"only {seconds_left:.0f} s left: the cheapest strong models first"
-                            for n in ("random_forest", "extra_trees", "hist_gb")})
+                            for n in ("random_forest", "extra_trees", "hist_gb", "catboost")})
         chosen = [n for n in names if n not in dropped]
-        reason = ("a boosted-tree model, a second boosting implementation, two forests and a regularised linear "
-                  "model cover the usual winners on tables, from cheap to expensive")
+        reason = ("three boosting implementations (LightGBM, scikit-learn's, CatBoost with its symmetric trees, "
+                  "strong on small tables), two forests and a regularised linear model cover the usual winners on "
+                  "tables, from cheap to expensive")
         if dropped:
             reason = (f"the usual {len(names)} candidates less {', '.join(dropped)} "
                       f"({'; '.join(dict.fromkeys(dropped.values()))})")
