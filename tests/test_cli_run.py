@@ -20,6 +20,25 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("runs")
 
 
+# Four short runs on four datasets, two at a time: each is bound by its budget's wall clock, not by the
+# cores, and the suite must stay short. What each checks is in its own test below.
+DATASET_RUNS = {
+    "bank": (str(DATASETS / "bank_marketing.csv"), "--goal", "will the client subscribe to a term deposit",
+             "--target", "y", "--budget", "10"),
+    "california": (str(DATASETS / "california_housing.csv"), "--goal",
+                   "predict median house value; the error in dollars is what counts", "--budget", "12"),
+    "hypothyroid": (str(DATASETS / "hypothyroid.csv"), "--goal", "predict the Class", "--budget", "10"),
+    "taxis": (str(DATASETS / "taxis.csv"), "--goal", "predict the tip", "--budget", "10"),
+}
+
+
+@pytest.fixture(scope="module")
+def dataset_runs(runs: Path) -> dict:
+    with ThreadPoolExecutor(2) as pool:
+        done = {name: pool.submit(run_json, *args, runs_dir=runs) for name, args in DATASET_RUNS.items()}
+        return {name: future.result() for name, future in done.items()}
+
+
 @pytest.fixture(scope="module")
 def titanic_run(runs: Path) -> dict:
     proc, summary = run_json(str(DATASETS / "titanic.csv"), "--goal",
@@ -134,10 +153,8 @@ def test_predict_refuses_missing_columns_and_tampered_models(titanic_run: dict, 
     assert proc.returncode == 2 and "sha256" in proc.stderr and "differs" in proc.stderr
 
 
-def test_bank_marketing_semicolons_and_the_duration_leak(runs: Path) -> None:
-    proc, summary = run_json(str(DATASETS / "bank_marketing.csv"), "--goal",
-                             "will the client subscribe to a term deposit", "--target", "y", "--budget", "10",
-                             runs_dir=runs)
+def test_bank_marketing_semicolons_and_the_duration_leak(dataset_runs: dict) -> None:
+    proc, summary = dataset_runs["bank"]
     assert proc.returncode == 0, proc.stderr
     run_dir = Path(summary["run_dir"])
     manifest = json.loads((run_dir / "manifest.json").read_text())
@@ -150,10 +167,8 @@ def test_bank_marketing_semicolons_and_the_duration_leak(runs: Path) -> None:
     assert summary["metrics"]["roc_auc"] > 0.68
 
 
-def test_california_regression_in_dollars(runs: Path) -> None:
-    proc, summary = run_json(str(DATASETS / "california_housing.csv"), "--goal",
-                             "predict median house value; the error in dollars is what counts", "--budget", "12",
-                             runs_dir=runs)
+def test_california_regression_in_dollars(dataset_runs: dict) -> None:
+    proc, summary = dataset_runs["california"]
     assert proc.returncode == 0, proc.stderr
     d = decisions(summary["run_dir"])
     assert d["target"]["choice"] == "median_house_value" and d["task"]["choice"] == "regression"
@@ -163,9 +178,8 @@ def test_california_regression_in_dollars(runs: Path) -> None:
     assert m["mae"] < summary["baseline"]["mae"] * 0.5
 
 
-def test_hypothyroid_multiclass_with_a_rare_class(runs: Path, tmp_path: Path) -> None:
-    proc, summary = run_json(str(DATASETS / "hypothyroid.csv"), "--goal", "predict the Class", "--budget", "10",
-                             runs_dir=runs)
+def test_hypothyroid_multiclass_with_a_rare_class(dataset_runs: dict, runs: Path, tmp_path: Path) -> None:
+    proc, summary = dataset_runs["hypothyroid"]
     assert proc.returncode == 0, proc.stderr
     run_dir = Path(summary["run_dir"])
     d = decisions(run_dir)
@@ -188,9 +202,8 @@ def test_hypothyroid_multiclass_with_a_rare_class(runs: Path, tmp_path: Path) ->
     assert len(rare) == 2 and (rare > 0).all(), "its rows get a probability above zero"
 
 
-def test_taxis_total_leak_and_dates(runs: Path) -> None:
-    proc, summary = run_json(str(DATASETS / "taxis.csv"), "--goal", "predict the tip", "--budget", "10",
-                             runs_dir=runs)
+def test_taxis_total_leak_and_dates(dataset_runs: dict) -> None:
+    proc, summary = dataset_runs["taxis"]
     assert proc.returncode == 0, proc.stderr
     d = decisions(summary["run_dir"])
     assert d["drop:total"]["choice"] == "drop" and "leak" in d["drop:total"]["reason"]
