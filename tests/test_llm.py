@@ -151,7 +151,9 @@ def test_a_looping_model_is_stopped(tmp_path: Path) -> None:
     loop = tool_calls(("describe_column", {"column": "age"}))
     with ScriptedLLM() as server:
         server.enqueue(*[loop] * 8, good_columns(), *good_reviews())
-        _, run_dir = run_with(server, tmp_path)
+        # A budget whose model share lets eight quick turns finish even on a cold start: the turn limit,
+        # not the stage's deadline, must be what stops it.
+        _, run_dir = run_with(server, tmp_path, budget="60")
     assert decisions(run_dir)["target"]["actor"] == "rules"
     assert any("no complete answer after 8 turns" in e["problem"] for e in events(run_dir)
                if e["kind"] == "llm_stage_failed")

@@ -61,7 +61,9 @@ def _chat(home: Path, env: dict, turns: Callable[[pexpect.spawn], None]) -> dict
     child.expect(PROMPT)
     try:
         turns(child)
-        child.expect(r"Run \S+ (completed|timed out|interrupted|failed)[^\n]*", timeout=CHAT_BUDGET * 1.1 + 60)
+        # Up to the line's end: without it the match may stop wherever the terminal's output paused.
+        child.expect(r"Run \S+ (completed|timed out|interrupted|failed)[^\r\n]*\r?\n",
+                     timeout=CHAT_BUDGET * 1.1 + 60)
         said = ANSI.sub("", child.after)
         child.sendline("/quit")
         child.expect(pexpect.EOF, timeout=60)
