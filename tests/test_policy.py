@@ -172,11 +172,13 @@ def test_a_dominant_column_without_an_after_the_fact_name_is_kept_with_a_warning
 def test_the_candidates_reason_names_what_a_short_budget_leaves_out() -> None:
     short = rules.choose_candidates("binary", 4_000, 16, 10.0)
     assert short.choice == ["lightgbm", "linear"]
-    assert "less random_forest, extra_trees, hist_gb, catboost" in short.reason and "10 s left" in short.reason
+    assert "less catboost, random_forest, extra_trees, hist_gb" in short.reason and "10 s left" in short.reason
     full = rules.choose_candidates("binary", 4_000, 16, 100.0)
     assert len(full.choice) == 6 and "less" not in full.reason and full.alternatives == []
     big = rules.choose_candidates("binary", 150_000, 16, 100.0)
     assert "catboost" not in big.choice and "slow on this many rows" in big.reason
+    short = rules.choose_candidates("binary", 4_000, 16, 20.0)
+    assert "catboost" not in short.choice and "hist_gb" in short.choice
 
 
 def test_a_budget_given_twice_alike_has_no_alternative() -> None:

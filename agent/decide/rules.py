@@ -44,6 +44,7 @@ SCREEN_PER_SECOND = 4.0
 MIN_INDICATOR_MISSING = 0.05
 MAX_TUNED = 3
 CATBOOST_MAX_ROWS = 100_000
+CATBOOST_MIN_SECONDS = 25.0
 # Reading, profiling and planning cost about this much per MB of CSV on a 2-core machine (1M x 50, 430 MB:
 # 9 s; 50k x 2,000, 640 MB: 17 s). A quick look costs about 2 s itself, so below QUICK_LOOK_MIN_MB it gains
 # nothing; above it, it pays when the preparation would pass QUICK_LOOK_SHARE of the budget.
@@ -363,6 +364,9 @@ class RulePolicy:
         dropped: dict[str, str] = {}
         if n_rows > CATBOOST_MAX_ROWS:
             dropped["catboost"] = "CatBoost is slow on this many rows; LightGBM covers boosting"
+        elif seconds_left < CATBOOST_MIN_SECONDS:
+            dropped["catboost"] = (f"only {seconds_left:.0f} s left: a CatBoost fit costs several LightGBM fits, "
+                                   "which go further in so little time")
         if n_rows > 200_000:
             dropped.update({n: "forests are slow on this many rows" for n in ("random_forest", "extra_trees")})
         if seconds_left < 15:
