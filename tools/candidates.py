@@ -114,7 +114,8 @@ class Candidate:
                                     ExtraTreesRegressor)):
             info = _fit_forest(estimator, X, y, deadline)
         elif catboost_model.is_catboost(estimator):
-            rounds, cut = catboost_model.fit(estimator, X, y, X_val, y_val, deadline)
+            rounds, cut = catboost_model.fit(estimator, X, y, X_val, y_val, deadline,
+                                             patience=EARLY_STOPPING_ROUNDS)
             info = FitInfo(0.0, rounds, cut)
         elif isinstance(estimator, LogisticRegression) and deadline is not None:
             info = _fit_logistic(estimator, X, y, deadline)

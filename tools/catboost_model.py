@@ -18,7 +18,6 @@ from optuna.distributions import BaseDistribution, FloatDistribution, IntDistrib
 # Deep symmetric trees at a low rate cost many times a LightGBM fit: the space stops at depth 8 and
 # rate 0.02, and rounds at 2,000 (early stopping ends most fits far sooner).
 MAX_ROUNDS = 2000
-EARLY_STOPPING_ROUNDS = 50
 
 
 def space(n: int, p: int, task: str) -> dict[str, BaseDistribution]:
@@ -64,12 +63,13 @@ class _Deadline:
 
 
 def fit(est: Any, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame | None, y_val: np.ndarray | None,
-        deadline: float | None) -> tuple[int, bool]:
-    """Fit in place, early-stopping on the validation rows when given; returns (rounds kept, cut)."""
+        deadline: float | None, *, patience: int) -> tuple[int, bool]:
+    """Fit in place, early-stopping on the validation rows after ``patience`` rounds without gain when they
+    are given; returns (rounds kept, cut)."""
     stop = _Deadline(deadline)
     kwargs: dict[str, Any] = {}
     if X_val is not None and len(X_val):
-        kwargs = {"eval_set": (X_val, y_val), "early_stopping_rounds": EARLY_STOPPING_ROUNDS,
+        kwargs = {"eval_set": (X_val, y_val), "early_stopping_rounds": patience,
                   "use_best_model": True}
     est.fit(X, y, callbacks=[stop], **kwargs)
     best = est.get_best_iteration() if kwargs else None

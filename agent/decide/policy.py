@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from tools.signals import datetime_summary, missing_signal
+
 
 @dataclass
 class Decision:
@@ -66,6 +68,19 @@ class ColumnBrief:
     drop: list[str] = field(default_factory=list)
     inherited: dict[str, str] = field(default_factory=dict)   # column -> why the parent run dropped it
     train_rows: int | None = None   # rows in the training part (None where the caller does not know)
+
+    @classmethod
+    def from_training(cls, target: str, task: str, profile: Any, leakage: Any, X_train: Any, y_train: Any,
+                      **options: Any) -> ColumnBrief:
+        """The brief for a training part: its ``profile`` and ``leakage`` report (tools' objects, with
+        ``to_dict``), the missing-value signal of its numeric columns and the parts of its date columns;
+        ``options`` are keep, drop and inherited."""
+        kinds = {c.name: c.kind for c in profile.columns}
+        numeric = [c for c, k in kinds.items() if k == "numeric" and c != target]
+        dates = [c for c, k in kinds.items() if k == "datetime" and c != target]
+        return cls(target=target, task=task, profile=profile.to_dict(), leakage=leakage.to_dict(),
+                   missing_signal=missing_signal(X_train, y_train, task, numeric),
+                   datetime_info=datetime_summary(X_train, dates), train_rows=len(X_train), **options)
 
 
 @dataclass

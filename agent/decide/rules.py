@@ -371,7 +371,7 @@ class RulePolicy:
             dropped.update({n: "forests are slow on this many rows" for n in ("random_forest", "extra_trees")})
         if seconds_left < 15:
             dropped.update({n: f"only {seconds_left:.0f} s left: the cheapest strong models first"
-                            for n in ("random_forest", "extra_trees", "hist_gb", "catboost")})
+                            for n in ("random_forest", "extra_trees", "hist_gb")})
         chosen = [n for n in names if n not in dropped]
         reason = ("three boosting implementations (LightGBM, scikit-learn's, CatBoost with its symmetric trees, "
                   "strong on small tables), two forests and a regularised linear model cover the usual winners on "

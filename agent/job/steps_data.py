@@ -20,7 +20,6 @@ from tools.leakage import find_leakage
 from tools.preprocess import ColumnPlan, build_preprocessor
 from tools.profile import profile_frame
 from tools.screen import WIDE, screen_features
-from tools.signals import datetime_summary, missing_signal
 from tools.split import holdout_split
 from tools.target import (
     MIN_CLASS_ROWS,
@@ -167,15 +166,8 @@ def _plan_columns(ctx: RunContext, target: str, task: str, prof: object) -> Colu
     leakage = find_leakage(train_frame, target, task, seed=s.seed, time_limit=leak_limit)
     ctx.workspace["leakage"] = leakage
     ctx.events.emit("leakage_check", step="plan", **leakage.to_dict())
-    profile_dict = prof.to_dict()
-    kinds = {c.name: c.kind for c in prof.columns}
-    numeric = [c for c, k in kinds.items() if k == "numeric" and c != target]
-    dates = [c for c, k in kinds.items() if k == "datetime" and c != target]
-    brief = ColumnBrief(target=target, task=task, profile=profile_dict, leakage=leakage.to_dict(),
-                        missing_signal=missing_signal(X_train, y_train, task, numeric),
-                        datetime_info=datetime_summary(X_train, dates),
-                        keep=list(s.keep), drop=list(s.drop), inherited=dict(s.inherited),
-                        train_rows=len(X_train))
+    brief = ColumnBrief.from_training(target, task, prof, leakage, X_train, y_train, keep=list(s.keep),
+                                      drop=list(s.drop), inherited=dict(s.inherited))
     unknown = [c for c in list(s.keep) + list(s.drop) if c not in table.frame.columns]
     if unknown:
         from tools.errors import DataError

@@ -27,7 +27,6 @@ from tools.preprocess import ColumnPlan
 from tools.profile import profile_frame
 from tools.quick import fit_first_model
 from tools.screen import WIDE, screen_features
-from tools.signals import datetime_summary, missing_signal
 from tools.split import holdout_split
 from tools.target import check_target, encode_target, infer_task, labels_as_written, usable_rows
 
@@ -64,7 +63,8 @@ def quick_look(state: RunState, runtime: Runtime[RunContext]) -> RunState:
                                         f"{exc}", {"rows": len(head.frame)}), step="quick_look")
             return {"step": "quick_look"}
         finally:
-            for key in ("X_train", "labels_train", "X_hold", "labels_hold", "holdout_prediction"):
+            # The head's data and its published model are not the run's: the full reading brings those.
+            for key in ("X_train", "labels_train", "X_hold", "labels_hold", "holdout_prediction", "published"):
                 ctx.workspace.items.pop(key, None)
     return {"step": "quick_look", "quick_look": look}
 
@@ -125,7 +125,6 @@ def _look(ctx: RunContext, head: Table) -> dict:
         {"rows_read": len(frame), "holdout_rows": len(hold_idx), "primary": primary, "seconds": round(fit.seconds, 2)},
         [{"choice": "wait for the whole file", "why_not": "a run stopped while it is read would have no model"}]),
         step="quick_look")
-    w.items.pop("published", None)
     return {"target": target, "task": task, "rows": len(frame), "primary": primary,
             "columns": {c: kinds[c] for c in [*plan.features, target]}}
 
@@ -137,13 +136,8 @@ def _plan_columns(ctx: RunContext, X_train: pd.DataFrame, y_train: object, label
     frame[target] = labels_train.to_numpy()
     prof = profile_frame(frame)
     leakage = find_leakage(frame, target, task, seed=s.seed, time_limit=LEAK_SECONDS)
-    kinds = {c.name: c.kind for c in prof.columns}
-    numeric = [c for c, k in kinds.items() if k == "numeric" and c != target]
-    dates = [c for c, k in kinds.items() if k == "datetime" and c != target]
-    brief = ColumnBrief(target=target, task=task, profile=prof.to_dict(), leakage=leakage.to_dict(),
-                        missing_signal=missing_signal(X_train, y_train, task, numeric),
-                        datetime_info=datetime_summary(X_train, dates), keep=[c for c in s.keep if c in kinds],
-                        drop=[c for c in s.drop if c in kinds], train_rows=len(X_train))
+    brief = ColumnBrief.from_training(target, task, prof, leakage, X_train, y_train,
+                                      keep=[c for c in s.keep if c in frame], drop=[c for c in s.drop if c in frame])
     plan = next(d.choice for d in ctx.decider.rules.choose_columns(brief) if d.question == "column_plan")
     return ColumnPlan.from_dict(plan)
 
