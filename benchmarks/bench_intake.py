@@ -68,7 +68,8 @@ def main() -> None:
         path = Path(tmp) / "big.csv"
         t0 = time.perf_counter()
         write_csv(make_frame(args.rows), path)
-        print(f"generated {path.stat().st_size / 1e6:.0f} MB, {args.rows:,} rows x 50 columns in {time.perf_counter() - t0:.1f} s")
+        print(f"generated {path.stat().st_size / 1e6:.0f} MB, {args.rows:,} rows x 50 columns "
+              f"in {time.perf_counter() - t0:.1f} s")
         plain, ours = [], []
         for _ in range(args.repeat):
             t0 = time.perf_counter()

@@ -87,7 +87,8 @@ def main() -> None:
         first = f"{r.get('first_model_at') or 0:.1f} s ({(r.get('first_model_share') or 0):.0%})" + \
             (" quick look" if r.get("quick_look") else "")
         on_all = f"{r['first_on_all_data_at']:.1f} s" if r.get("first_on_all_data_at") else "-"
-        print(f"| {r['table']} | {r['budget']:g} s | {r['wall']} s ({r['limit']} s) | {r['peak_mb']:,} MB | {r['exit']} "
+        print(f"| {r['table']} | {r['budget']:g} s | {r['wall']} s ({r['limit']} s) | {r['peak_mb']:,} MB "
+              f"| {r['exit']} "
               f"| {r.get('status')} | {'yes' if r.get('model') else 'no'} | {first} | {on_all} | {r.get('final')} on "
               f"{r.get('fitted_on')} | {r.get('roc_auc')} ({r.get('first_roc_auc')}) |")
     ok = all(r.get("model") and r["wall"] <= r["limit"] for r in rows)
