@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     _reading_options(run)
     run.add_argument("--n-jobs", type=int, dest="n_jobs",
                      help="cores to use: with 2 or more, cross-validation fits folds side by side and final fits "
-                     "are threaded (default: half the cores)")
+                     "are threaded (default: every core this process may use)")
     _llm_options(run)
     _common(run)
     run.add_argument("--yes", "-y", action="store_true", help="do not ask for plan approval (the CLI never asks yet)")

@@ -153,7 +153,7 @@ class Settings:
             seed=int(pick("seed", "MLPILOT_SEED", DEFAULT_SEED, int)),
             # Half the cores by default: OpenMP models slow down many times over when their threads compete
             # with another process for every core (measured on 2-core machines), so leave headroom.
-            n_jobs=int(pick("n_jobs", "MLPILOT_N_JOBS", max(1, usable_cores() // 2), int)),
+            n_jobs=int(pick("n_jobs", "MLPILOT_N_JOBS", usable_cores(), int)),
             max_trials=pick("max_trials", "MLPILOT_MAX_TRIALS", None, int),
             folds=pick("folds", None, None),
             delimiter=flags.get("delimiter"),

@@ -90,6 +90,26 @@ def test_tuning_shares_follow_the_leaderboard() -> None:
              "best_single": "lightgbm"}
     assert rules.choose_final(FinalBrief("roc_auc", board, blend)).choice == {"kind": "ensemble",
                                                                              "weights": blend["weights"]}
+    pooled = {**blend, "weights": {"lightgbm#12": 3, "lightgbm": 1, "hist_gb#4": 1}}
+    chosen = rules.choose_final(FinalBrief("roc_auc", board, pooled))
+    assert chosen.choice["weights"] == pooled["weights"]
+    assert "3 configurations (lightgbm trial 12, lightgbm defaults, hist_gb trial 4)" in chosen.reason
+    facts = {"evaluated": ["lightgbm", "hist_gb"], "pool": list(pooled["weights"])}
+    assert check(chosen, facts) is None
+    assert "evaluated candidates" in check(Decision("final_model", {"kind": "single", "candidate": "lightgbm#12"},
+                                                    ""), facts), "a single model names a candidate"
+
+
+@pytest.mark.parametrize("rows, smallest, seconds, folds", [
+    (800, 40, 2.0, 5),       # small table, time for it: bagged
+    (50_000, 400, 2.0, 0),   # big table: one fit on all rows is as good and cheaper
+    (800, 1, 2.0, 0),        # a class with one row: a fold model would never see it
+    (800, 40, 60.0, 0),      # the fold models would not fit in the final fit's time
+])
+def test_bagging_for_small_tables_when_time_allows(rows: int, smallest: int, seconds: float, folds: int) -> None:
+    d = rules.choose_bagging(rows, rows, smallest, 5, seconds, 10.0)
+    assert d.question == "bagging" and d.choice == folds and d.alternatives
+    assert ("averages the 5 fold models" in d.reason) == bool(folds)
 
 
 def test_guard_rejects_invalid_decisions() -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from agent.cli import rerun_settings
 from agent.job.resume import resume_settings
-from agent.settings import DEFAULT_MAX_TOKENS, DEFAULT_SEED, PRICES, Settings
+from agent.settings import DEFAULT_MAX_TOKENS, DEFAULT_SEED, PRICES, Settings, usable_cores
 from agent.timing.timeplan import DEFAULT_LLM_SHARE
 from agent.use.retrain import child_settings
 from tools.errors import ConfigError
@@ -43,7 +43,8 @@ def test_the_defaults_when_nothing_is_set() -> None:
     assert s.budget is None, "no budget: the policy reads the goal or uses DEFAULT_BUDGET, and logs which"
     assert (s.seed, s.llm_share, s.llm_max_tokens) == (DEFAULT_SEED, DEFAULT_LLM_SHARE, DEFAULT_MAX_TOKENS)
     assert (s.llm_budget_usd, s.llm_budget_tokens, s.llm_model, s.api_key) == (None, None, None, None)
-    assert s.n_jobs >= 1 and s.runs_dir == Path("runs") and s.llm_prices == PRICES
+    assert s.n_jobs == usable_cores(), "every core this process may use (issue 10: all the machine)"
+    assert s.runs_dir == Path("runs") and s.llm_prices == PRICES
 
 
 @pytest.mark.parametrize(("flags", "env", "named"), [

@@ -115,7 +115,7 @@ class CVResult:
 
 def cross_validate(candidate: Candidate, params: dict, data: TrainingData, metric: Metric, *,
                    n_jobs: int = 2, deadline: float | None = None,
-                   on_fold: Callable[[int, float], None] | None = None) -> CVResult:
+                   on_fold: Callable[[int, float], None] | None = None, side_by_side: bool = True) -> CVResult:
     """Score ``candidate`` with ``params`` on every fold of ``data``.
 
     With ``n_jobs`` of 2 or more the folds are fitted side by side, one thread each (the models release
@@ -131,10 +131,12 @@ def cross_validate(candidate: Candidate, params: dict, data: TrainingData, metri
         deadline: `time.monotonic()` after which fits stop early and no new fold starts.
         on_fold: called after each fold with (fold, running mean); may raise to prune (folds still
             running finish, none starts).
+        side_by_side: False fits the folds one after another, each with ``n_jobs`` threads (what
+            `benchmarks/bench_cores.py` compares the default with).
     """
     k = len(data.classes)
     oof: np.ndarray = np.zeros((len(data.y), k)) if data.task != "regression" else np.zeros(len(data.y))
-    workers = max(1, min(n_jobs, len(data.folds)))
+    workers = max(1, min(n_jobs, len(data.folds))) if side_by_side else 1
     template = candidate.make(data.task, params, seed=data.seed, n_jobs=1 if workers > 1 else n_jobs)
     stop = threading.Event()
 

@@ -11,6 +11,7 @@ Nothing of mlpilot is needed to load or use the result.
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -23,6 +24,7 @@ from sklearn.pipeline import Pipeline
 
 from tools.calibrate import calibrated
 from tools.candidates import FitInfo, get_candidate
+from tools.crossval import make_folds
 from tools.preprocess import ColumnPlan, build_preprocessor
 
 
@@ -38,14 +40,16 @@ class Member:
 
 @dataclass
 class ModelSpec:
-    """What to fit: members, task, classes (original labels, encoded order), threshold, and the
-    temperature that scales its probabilities (None: not calibrated)."""
+    """What to fit: members, task, classes (original labels, encoded order), threshold, the
+    temperature that scales its probabilities (None: not calibrated), and ``bagging``: the number of
+    folds whose models are averaged for each member (0: one fit on all the rows given)."""
 
     members: list[Member]
     task: str
     classes: list = field(default_factory=list)
     threshold: float | None = None
     temperature: float | None = None
+    bagging: int = 0
 
     @property
     def positive(self) -> Any:
@@ -53,8 +57,27 @@ class ModelSpec:
 
     @property
     def label(self) -> str:
-        names = [f"{m.candidate} x{m.weight}" if len(self.members) > 1 else m.candidate for m in self.members]
-        return ("ensemble of " if len(self.members) > 1 else "") + " + ".join(names)
+        bagged = f" (each bagged over {self.bagging} folds)" if self.bagging else ""
+        if len(self.members) == 1:
+            return self.members[0].candidate + bagged
+        weight: dict[str, int] = {}
+        configs: dict[str, int] = {}
+        for m in self.members:
+            weight[m.candidate] = weight.get(m.candidate, 0) + m.weight
+            configs[m.candidate] = configs.get(m.candidate, 0) + 1
+        names = [f"{c} x{w}" + (f" ({configs[c]} configurations)" if configs[c] > 1 else "")
+                 for c, w in weight.items()]
+        return "ensemble of " + " + ".join(names) + bagged
+
+    def member_names(self) -> list[str]:
+        """A unique name per member (scikit-learn's voting estimators need them): the candidate, with a
+        number when one candidate gives several members."""
+        seen: dict[str, int] = {}
+        names = []
+        for m in self.members:
+            seen[m.candidate] = seen.get(m.candidate, 0) + 1
+            names.append(m.candidate if seen[m.candidate] == 1 else f"{m.candidate}_{seen[m.candidate]}")
+        return names
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -65,7 +88,7 @@ class ModelSpec:
     def from_dict(cls, data: dict) -> "ModelSpec":
         members = [Member(**m) for m in data["members"]]
         return cls(members, data["task"], list(data.get("classes", [])), data.get("threshold"),
-                   data.get("temperature"))
+                   data.get("temperature"), int(data.get("bagging") or 0))
 
 
 def _plain(value: Any) -> Any:
@@ -95,32 +118,85 @@ def fit_member(member: Member, plan: ColumnPlan, task: str, X: pd.DataFrame, y: 
 
 
 def fit_model(spec: ModelSpec, plan: ColumnPlan, X: pd.DataFrame, labels: pd.Series | np.ndarray, *,
-              seed: int, n_jobs: int, deadline: float | None = None) -> FittedModel:
+              seed: int, n_jobs: int, deadline: float | None = None,
+              folds: list[tuple[np.ndarray, np.ndarray]] | None = None) -> FittedModel:
     """Fit the final estimator on raw rows ``X`` with original ``labels`` (or values).
 
     Members are fitted first and then frozen (`FrozenEstimator`) inside the soft-voting ensemble and the
-    fixed-threshold wrapper, whose own ``fit`` then only records the classes.
+    fixed-threshold wrapper, whose own ``fit`` then only records the classes. With ``spec.bagging``,
+    each member is fitted on each of ``folds`` (made here, seeded, when not given).
     """
     start = time.monotonic()
     y = np.asarray(labels)
-    fitted: list[tuple[str, Pipeline]] = []
+    fitted: list[tuple[str, Any]] = []
     cut: list[str] = []
-    for member in spec.members:
-        pipe, info = fit_member(member, plan, spec.task, X, y, seed=seed, n_jobs=n_jobs, deadline=deadline)
-        fitted.append((member.candidate, pipe))
-        if info.cut_by_deadline:
-            cut.append(member.candidate)
     features = X[plan.features]
+    if spec.bagging and folds is None:
+        folds = bagging_folds(spec, y, seed)
+    for name, member in zip(spec.member_names(), spec.members):
+        if spec.bagging and folds:
+            bag, was_cut = fit_bagged(member, plan, spec.task, X, y, folds, seed=seed, n_jobs=n_jobs,
+                                      deadline=deadline)
+            fitted.append((name, bag))
+        else:
+            pipe, info = fit_member(member, plan, spec.task, X, y, seed=seed, n_jobs=n_jobs, deadline=deadline)
+            fitted.append((name, pipe))
+            was_cut = info.cut_by_deadline
+        if was_cut:
+            cut.append(member.candidate)
     if len(fitted) == 1:
         model: Any = fitted[0][1]
     else:
-        frozen = [(name, FrozenEstimator(pipe)) for name, pipe in fitted]
         weights = [m.weight for m in spec.members]
-        model = (VotingRegressor(frozen, weights=weights) if spec.task == "regression"
-                 else VotingClassifier(frozen, voting="soft", weights=weights)).fit(features, y)
+        model = _vote([(name, FrozenEstimator(est)) for name, est in fitted], spec.task, features, y, weights)
     if spec.temperature is not None and spec.task != "regression":
         model = calibrated(model, spec.temperature, features, y)
     return FittedModel(with_threshold(model, spec, features, y), cut, time.monotonic() - start)
+
+
+def _vote(estimators: list[tuple[str, Any]], task: str, X: pd.DataFrame, y: np.ndarray,
+          weights: list[int] | None = None) -> Any:
+    """A soft vote over already fitted (frozen) estimators; its ``fit`` only records the classes."""
+    return (VotingRegressor(estimators, weights=weights) if task == "regression"
+            else VotingClassifier(estimators, voting="soft", weights=weights)).fit(X, y)
+
+
+def bagging_folds(spec: ModelSpec, y: np.ndarray, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The folds a bagged fit uses: those of cross-validation (`make_folds`, same seed) on these rows."""
+    if spec.task == "regression":
+        encoded = y
+    else:
+        index = {c: i for i, c in enumerate(spec.classes)}
+        encoded = np.array([index.get(_plain(v), -1) for v in y])
+    return make_folds(encoded, spec.task, n_folds=spec.bagging, seed=seed)
+
+
+def fit_bagged(member: Member, plan: ColumnPlan, task: str, X: pd.DataFrame, y: np.ndarray,
+               folds: list[tuple[np.ndarray, np.ndarray]], *, seed: int, n_jobs: int,
+               deadline: float | None = None) -> tuple[Any, bool]:
+    """One member fitted on each fold's training rows, early-stopped on its validation rows (boosting),
+    averaged by a soft vote: the models whose predictions cross-validation scored. Folds are fitted side
+    by side with ``n_jobs`` of 2 or more, one thread each. Returns the vote and whether a fit was cut."""
+    cand = get_candidate(member.candidate)
+
+    def one(fold: tuple[np.ndarray, np.ndarray]) -> tuple[Pipeline, bool]:
+        train, val = fold
+        prep = build_preprocessor(plan, encoding=cand.encoding, task=task, seed=seed)
+        Xt = prep.fit_transform(X.iloc[train][plan.features], y[train])
+        model = cand.make(task, member.params, seed=seed, n_jobs=1 if n_jobs > 1 else n_jobs)
+        info = cand.fit(model, Xt, y[train], X_val=prep.transform(X.iloc[val][plan.features]) if cand.iterative
+                        else None, y_val=y[val] if cand.iterative else None, deadline=deadline)
+        return Pipeline([("prep", prep), ("model", model)]), info.cut_by_deadline
+
+    workers = max(1, min(n_jobs, len(folds)))
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            done = list(pool.map(one, folds))
+    else:
+        done = [one(fold) for fold in folds]
+    vote = _vote([(f"fold{i}", FrozenEstimator(pipe)) for i, (pipe, _) in enumerate(done)], task,
+                 X[plan.features], y)
+    return vote, any(cut for _, cut in done)
 
 
 def with_threshold(model: Any, spec: ModelSpec, X: pd.DataFrame, y: np.ndarray) -> Any:

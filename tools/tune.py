@@ -10,6 +10,13 @@ The scheduler gives each candidate trials in proportion to its share of the plan
 so a run with a trial cap is reproducible) and re-plans after every trial: a candidate that has had a
 fair number of trials and still trails the leader by more than the leader's fold-to-fold spread is
 dropped, and its share goes to the others. Each re-plan is reported through ``on_replan``.
+
+On small tables the folds cannot tell close configurations apart: after hundreds of trials the best
+cross-validated score is mostly the luckiest draw of fold noise, and the model picked by it does worse
+on new rows. So a trial counts as a gain only when it beats the candidate's best by more than a share of
+the folds' own noise (the leader's standard error over the folds), and a candidate with no such gain in
+its last `PATIENCE` trials stops; when every candidate has stopped, tuning ends early ("converged") and
+its time goes to the steps after it. On big tables the noise is tiny and any gain counts.
 """
 
 from __future__ import annotations
@@ -32,7 +39,10 @@ from tools.metrics import Metric
 from tools.portfolio import portfolio
 
 MIN_TRIALS_BEFORE_DROP = 4
-PATIENCE = 25
+# Trials without a real gain after which a candidate stops, and what "real" means: more than this share
+# of the leader's standard error over the folds.
+PATIENCE = 20
+NOISE_SHARE = 0.25
 
 
 @dataclass
@@ -81,7 +91,8 @@ def tune(shares: dict[str, float], data: TrainingData, metric: Metric, *, seeds:
          should_stop: Callable[[], bool] = lambda: False,
          on_trial: Callable[[TrialRecord], None] | None = None,
          on_replan: Callable[[dict], None] | None = None,
-         on_best: Callable[[str, CVResult], None] | None = None, n_jobs: int = 2) -> TuneResult:
+         on_best: Callable[[str, CVResult], None] | None = None,
+         on_result: Callable[[str, CVResult], None] | None = None, n_jobs: int = 2) -> TuneResult:
     """Tune the candidates in ``shares`` until the deadline, the trial cap or a stop request.
 
     Args:
@@ -98,6 +109,8 @@ def tune(shares: dict[str, float], data: TrainingData, metric: Metric, *, seeds:
         on_trial: called with each finished trial.
         on_replan: called with each change of the active candidates.
         on_best: called with a candidate and its new best result whenever that improves.
+        on_result: called with every complete trial's name (``candidate#number``) and result, so the
+            caller may keep its out-of-fold predictions for the ensemble.
         n_jobs: threads per model.
     """
     due: Callable[[], float] = deadline if callable(deadline) else (lambda: deadline)
@@ -135,9 +148,13 @@ def tune(shares: dict[str, float], data: TrainingData, metric: Metric, *, seeds:
         record, cv = _run_trial(studies[name], name, data, metric, ends, should_stop, n_jobs)
         counts[name] += 1
         durations[name].append(record.seconds)
-        if cv is not None and metric.better(cv.mean, result.best[name].mean if name in result.best else None):
+        if cv is not None and on_result:
+            on_result(f"{name}#{record.number}", cv)
+        previous = result.best[name].mean if name in result.best else None
+        if cv is not None and metric.better(cv.mean, previous):
+            if previous is None or metric.oriented(cv.mean) - metric.oriented(previous) > _noise(result, metric):
+                last_gain[name] = counts[name]
             result.best[name] = cv
-            last_gain[name] = counts[name]
             if on_best:
                 on_best(name, cv)
         leader = result.leader(metric)
@@ -151,7 +168,17 @@ def tune(shares: dict[str, float], data: TrainingData, metric: Metric, *, seeds:
             result.replans.append(change)
             if on_replan:
                 on_replan(change)
+            if not active:
+                result.stopped = "converged"
     return result
+
+
+def _noise(result: TuneResult, metric: Metric) -> float:
+    """The smallest gain that counts: a share of the leader's standard error over the folds."""
+    leader = result.leader(metric)
+    if leader is None or len(leader.scores) < 2:
+        return 0.0
+    return NOISE_SHARE * leader.sd / math.sqrt(len(leader.scores))
 
 
 def _run_trial(study: optuna.Study, name: str, data: TrainingData, metric: Metric, deadline: float,
@@ -223,15 +250,19 @@ def _next_candidate(active: dict[str, float], counts: dict[str, int], durations:
 
 def _replan(active: dict[str, float], counts: dict[str, int], last_gain: dict[str, int],
             result: TuneResult, metric: Metric) -> dict | None:
-    if len(active) < 2:
-        return None
     leader = result.leader(metric)
     if leader is None:
         return None
     spread = leader.sd / math.sqrt(max(len(leader.scores), 1)) * 2 + 1e-12
+    noise = _noise(result, metric)
     dropped: dict[str, str] = {}
     for name in active:
-        if name == leader.candidate or counts[name] < MIN_TRIALS_BEFORE_DROP:
+        if counts[name] - last_gain[name] >= PATIENCE:
+            dropped[name] = (f"no gain above the folds' noise ({noise:.4g}) in its last {PATIENCE} trials: more "
+                             "trials would fit the folds' noise, not the data" if noise > 0 else
+                             f"no improvement in its last {PATIENCE} trials")
+            continue
+        if name == leader.candidate or counts[name] < MIN_TRIALS_BEFORE_DROP or len(active) < 2:
             continue
         best = result.best.get(name)
         gap = metric.oriented(leader.mean) - (metric.oriented(best.mean) if best else -math.inf)
@@ -240,8 +271,6 @@ def _replan(active: dict[str, float], counts: dict[str, int], last_gain: dict[st
                              f"{leader.candidate} ({leader.mean:.4f}) by more than twice the leader's "
                              f"standard error ({spread / 2:.4f})" if best else
                              f"no complete trial in {counts[name]} attempts")
-        elif counts[name] - last_gain[name] >= PATIENCE:
-            dropped[name] = f"no improvement in its last {PATIENCE} trials"
     if not dropped:
         return None
     remaining = _normalise({c: s for c, s in active.items() if c not in dropped})

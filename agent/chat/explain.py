@@ -64,7 +64,10 @@ def choice_text(choice: Any) -> str:
 
 
 def _members(choice: dict) -> list[str]:
-    return list(choice.get("weights", {})) if choice.get("kind") == "ensemble" else [str(choice.get("candidate"))]
+    """The candidates in a final choice (a blend may hold several configurations of one: ``lightgbm#12``)."""
+    if choice.get("kind") != "ensemble":
+        return [str(choice.get("candidate"))]
+    return list(dict.fromkeys(str(n).split("#")[0] for n in choice.get("weights", {})))
 
 
 def _alternatives(decision: dict) -> str:

@@ -133,8 +133,10 @@ def _tuning(d: Decision, f: dict) -> str | None:
 def _final(d: Decision, f: dict) -> str | None:
     if d.choice.get("kind") == "iterate":
         return None
-    allowed = f.get("evaluated", [])
-    names = list(d.choice.get("weights", {})) if d.choice.get("kind") == "ensemble" else [d.choice.get("candidate")]
+    ensemble = d.choice.get("kind") == "ensemble"
+    # A blend's weights name configurations of the pool (``lightgbm#12``); a single model names a candidate.
+    allowed = list(f.get("evaluated", [])) + (list(f.get("pool", [])) if ensemble else [])
+    names = list(d.choice.get("weights", {})) if ensemble else [d.choice.get("candidate")]
     bad = [n for n in names if n not in allowed]
     return f"the final model must use evaluated candidates ({', '.join(allowed)}); got {bad}" if bad else None
 

@@ -16,12 +16,13 @@ from langgraph.runtime import Runtime
 
 from agent.decide.planedit import copy_plan, drop_column, features
 from agent.decide.policy import Decision, FinalBrief, SelectionBrief
+from agent.decide.rules import bagging_expected
 from agent.job.context import RunContext, RunState
 from agent.job.publish import cached_prediction, holdout_truth, publish, score
 from tools.calibrate import CALIBRATED_METRICS, choose_temperature, scale
 from tools.candidates import CANDIDATES, get_candidate
 from tools.crossval import CVResult, TrainingData, cross_validate, make_folds
-from tools.ensemble import blend, select_ensemble
+from tools.ensemble import Pool, blend, select_ensemble
 from tools.evaluate import holdout_predictions, paired_gap
 from tools.fmt import number
 from tools.metrics import Metric, get_metric
@@ -36,12 +37,21 @@ REPORT_SECONDS = 2.0
 # The lead candidate may take this much of selection's share: a cut lead leaves a weak model.
 LEAD_SHARE = 0.6
 FINAL_MEMBERS = 3
+# Greedy ensemble selection may take this share of the budget (on big tables each round takes a while).
+ENSEMBLE_SHARE = 0.03
 # Measured on the shared datasets: tuned forests and boosters fitted about twice as slowly as their defaults.
 TUNED_COST = 2.0
 
 
 def _results(ctx: RunContext) -> dict[str, CVResult]:
+    """Each candidate's best cross-validated configuration."""
     return ctx.workspace.items.setdefault("results", {})
+
+
+def _pool(ctx: RunContext) -> Pool:
+    """Every candidate's best few configurations with their out-of-fold predictions: what ensembles are
+    built from."""
+    return ctx.workspace.items.setdefault("pool", Pool())
 
 
 def _leaderboard(results: dict[str, CVResult], metric_name: str) -> list[dict]:
@@ -76,7 +86,9 @@ def _plan_final_steps(ctx: RunContext, results: dict[str, CVResult], board: list
     configurations are the ones timed, so it is 1."""
     complete = [r["candidate"] for r in board if r["complete"]]
     per_row = seconds_per_row(results, complete[:FINAL_MEMBERS], data)
-    ctx.plan.need("final", per_row * len(ctx.workspace["X_train"]) * 2.3 * cost)
+    # Bagging fits each member once per fold, on (k - 1) / k of the rows.
+    bagged = max(len(data.folds) - 1, 1) if bagging_expected(len(ctx.workspace["X_train"])) else 1
+    ctx.plan.need("final", per_row * len(ctx.workspace["X_train"]) * 2.3 * cost * bagged)
 
 
 def training_data(ctx: RunContext, state: RunState) -> TrainingData:
@@ -97,7 +109,7 @@ def training_data(ctx: RunContext, state: RunState) -> TrainingData:
 
 def save_results(ctx: RunContext) -> None:
     """Keep the cross-validation results on disk, so an interrupted run can be resumed without redoing them."""
-    joblib.dump(_results(ctx), ctx.run_dir / RESULTS)
+    joblib.dump({"best": _results(ctx), "pool": _pool(ctx).entries}, ctx.run_dir / RESULTS)
 
 
 def select(state: RunState, runtime: Runtime[RunContext]) -> RunState:
@@ -128,6 +140,7 @@ def select(state: RunState, runtime: Runtime[RunContext]) -> RunState:
                                 error=f"{type(exc).__name__}: {exc}"[:400])
                 continue
             results[name] = result
+            _pool(ctx).offer(name, result, metric)
             ctx.events.emit("candidate_scored", step="select", **result.summary(),
                             note="" if result.complete else f"cut by its time share after {len(result.scores)} folds")
         board = _leaderboard(results, state["metric"])
@@ -189,9 +202,11 @@ def tune_step(state: RunState, runtime: Runtime[RunContext]) -> RunState:
                                         [{"choice": n, "why_not": why} for n, why in change["dropped"].items()]),
                                step="tune")
 
+        pool = _pool(ctx)
         outcome = tune(shares, data, metric, seeds=results, storage_path=ctx.run_dir / "study.journal",
                        seed=ctx.settings.seed, deadline=due, max_trials=cap, should_stop=ctx.should_stop,
-                       on_trial=on_trial, on_replan=on_replan, on_best=on_best, n_jobs=ctx.settings.n_jobs)
+                       on_trial=on_trial, on_replan=on_replan, on_best=on_best,
+                       on_result=lambda name, cv: pool.offer(name, cv, metric), n_jobs=ctx.settings.n_jobs)
         for name, best in outcome.best.items():
             if name not in results or metric.better(best.mean, results[name].mean):
                 results[name] = best
@@ -219,6 +234,7 @@ def iterate(ctx: RunContext, state: RunState, change: dict, reason: str, *, step
         return {"step": step, "iterating": False}
     candidates = list(dict.fromkeys(list(state["candidates"]) + list(change.get("add", []))))
     ctx.workspace["results"] = {}
+    ctx.workspace["pool"] = Pool()
     ctx.workspace["iterated"] = True
     ctx.plan.reopen(["select", "tune", "final"])
     ctx.events.emit("iteration", step=step, dropped=dropped, added=change.get("add", []), reason=reason)
@@ -239,9 +255,13 @@ def finalize(state: RunState, runtime: Runtime[RunContext]) -> RunState:
         if not board:
             ctx.events.emit("warning", step="finalize", message="no candidate finished a single fold: no model")
             return {"step": "finalize", "final": {}}
-        top = {r["candidate"]: results[r["candidate"]] for r in board[:4] if r["complete"]}
-        ens = select_ensemble(top, data.y, metric) if len(top) > 1 else None
-        facts = {"evaluated": [r["candidate"] for r in board]}
+        bagging = _bagging(ctx, state, data, metric)
+        pool = _pool(ctx).entries
+        costs = {n: _final_cost(r, data, bagging) for n, r in pool.items()}
+        ens = select_ensemble(pool, data.y, metric, costs=costs,
+                              max_cost=max(ctx.plan.remaining("final"), min(costs.values(), default=0.0)),
+                              seconds=min(max(1.0, ENSEMBLE_SHARE * ctx.clock.budget), 10.0))
+        facts = {"evaluated": [r["candidate"] for r in board], "pool": list(pool)}
         brief = FinalBrief(metric.name, board, ens.to_dict() if ens else None, target=state.get("target"),
                            columns=_table_columns(ctx))
         decision = ctx.decider.one(lambda p: p.choose_final(brief), facts, step="finalize")
@@ -249,9 +269,11 @@ def finalize(state: RunState, runtime: Runtime[RunContext]) -> RunState:
         if choice.get("kind") == "iterate":
             return iterate(ctx, state, choice["iterate"], decision.reason, step="finalize")
         weights = choice["weights"] if choice["kind"] == "ensemble" else {choice["candidate"]: 1}
-        members = [Member(n, results[n].params, int(w), list(results[n].iterations)) for n, w in weights.items()]
-        spec = ModelSpec(members, state["task"], list(state["classes"]))
-        oof = blend(results, weights) if all(results[n].oof is not None for n in weights) else None
+        source = pool if choice["kind"] == "ensemble" else results
+        members = [Member(source[n].candidate, source[n].params, int(w), list(source[n].iterations))
+                   for n, w in weights.items()]
+        spec = ModelSpec(members, state["task"], list(state["classes"]), bagging=bagging)
+        oof = blend(source, weights) if all(source[n].oof is not None for n in weights) else None
         if oof is not None and state["task"] != "regression" and metric.name in CALIBRATED_METRICS:
             oof = _calibrate(ctx, spec, oof, data, metric)
         if state["task"] == "binary":
@@ -269,6 +291,26 @@ def finalize(state: RunState, runtime: Runtime[RunContext]) -> RunState:
                 spec.threshold = 0.5
         ctx.workspace["spec"] = spec
     return {"step": "finalize", "final": spec.to_dict()}
+
+
+def _bagging(ctx: RunContext, state: RunState, data: TrainingData, metric: Metric) -> int:
+    """The policy's decision on k-fold bagging for the final model: the folds to bag over, or 0."""
+    counts = np.bincount(data.y.astype(int)) if state["task"] != "regression" else np.array([len(data.y)])
+    results = _results(ctx)
+    board = [r for r in _leaderboard(results, metric.name) if r["complete"]][:FINAL_MEMBERS]
+    bag_seconds = sum(_final_cost(results[r["candidate"]], data, len(data.folds)) for r in board)
+    n_train = len(ctx.workspace["X_train"])
+    decision = ctx.decider.one(lambda p: p.choose_bagging(n_train, len(data.y), int(counts.min()), len(data.folds),
+                                                          bag_seconds, ctx.plan.remaining("final")),
+                               {}, step="finalize")
+    return int(decision.choice or 0)
+
+
+def _final_cost(result: CVResult, data: TrainingData, bagging: int) -> float:
+    """Seconds the final fits of this configuration should take (on the training part, then on all rows):
+    a bagged member fits every fold again, as cross-validation did; a refit is about one fold's fit."""
+    once = result.fit_seconds if bagging else result.fit_seconds / max(len(data.folds) - 1, 1)
+    return once * 2.3
 
 
 def _calibrate(ctx: RunContext, spec: ModelSpec, oof: np.ndarray, data: TrainingData, metric: Metric) -> np.ndarray:
@@ -317,9 +359,12 @@ def evaluate(state: RunState, runtime: Runtime[RunContext]) -> RunState:
         if rows < len(X_fit):
             picked = sample_rows(labels_fit, rows, task=spec.task, seed=ctx.settings.seed + 3)
             X_fit, labels_fit = X_fit.iloc[picked], labels_fit.iloc[picked]
+        data: TrainingData | None = w.get("data")
+        # Bagged on the training part, the members are the very models cross-validation scored.
+        folds = data.folds if spec.bagging and data is not None and len(data.y) == len(X_fit) else None
         with ctx.plan.spending("final"):
             fitted = fit_model(spec, plan, X_fit, labels_fit, seed=ctx.settings.seed,
-                               n_jobs=ctx.settings.n_jobs, deadline=_final_deadline(ctx))
+                               n_jobs=ctx.settings.n_jobs, deadline=_final_deadline(ctx), folds=folds)
         model = fitted.estimator
         if fitted.cut:
             ctx.events.emit("warning", step="evaluate", message=f"the time budget cut the final fit of "
@@ -347,7 +392,7 @@ def _final_rows(ctx: RunContext, state: RunState, spec: ModelSpec) -> int:
     rows), else as many as one fit can take in it; never fewer than selection and tuning saw."""
     n_train = len(ctx.workspace["X_train"])
     data: TrainingData | None = ctx.workspace.get("data")
-    if data is None:
+    if data is None or spec.bagging:  # bagging was chosen for small tables, when its time was there
         return n_train
     per_row = seconds_per_row(_results(ctx), [m.candidate for m in spec.members], data)
     seconds = ctx.plan.remaining("final")
@@ -439,7 +484,9 @@ def rebuild(ctx: RunContext, state: RunState) -> None:
     saved ``state`` refers to (a resumed run; the data step's `rebuild` ran first)."""
     results_path = ctx.run_dir / RESULTS
     if results_path.exists():
-        ctx.workspace["results"] = joblib.load(results_path)
+        saved = joblib.load(results_path)
+        ctx.workspace["results"] = saved.get("best", {})
+        ctx.workspace["pool"] = Pool(dict(saved.get("pool", {})))
     if "column_plan" in state and ctx.workspace.get("X_train") is not None:
         training_data(ctx, state)
     if state.get("final"):

@@ -132,6 +132,10 @@ class LLMPolicy:
     def choose_refit(self, refit_seconds: float, seconds_left: float, interrupted: bool) -> Decision:
         return self.rules.choose_refit(refit_seconds, seconds_left, interrupted)
 
+    def choose_bagging(self, n_train: int, n_rows: int, smallest_class: int, folds: int, seconds: float,
+                       seconds_left: float) -> Decision:
+        return self.rules.choose_bagging(n_train, n_rows, smallest_class, folds, seconds, seconds_left)
+
     def choose_time_plan(self, brief: TimeBrief) -> Decision:
         return self.rules.choose_time_plan(brief)
 
