@@ -118,18 +118,18 @@ def test_fit_and_scale_agree(temperature: float) -> None:
     assert fit_temperature(shown, y) == pytest.approx(temperature, rel=0.15)
 
 
-def test_a_calibrated_ensemble_with_catboost_needs_nothing_of_mlpilot_to_load(datasets_dir: Path,
-                                                                             tmp_path: Path) -> None:
+def test_a_calibrated_ensemble_with_catboost_and_xgboost_needs_nothing_of_mlpilot_to_load(datasets_dir: Path,
+                                                                                         tmp_path: Path) -> None:
     frame = read_table(datasets_dir / "titanic.csv").frame
     labels = frame.pop("survived")
     plan = ColumnPlan(numeric=["age", "fare", "pclass", "sibsp", "parch"], categorical=["sex", "embarked"])
     members = [Member("lightgbm", {"n_estimators": 50}, 2, [50]), Member("catboost", {"depth": 4}, 1, [80]),
-               Member("hist_gb", {}, 1, [40])]
+               Member("hist_gb", {}, 1, [40]), Member("xgboost", {"max_depth": 4}, 1, [60])]
     fitted = fit_model(ModelSpec(members, "binary", [0, 1], threshold=0.45, temperature=1.2), plan, frame, labels,
                        seed=0, n_jobs=1)
     assert not fitted.cut
     modules = _modules(fitted.estimator)
-    assert not modules & {"tools", "agent"} and {"sklearn", "lightgbm", "catboost"} <= modules
+    assert not modules & {"tools", "agent"} and {"sklearn", "lightgbm", "catboost", "xgboost"} <= modules
     proba = fitted.estimator.predict_proba(frame.iloc[:30])
     assert proba.shape == (30, 2) and np.allclose(proba.sum(axis=1), 1)
     assert not (tmp_path / "catboost_info").exists() and not Path("catboost_info").exists()

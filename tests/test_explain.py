@@ -101,7 +101,7 @@ def test_a_model_that_lost_says_where_it_ranked(runs: dict[str, Path], tmp_path:
     answer = explain(run, "model", loser["candidate"])
     assert f"{loser['candidate']} was not picked" in answer.text
     assert f"rank {loser['rank']} of {len(board['rows'])}" in answer.text and board["seq"] in answer.events
-    missing = explain(run, "model", "xgboost")
+    missing = explain(run, "model", "svm")
     assert not missing.found and "was not a candidate" in missing.text
 
 

@@ -234,6 +234,8 @@ def test_pending_plan(text: str, action: str) -> None:
     ("why did you choose logistic regression", "model", "linear"),
     ("why the ensemble?", "model", "ensemble"),
     ("why extra trees?", "model", "extra_trees"),
+    ("why XGBoost?", "model", "xgboost"),
+    ("why not catboost?", "model", "catboost"),
     ("does it beat the baseline?", "baseline", None),
     ("what's the metric?", "metric", None),
     ("why is Churn the target?", "target", "Churn"),

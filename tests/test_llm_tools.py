@@ -101,7 +101,7 @@ def test_column_tools_change_the_rules_proposal(titanic: pd.DataFrame) -> None:
     assert keep_column(deps, "age", "useful") == 'ok: "age" is kept already'
     assert finish_columns(deps) == "set_candidates first" and not stage.finished
     with pytest.raises(ToolError, match="candidates must be a non-empty subset of lightgbm"):
-        set_candidates(deps, ["xgboost"], "fast")
+        set_candidates(deps, ["svm"], "fast")
     set_candidates(deps, ["lightgbm", "linear"], "a booster and a baseline")
     assert finish_columns(deps) == "ok" and stage.done()
     decisions = {d.question: d for d in apply_column_changes(brief, proposal, stage)}

@@ -88,8 +88,8 @@ def test_deadline_cuts_a_fit_short(data: TrainingData) -> None:
 
 
 def test_unknown_candidate_lists_the_registry() -> None:
-    with pytest.raises(ToolArgumentError, match="lightgbm"):
-        get_candidate("xgboost")
+    with pytest.raises(ToolArgumentError, match="xgboost"):
+        get_candidate("svm")
 
 
 def test_tune_records_trials_in_the_journal_and_respects_the_cap(data: TrainingData, tmp_path: Path) -> None:
@@ -170,3 +170,73 @@ def test_ensemble_and_final_model_round_trip(titanic: tuple, data: TrainingData,
                          timeout=60)
     assert out.returncode == 0, out.stderr
     assert np.allclose(eval(out.stdout), table.proba_1.round(6).to_numpy())
+
+
+@pytest.fixture(scope="module")
+def segment() -> tuple[pd.DataFrame, pd.Series, ColumnPlan]:
+    """About 520 rows of segment (7 classes, named), one of them with 3 rows."""
+    frame = pd.read_csv(Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "segment.csv")
+    frame = frame.sample(600, random_state=0)
+    frame = frame.drop(index=frame.index[frame["class"] == "sky"][3:]).reset_index(drop=True)
+    labels = frame.pop("class")
+    return frame, labels, ColumnPlan(numeric=list(frame.columns))
+
+
+def test_xgboost_keeps_a_class_whose_rows_all_fall_in_one_validation_fold(segment: tuple) -> None:
+    frame, labels, plan = segment
+    classes = sorted(labels.unique())
+    y = np.searchsorted(classes, labels.to_numpy())
+    rare = np.flatnonzero(labels.to_numpy() == "sky")
+    fold_of = np.arange(len(y)) % 5
+    fold_of[rare] = 0  # fold 0 trains without the 3-row class and validates on all of it
+    folds = [(np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)) for k in range(5)]
+    data = TrainingData(frame, y, "multiclass", list(range(len(classes))), plan, folds, seed=0)
+    cand = get_candidate("xgboost")
+    params = {**cand.defaults(len(y), data.n_features, "multiclass"), "learning_rate": 0.3, "max_depth": 4}
+    result = cross_validate(cand, params, data, get_metric("log_loss"), deadline=time.monotonic() + 60)
+    assert result.complete and len(result.iterations) == 5 and result.mean < 0.6
+    assert result.oof.shape == (len(y), len(classes)) and np.allclose(result.oof.sum(axis=1), 1.0)
+    sky = classes.index("sky")
+    assert np.allclose(result.oof[rare, sky], 1 / (len(folds[0][0]) + 2)), "unseen in training: a small share"
+    assert (result.oof[folds[1][1], sky] > 0).all(), "seen in training: a probability of its own"
+
+
+def test_a_lone_xgboost_pipeline_uses_the_cv_rounds_and_loads_without_mlpilot(segment: tuple,
+                                                                                tmp_path: Path) -> None:
+    frame, labels, plan = segment
+    cand = get_candidate("xgboost")
+    configs = portfolio("xgboost", len(labels), len(plan.features), "multiclass")
+    space = cand.search_space(len(labels), len(plan.features), "multiclass")
+    assert len(configs) == 3 and max(c["max_depth"] for c in configs) == space["max_depth"].high == 6
+    spec = ModelSpec([Member("xgboost", configs[0], 1, [40, 60])], "multiclass", sorted(labels.iloc[:400].unique()))
+    model = fit_model(spec, plan, frame.iloc[:400], labels.iloc[:400], seed=0, n_jobs=1).estimator
+    booster = model[-1].estimators_[0].estimator
+    assert booster.n_estimators == 55 and booster.get_booster().num_boosted_rounds() == 55
+    assert booster.callbacks is None and booster.early_stopping_rounds is None
+    assert list(model.classes_) == spec.classes
+    hold = frame.iloc[400:]
+    table = predict_table(model, hold, spec)
+    assert set(table.prediction) <= set(spec.classes) and (table.prediction == labels.iloc[400:]).mean() > 0.8
+    path = tmp_path / "model.joblib"
+    joblib.dump(model, path)
+    hold.to_pickle(tmp_path / "rows.pkl")
+    code = ("import sys, joblib, pandas as pd; sys.modules['tools'] = None; sys.modules['agent'] = None; "
+            f"m = joblib.load({str(path)!r}); X = pd.read_pickle({str(tmp_path / 'rows.pkl')!r}); "
+            "print(list(m.predict(X)))")
+    out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert eval(out.stdout) == list(table.prediction)
+
+
+def test_a_deadline_stops_xgboost_between_rounds(datasets_dir: Path) -> None:
+    frame = pd.read_csv(datasets_dir / "phoneme.csv")
+    y = frame.pop("class").to_numpy()
+    cand = get_candidate("xgboost")
+    model = cand.make("binary", {**cand.defaults(len(y), frame.shape[1], "binary"), "max_depth": 10,
+                                 "learning_rate": 0.01}, seed=0, n_jobs=1)
+    start = time.monotonic()
+    info = cand.fit(model, frame, y, deadline=start + 0.3)
+    assert info.cut_by_deadline and time.monotonic() - start < 1.5
+    assert 0 < info.iterations < 2000 == model.estimators_[0].estimator.n_estimators
+    assert model.predict_proba(frame.head(3)).shape == (3, 2)

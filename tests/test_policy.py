@@ -118,7 +118,7 @@ def test_guard_rejects_invalid_decisions() -> None:
     assert "does not fit a binary task" in check(Decision("metric", "rmse", ""), facts)
     assert "cannot be dropped" in check(Decision("drop:y", "drop", ""), facts)
     assert "valid kinds" in check(Decision("threshold_rule", {"kind": "magic"}, ""), facts)
-    assert "subset of" in check(Decision("candidates", ["xgboost"], ""), facts)
+    assert "subset of" in check(Decision("candidates", ["svm"], ""), facts)
     assert "evaluated" in check(Decision("tuning", {"shares": {"linear": 1}}, ""), facts)
     plan = {"numeric": ["a", "y"], "dropped": {}}
     assert "cannot be a feature" in check(Decision("column_plan", plan, ""), facts)
@@ -192,13 +192,15 @@ def test_a_dominant_column_without_an_after_the_fact_name_is_kept_with_a_warning
 def test_the_candidates_reason_names_what_a_short_budget_leaves_out() -> None:
     short = rules.choose_candidates("binary", 4_000, 16, 10.0)
     assert short.choice == ["lightgbm", "linear"]
-    assert "less catboost, random_forest, extra_trees, hist_gb" in short.reason and "10 s left" in short.reason
+    assert "less catboost, random_forest, extra_trees, hist_gb, xgboost" in short.reason
+    assert "10 s left" in short.reason and "half of LightGBM's few fits" in short.reason
     full = rules.choose_candidates("binary", 4_000, 16, 100.0)
-    assert len(full.choice) == 6 and "less" not in full.reason and full.alternatives == []
+    assert len(full.choice) == 7 and "less" not in full.reason and full.alternatives == []
+    assert "xgboost" in full.choice and "XGBoost" in full.reason
     big = rules.choose_candidates("binary", 150_000, 16, 100.0)
     assert "catboost" not in big.choice and "slow on this many rows" in big.reason
     short = rules.choose_candidates("binary", 4_000, 16, 20.0)
-    assert "catboost" not in short.choice and "hist_gb" in short.choice
+    assert "catboost" not in short.choice and {"hist_gb", "xgboost"} <= set(short.choice)
 
 
 def test_a_budget_given_twice_alike_has_no_alternative() -> None:

@@ -34,7 +34,7 @@ from sklearn.ensemble import (
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
 
-from tools import catboost_model
+from tools import catboost_model, xgboost_model
 from tools.errors import ToolArgumentError
 
 Space = dict[str, BaseDistribution]
@@ -117,6 +117,10 @@ class Candidate:
             rounds, cut = catboost_model.fit(estimator, X, y, X_val, y_val, deadline,
                                              patience=EARLY_STOPPING_ROUNDS)
             info = FitInfo(0.0, rounds, cut)
+        elif xgboost_model.is_xgboost(estimator):
+            rounds, cut = xgboost_model.fit(estimator, X, y, X_val, y_val, deadline,
+                                            patience=EARLY_STOPPING_ROUNDS)
+            info = FitInfo(0.0, rounds, cut)
         elif isinstance(estimator, LogisticRegression) and deadline is not None:
             info = _fit_logistic(estimator, X, y, deadline)
         else:
@@ -131,7 +135,8 @@ class Candidate:
             return dict(params)
         # Slightly more rounds than the folds needed: the refit sees more rows than each fold did.
         rounds = max(1, int(round(float(np.mean(iterations)) * 1.1)))
-        key = {"lightgbm": "n_estimators", "catboost": "iterations"}.get(self.name, "max_iter")
+        key = {"lightgbm": "n_estimators", "xgboost": "n_estimators", "catboost": "iterations"}.get(self.name,
+                                                                                                    "max_iter")
         return {**params, key: rounds}
 
 
@@ -335,6 +340,8 @@ CANDIDATES: dict[str, Candidate] = {
         Candidate("hist_gb", "HistGradientBoosting", "native", 2, True, _hgb_space, _hgb_defaults, _hgb_make),
         Candidate("catboost", "CatBoost", "ordinal", 3, True, catboost_model.space, catboost_model.defaults,
                   catboost_model.make),
+        Candidate("xgboost", "XGBoost", "ordinal", 2, True, xgboost_model.space, xgboost_model.defaults,
+                  xgboost_model.make),
         Candidate("random_forest", "Random forest", "ordinal", 3, False, _forest_space, _forest_defaults,
                   _forest_maker(RandomForestClassifier, RandomForestRegressor)),
         Candidate("extra_trees", "Extra trees", "ordinal", 3, False, _forest_space, _forest_defaults,

@@ -115,7 +115,10 @@ def _pr_auc(y: np.ndarray, p: np.ndarray) -> float:
 
 
 def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
-    return skm.log_loss(y, np.clip(p, 1e-15, 1.0), labels=np.arange(p.shape[1]))
+    # Rows renormalised: XGBoost's softmax is float32 and sums to 1 only to about 1e-7, which scikit-learn
+    # warns about on every call.
+    p = np.clip(p, 1e-15, 1.0)
+    return skm.log_loss(y, p / p.sum(axis=1, keepdims=True), labels=np.arange(p.shape[1]))
 
 
 def _brier(y: np.ndarray, p: np.ndarray) -> float:

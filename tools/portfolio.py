@@ -35,6 +35,14 @@ PORTFOLIO: dict[str, list[dict[str, Any]]] = {
         {"learning_rate": 0.03, "max_leaf_nodes": 64, "min_samples_leaf": 5, "l2_regularization": 0.1,
          "max_features": 0.5},
     ],
+    "xgboost": [
+        {"learning_rate": 0.05, "max_depth": 4, "min_child_weight": 2.0, "subsample": 0.8,
+         "colsample_bytree": 0.8, "reg_lambda": 1.0, "reg_alpha": 1e-8},
+        {"learning_rate": 0.03, "max_depth": 10, "min_child_weight": 1.0, "subsample": 0.9,
+         "colsample_bytree": 0.5, "reg_lambda": 0.1, "reg_alpha": 1e-8},
+        {"learning_rate": 0.05, "max_depth": 6, "min_child_weight": 10.0, "subsample": 0.7,
+         "colsample_bytree": 0.6, "reg_lambda": 5.0, "reg_alpha": 0.1},
+    ],
     "random_forest": [
         {"max_features": 0.5, "min_samples_leaf": 2, "n_estimators": 300},
     ],

@@ -87,7 +87,9 @@ _METRICS = {"roc auc": "roc_auc", "auroc": "roc_auc", "auc": "roc_auc", "pr auc"
 _MODELS = {"lightgbm": "lightgbm", "light gbm": "lightgbm", "lgbm": "lightgbm", "hist gb": "hist_gb",
            "hist gradient boosting": "hist_gb", "gradient boosting": "hist_gb", "hgb": "hist_gb",
            "random forest": "random_forest", "forest": "random_forest", "extra trees": "extra_trees",
-           "linear": "linear", "logistic": "linear", "ridge": "linear", "ensemble": "ensemble", "blend": "ensemble"}
+           "xgboost": "xgboost", "xg boost": "xgboost", "xgb": "xgboost", "catboost": "catboost",
+           "cat boost": "catboost", "linear": "linear", "logistic": "linear", "ridge": "linear", "ensemble": "ensemble",
+           "blend": "ensemble"}
 _METRIC_RX, _MODEL_RX = _names_rx(_METRICS), _names_rx(_MODELS)
 
 

@@ -376,10 +376,12 @@ class RulePolicy:
         if seconds_left < 15:
             dropped.update({n: f"only {seconds_left:.0f} s left: the cheapest strong models first"
                             for n in ("random_forest", "extra_trees", "hist_gb")})
+            dropped["xgboost"] = (f"only {seconds_left:.0f} s left: a second fast booster would take half of "
+                                  "LightGBM's few fits")
         chosen = [n for n in names if n not in dropped]
-        reason = ("three boosting implementations (LightGBM, scikit-learn's, CatBoost with its symmetric trees, "
-                  "strong on small tables), two forests and a regularised linear model cover the usual winners on "
-                  "tables, from cheap to expensive")
+        reason = ("four boosting implementations (LightGBM, XGBoost with its depth-wise trees, scikit-learn's, "
+                  "CatBoost with its symmetric trees, strong on small tables), two forests and a regularised linear "
+                  "model cover the usual winners on tables, from cheap to expensive")
         if dropped:
             reason = (f"the usual {len(names)} candidates less {', '.join(dropped)} "
                       f"({'; '.join(dict.fromkeys(dropped.values()))})")

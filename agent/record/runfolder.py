@@ -23,8 +23,8 @@ from tools.jsonable import jsonable
 MANIFEST = "manifest.json"
 EVENTS = "events.jsonl"
 MODEL = "model.joblib"
-PACKAGES = ("mlpilot", "pandas", "numpy", "scikit-learn", "lightgbm", "optuna", "scipy", "pyarrow", "joblib",
-            "langgraph", "openai", "rich")
+PACKAGES = ("mlpilot", "pandas", "numpy", "scikit-learn", "lightgbm", "xgboost", "catboost", "optuna", "scipy",
+            "pyarrow", "joblib", "langgraph", "openai", "rich")
 
 
 def new_run_dir(runs_dir: Path, data_name: str) -> tuple[str, Path]:
