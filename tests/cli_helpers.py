@@ -10,6 +10,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT.parent / "shared" / "datasets"
+# For runs started side by side on what may be a 2-core machine: one core each, as a person running two
+# jobs at once would give them. Two runs each taking every core make a multi-threaded fit wait many
+# times over for the other's threads (benchmarks/bench_cores.py measures it).
+ONE_CORE = {"MLPILOT_N_JOBS": "1"}
 
 
 def mlpilot(*args: str, runs_dir: Path, timeout: float = 180, env: dict | None = None,

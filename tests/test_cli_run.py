@@ -10,7 +10,7 @@ import joblib
 import pandas as pd
 import pytest
 
-from tests.cli_helpers import DATASETS, decisions, events, mlpilot, run_json
+from tests.cli_helpers import DATASETS, ONE_CORE, decisions, events, mlpilot, run_json
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +35,7 @@ DATASET_RUNS = {
 @pytest.fixture(scope="module")
 def dataset_runs(runs: Path) -> dict:
     with ThreadPoolExecutor(2) as pool:
-        done = {name: pool.submit(run_json, *args, runs_dir=runs) for name, args in DATASET_RUNS.items()}
+        done = {name: pool.submit(run_json, *args, runs_dir=runs, env=ONE_CORE) for name, args in DATASET_RUNS.items()}
         return {name: future.result() for name, future in done.items()}
 
 
@@ -217,7 +217,7 @@ def test_same_seed_and_data_give_the_same_holdout_metric(runs: Path) -> None:
     values = []
     # Side by side: the trial cap, not the time, ends both runs.
     with ThreadPoolExecutor(2) as pool:
-        for proc, summary in pool.map(lambda _: run_json(*args, runs_dir=runs), range(2)):
+        for proc, summary in pool.map(lambda _: run_json(*args, runs_dir=runs, env=ONE_CORE), range(2)):
             assert proc.returncode == 0, proc.stderr
             values.append((summary["metrics"]["roc_auc"], summary["model"], summary["threshold"]))
     assert values[0] == values[1]

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from agent.chat.explain import TOPICS, compare_runs, explain, relevant_events
-from tests.cli_helpers import DATASETS, decisions, events, run_json
+from tests.cli_helpers import DATASETS, ONE_CORE, decisions, events, run_json
 from tools.metrics import METRICS
 
 RECALL_GOAL = "predict who survived; missing a survivor is worse than a false alarm"
@@ -34,7 +34,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             "titanic": (str(DATASETS / "titanic.csv"), "--goal", RECALL_GOAL, *common),
             "titanic_no_sex": (str(DATASETS / "titanic.csv"), "--goal", RECALL_GOAL, "--drop", "sex", *common)}
     with ThreadPoolExecutor(len(jobs)) as pool:
-        done = {name: pool.submit(run_json, *args, runs_dir=runs_dir) for name, args in jobs.items()}
+        done = {name: pool.submit(run_json, *args, runs_dir=runs_dir, env=ONE_CORE) for name, args in jobs.items()}
         results = {name: future.result() for name, future in done.items()}
     for name, (proc, summary) in results.items():
         assert proc.returncode == 0, f"{name}: {proc.stderr}"

@@ -24,7 +24,7 @@ from agent.job.runner import open_context
 from agent.job.steps_quick import quick_model_stands
 from agent.record.runfolder import MODEL, Manifest
 from agent.settings import Settings
-from tests.cli_helpers import DATASETS, ROOT, events, mlpilot, run_json
+from tests.cli_helpers import DATASETS, ONE_CORE, ROOT, events, mlpilot, run_json
 from tools.intake import HEAD_ROWS, head_rows, read_head_table, read_table
 
 COPIES = 40
@@ -48,8 +48,10 @@ def big_runs(big_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
         out.write(src.read())
         out.write(b"0.3,Ideal,E,SI2,61.5,55,326,3.95,3.98,2.43,extra\n")  # one field too many, at the very end
     with ThreadPoolExecutor(2) as pool:
-        complete = pool.submit(run_json, str(big_csv), "--target", "price", "--budget", "5", runs_dir=home / "ok")
-        bad = pool.submit(mlpilot, "run", str(broken), "--target", "price", "--budget", "5", runs_dir=home / "bad")
+        complete = pool.submit(run_json, str(big_csv), "--target", "price", "--budget", "5", runs_dir=home / "ok",
+                               env=ONE_CORE)
+        bad = pool.submit(mlpilot, "run", str(broken), "--target", "price", "--budget", "5", runs_dir=home / "bad",
+                          env=ONE_CORE)
         return {"complete": complete.result(), "bad": bad.result(), "bad_runs": home / "bad"}
 
 

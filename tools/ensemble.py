@@ -151,9 +151,16 @@ def _scorer(metric: Metric, y: np.ndarray, usable: dict[str, CVResult]
     """
     if metric.name == "log_loss":
         rows, truth = np.arange(len(y)), np.asarray(y, dtype=int)
-        part = {n: np.asarray(r.oof, dtype=float)[rows, truth] for n, r in usable.items()}
+        part = {n: _true_class(np.asarray(r.oof, dtype=float), rows, truth) for n, r in usable.items()}
         return (lambda p: float(-np.mean(np.log(np.clip(p, 1e-15, 1.0))))), part
     return (lambda p: safe_score(metric, y, p)), {n: np.asarray(r.oof, dtype=float) for n, r in usable.items()}
+
+
+def _true_class(proba: np.ndarray, rows: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Each row's probability of its true class, rows renormalised as the log loss metric does (XGBoost's
+    float32 rows sum to 1 only to about 1e-7)."""
+    proba = np.clip(proba, 1e-15, 1.0)
+    return proba[rows, truth] / proba.sum(axis=1)
 
 
 def _reduced(weights: dict[str, int]) -> dict[str, int]:

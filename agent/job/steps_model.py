@@ -22,7 +22,7 @@ from agent.job.publish import cached_prediction, holdout_truth, publish, score
 from tools.calibrate import CALIBRATED_METRICS, choose_temperature, scale
 from tools.candidates import CANDIDATES, get_candidate
 from tools.crossval import CVResult, TrainingData, cross_validate, make_folds
-from tools.ensemble import Pool, blend, select_ensemble
+from tools.ensemble import MAX_MEMBERS, Pool, blend, select_ensemble
 from tools.evaluate import holdout_predictions, paired_gap
 from tools.fmt import number
 from tools.metrics import Metric, get_metric
@@ -258,7 +258,7 @@ def finalize(state: RunState, runtime: Runtime[RunContext]) -> RunState:
         bagging = _bagging(ctx, state, data, metric)
         pool = _pool(ctx).entries
         costs = {n: _final_cost(r, data, bagging) for n, r in pool.items()}
-        ens = select_ensemble(pool, data.y, metric, costs=costs,
+        ens = select_ensemble(pool, data.y, metric, costs=costs, max_members=_max_members(ctx.clock.budget),
                               max_cost=max(ctx.plan.remaining("final"), min(costs.values(), default=0.0)),
                               seconds=min(max(1.0, ENSEMBLE_SHARE * ctx.clock.budget), 10.0))
         facts = {"evaluated": [r["candidate"] for r in board], "pool": list(pool)}
@@ -291,6 +291,12 @@ def finalize(state: RunState, runtime: Runtime[RunContext]) -> RunState:
                 spec.threshold = 0.5
         ctx.workspace["spec"] = spec
     return {"step": "finalize", "final": spec.to_dict()}
+
+
+def _max_members(budget: float) -> int:
+    """Distinct ensemble members a budget affords: each is fitted again (once per fold when bagged) and
+    every prediction, permutation importance's many included, runs through all of them."""
+    return int(min(MAX_MEMBERS, 2 + budget // 20))
 
 
 def _bagging(ctx: RunContext, state: RunState, data: TrainingData, metric: Metric) -> int:
@@ -372,9 +378,10 @@ def evaluate(state: RunState, runtime: Runtime[RunContext]) -> RunState:
         w["fit_seconds"] = fitted.seconds
         w["final_rows"] = len(X_fit)
         left = _final_deadline(ctx) - time.monotonic() - REPORT_SECONDS
-        # Monitoring weighs drift by these importances, so they get a second at least, when the wall allows.
-        allowance = 0.0 if ctx.should_stop() else max(0.0, min(10.0, max(1.0, 0.6 * ctx.plan.remaining("evaluate")),
-                                                               left - fitted.seconds * 1.5))
+        # Monitoring weighs drift by these importances, so they get 1.5 s at least, when the wall allows,
+        # even if that leaves too little for the refit on all rows; beyond it, the refit's time comes first.
+        allowance = 0.0 if ctx.should_stop() else max(min(1.5, left), min(10.0, max(1.0, 0.6 * ctx.plan.remaining(
+            "evaluate")), left - fitted.seconds * 1.5), 0.0)
         ev, metrics = score(ctx, state, model, spec, plan, importance_seconds=allowance)
         on = "training part" if len(X_fit) == len(w["X_train"]) else f"{len(X_fit):,} of the training rows"
         replaced = _replace(ctx, state, spec, model, ev, bool(fitted.cut))
