@@ -32,7 +32,7 @@ def test_ctrl_c_during_tuning_keeps_the_best_model(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     env = {**os.environ, "MLPILOT_RUNS_DIR": str(runs)}
     proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "run", str(DATASETS / "phoneme.csv"), "--target",
-                             "class", "--budget", "120", "--max-trials", "8", "--json"], cwd=ROOT, env=env,
+                             "class", "--budget", "60", "--max-trials", "8", "--json"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60

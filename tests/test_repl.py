@@ -93,7 +93,7 @@ def test_a_whole_session_offline(tmp_path: Path) -> None:
 def test_ctrl_c_during_tuning_returns_to_the_prompt_with_a_saved_model(tmp_path: Path) -> None:
     child = spawn(tmp_path, str(DATASETS / "titanic.csv"), "--yes")
     say(child, "predict who survived", "Say 'go'")
-    say(child, "budget 120", "Budget: 120 s")
+    say(child, "budget 60", "Budget: 60 s")
     child.sendline("go")
     child.expect("tuning: trial", timeout=90)
     child.sendintr()

@@ -46,8 +46,9 @@ MAX_TUNED = 3
 CATBOOST_MAX_ROWS = 100_000
 CATBOOST_MIN_SECONDS = 25.0
 # Up to this many training rows the final model averages its fold models (k-fold bagging) instead of one
-# refit: each fold model misses a fifth of the rows, which matters less than the variance averaging removes
-# on small tables; above it one fit on all rows is as good and k - 1 times cheaper.
+# refit, when the time left allows it: each fold model misses a fifth of the rows, which matters less than
+# the variance averaging removes on small tables; above it one fit on all rows is as good and k - 1 times
+# cheaper.
 BAG_MAX_ROWS = 10_000
 # Reading, profiling and planning cost about this much per MB of CSV on a 2-core machine (1M x 50, 430 MB:
 # 9 s; 50k x 2,000, 640 MB: 17 s). A quick look costs about 2 s itself, so below QUICK_LOOK_MIN_MB it gains
@@ -439,14 +440,14 @@ class RulePolicy:
         refit = {"choice": 0, "why_not": "one model on all rows varies more from sample to sample on a small "
                  "table than the average of the fold models"}
         bag = {"choice": folds, "why_not": ""}
-        if not bagging_expected(n_train) or n_rows < n_train:
+        if n_train > BAG_MAX_ROWS or n_rows < n_train:
             bag["why_not"] = (f"with {n_train:,} training rows one fit on all of them is as good and "
                               f"{max(folds - 1, 1)} times cheaper")
             return Decision("bagging", 0, f"one fit on all rows: {bag['why_not']}", evidence, [bag])
         if smallest_class < 2:
             bag["why_not"] = "a class has a single row, so one fold model would never see it"
             return Decision("bagging", 0, f"one fit on all rows: {bag['why_not']}", evidence, [bag])
-        if seconds > seconds_left * 1.5:
+        if seconds > seconds_left:
             bag["why_not"] = (f"the fold models of the leaders would take about {seconds:.0f} s, and the final "
                               f"fit has {seconds_left:.0f} s")
             return Decision("bagging", 0, f"one fit on all rows: {bag['why_not']}", evidence, [bag])
@@ -477,11 +478,6 @@ def _configuration(name: str) -> str:
 
 def _configurations(weights: dict[str, int]) -> str:
     return f"{len(weights)} configurations ({', '.join(map(_configuration, weights))})"
-
-
-def bagging_expected(n_train: int) -> bool:
-    """Whether the final model of a table this size is likely bagged (the time plan reserves for it)."""
-    return n_train <= BAG_MAX_ROWS
 
 
 # Words naming things known only once the outcome is known: how long it lasted, what it came to in the
