@@ -154,7 +154,7 @@ def _result(scenarios: dict, name: str) -> dict:
     return result
 
 
-def _check_approved_chat_run(result: dict, used: float = 0.9) -> None:
+def _check_approved_chat_run(result: dict) -> None:
     run_dir = result["run_dir"]
     manifest = json.loads((run_dir / "manifest.json").read_text())
     log = _events(run_dir)
@@ -162,7 +162,7 @@ def _check_approved_chat_run(result: dict, used: float = 0.9) -> None:
     approved_at = next(i for i, e in enumerate(log) if e["kind"] == "plan_approved")
     first_timed = next(e for e in log[approved_at:] if e["kind"] == "step_started" and "left" in e)
     assert first_timed["left"] >= CHAT_BUDGET - 3, "the clock starts at approval, not with the chat"
-    assert manifest["elapsed_seconds"] >= used * CHAT_BUDGET, "the run used its budget"
+    assert manifest["elapsed_seconds"] >= 0.9 * CHAT_BUDGET, "the run used its budget"
     assert manifest["elapsed_seconds"] <= CHAT_BUDGET * 1.1 + 10
     assert sum(1 for e in log if e["kind"] == "trial") > 0, "tuning had time"
     assert (run_dir / "model.joblib").exists() and manifest["model"]["sha256"]
@@ -178,9 +178,7 @@ def test_a_chat_left_idle_before_approval_gets_its_whole_budget(scenarios: dict)
 
 def test_slow_chat_replies_are_not_charged_to_the_run(scenarios: dict) -> None:
     result = _result(scenarios, "llm_chat")
-    # The scripted model picks LightGBM alone at the end, and the final fit's share was kept for a blend of
-    # the leaders (each bagged): a single model leaves part of that share unused.
-    _check_approved_chat_run(result, used=0.75)
+    _check_approved_chat_run(result)
     log = _events(result["run_dir"])
     assert any(e["kind"] == "decision" and e["actor"] == "llm" for e in log), "the run planned with the model"
 
