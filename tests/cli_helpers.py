@@ -43,3 +43,20 @@ def events(run_dir: Path | str) -> list[dict]:
 def decisions(run_dir: Path | str) -> dict[str, dict]:
     """The last decision per question."""
     return {e["question"]: e for e in events(run_dir) if e["kind"] == "decision"}
+
+
+def without_mlpilot(model: object, rows: object, expression: str, folder: Path) -> str:
+    """What ``expression`` (of the loaded model ``m`` and the rows ``X``) prints in a fresh interpreter
+    where mlpilot's packages cannot be imported: a saved model must load and predict with joblib and its
+    libraries alone."""
+    import joblib
+
+    path, rows_path = folder / "model.joblib", folder / "rows.pkl"
+    joblib.dump(model, path)
+    rows.to_pickle(rows_path)  # type: ignore[attr-defined]
+    code = ("import sys, joblib, pandas as pd; sys.modules['tools'] = None; sys.modules['agent'] = None; "
+            f"m = joblib.load({str(path)!r}); X = pd.read_pickle({str(rows_path)!r}); print({expression})")
+    out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, cwd=folder,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.datasets import load_wine
 
+from tests.cli_helpers import without_mlpilot
 from tools.candidates import get_candidate
 from tools.crossval import CVResult, TrainingData, cross_validate, make_folds
 from tools.ensemble import Pool, blend, select_ensemble
@@ -89,15 +87,7 @@ def test_a_bagged_member_is_the_models_cross_validation_scored(segment: tuple, t
     # Made without the folds given, they are the same seeded folds.
     again = fit_model(spec, plan, frame, labels, seed=0, n_jobs=1).estimator
     assert np.allclose(again.predict_proba(frame), model.predict_proba(frame))
-    path = tmp_path / "model.joblib"
-    joblib.dump(model, path)
-    frame.to_pickle(tmp_path / "rows.pkl")
-    code = ("import sys, joblib, pandas as pd; sys.modules['tools'] = None; sys.modules['agent'] = None; "
-            f"m = joblib.load({str(path)!r}); X = pd.read_pickle({str(tmp_path / 'rows.pkl')!r}); "
-            "print(m.predict_proba(X).sum())")
-    out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert abs(float(out.stdout) - len(frame)) < 1e-6
+    assert abs(float(without_mlpilot(model, frame, "m.predict_proba(X).sum()", tmp_path)) - len(frame)) < 1e-6
 
 
 def test_an_ensemble_of_bagged_configurations_predicts_every_class(segment: tuple) -> None:

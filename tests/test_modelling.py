@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-import joblib
 import numpy as np
 import optuna
 import pandas as pd
 import pytest
 
+from tests.cli_helpers import without_mlpilot
 from tools.candidates import CANDIDATES, get_candidate
 from tools.crossval import TrainingData, cross_validate, make_folds
 from tools.ensemble import select_ensemble
@@ -159,17 +157,9 @@ def test_ensemble_and_final_model_round_trip(titanic: tuple, data: TrainingData,
     assert ev.metrics["roc_auc"] > ev.baseline["roc_auc"] == 0.5
     assert ev.importances[0]["feature"] == "sex"
     assert sum(map(sum, ev.confusion["matrix"])) == len(hold)
-    path = tmp_path / "model.joblib"
-    joblib.dump(model, path)
-    hold.to_pickle(tmp_path / "rows.pkl")
     # The saved pipeline must load and predict with joblib, scikit-learn and LightGBM alone.
-    code = ("import sys, joblib, pandas as pd; sys.modules['tools'] = None; sys.modules['agent'] = None; "
-            f"m = joblib.load({str(path)!r}); X = pd.read_pickle({str(tmp_path / 'rows.pkl')!r}); "
-            "print(m.predict_proba(X)[:, 1].round(6).tolist())")
-    out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, cwd=tmp_path,
-                         timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert np.allclose(eval(out.stdout), table.proba_1.round(6).to_numpy())
+    printed = without_mlpilot(model, hold, "m.predict_proba(X)[:, 1].round(6).tolist()", tmp_path)
+    assert np.allclose(eval(printed), table.proba_1.round(6).to_numpy())
 
 
 @pytest.fixture(scope="module")
@@ -217,16 +207,7 @@ def test_a_lone_xgboost_pipeline_uses_the_cv_rounds_and_loads_without_mlpilot(se
     hold = frame.iloc[400:]
     table = predict_table(model, hold, spec)
     assert set(table.prediction) <= set(spec.classes) and (table.prediction == labels.iloc[400:]).mean() > 0.8
-    path = tmp_path / "model.joblib"
-    joblib.dump(model, path)
-    hold.to_pickle(tmp_path / "rows.pkl")
-    code = ("import sys, joblib, pandas as pd; sys.modules['tools'] = None; sys.modules['agent'] = None; "
-            f"m = joblib.load({str(path)!r}); X = pd.read_pickle({str(tmp_path / 'rows.pkl')!r}); "
-            "print(list(m.predict(X)))")
-    out = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, cwd=tmp_path,
-                         timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert eval(out.stdout) == list(table.prediction)
+    assert eval(without_mlpilot(model, hold, "list(m.predict(X))", tmp_path)) == list(table.prediction)
 
 
 def test_a_deadline_stops_xgboost_between_rounds(datasets_dir: Path) -> None:

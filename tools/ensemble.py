@@ -106,12 +106,12 @@ def select_ensemble(results: dict[str, CVResult], y: np.ndarray, metric: Metric,
     usable = {n: r for n, r in results.items() if r.oof is not None and np.isfinite(r.mean)}
     if len(usable) < 2:
         return None
-    singles = {n: safe_score(metric, y, r.oof) for n, r in usable.items()}
+    score, part = _scorer(metric, y, usable)
+    singles = {n: score(part[n]) for n in usable}
     ranked = [n for n in sorted(singles, key=lambda n: (-metric.oriented(singles[n]), n)) if np.isfinite(singles[n])]
     if len(ranked) < 2:
         return None
     best_single = ranked[0]
-    score, part = _scorer(metric, y, usable)
     weights = {best_single: 1}
     total = part[best_single].copy()
     best_weights, best_score, best_round = dict(weights), singles[best_single], 0

@@ -105,15 +105,20 @@ class FittedModel:
 
 
 def fit_member(member: Member, plan: ColumnPlan, task: str, X: pd.DataFrame, y: np.ndarray, *, seed: int,
-               n_jobs: int, deadline: float | None = None) -> tuple[Pipeline, FitInfo]:
-    """Cleaning + model for one member, fitted with boosting rounds fixed from cross-validation and never
-    past ``deadline``. The steps are fitted one by one so the model's own deadline-aware fit is used."""
+               n_jobs: int, deadline: float | None = None,
+               validation: tuple[pd.DataFrame, np.ndarray] | None = None) -> tuple[Pipeline, FitInfo]:
+    """Cleaning + model for one member, never fitted past ``deadline``: with boosting rounds fixed from
+    cross-validation, or, given ``validation`` rows, with the member's own parameters, early-stopped on
+    them as in cross-validation. The steps are fitted one by one so the model's own deadline-aware fit
+    is used."""
     cand = get_candidate(member.candidate)
-    params = cand.final_params(member.params, member.iterations)
+    params = member.params if validation is not None else cand.final_params(member.params, member.iterations)
     prep = build_preprocessor(plan, encoding=cand.encoding, task=task, seed=seed)
     Xt = prep.fit_transform(X[plan.features], y)
     model = cand.make(task, params, seed=seed, n_jobs=n_jobs)
-    info = cand.fit(model, Xt, y, deadline=deadline)
+    X_val, y_val = validation if validation is not None and cand.iterative else (None, None)
+    info = cand.fit(model, Xt, y, X_val=None if X_val is None else prep.transform(X_val[plan.features]),
+                    y_val=y_val, deadline=deadline)
     return Pipeline([("prep", prep), ("model", model)]), info
 
 
@@ -177,18 +182,15 @@ def fit_bagged(member: Member, plan: ColumnPlan, task: str, X: pd.DataFrame, y: 
     """One member fitted on each fold's training rows, early-stopped on its validation rows (boosting),
     averaged by a soft vote: the models whose predictions cross-validation scored. Folds are fitted side
     by side with ``n_jobs`` of 2 or more, one thread each. Returns the vote and whether a fit was cut."""
-    cand = get_candidate(member.candidate)
+    workers = max(1, min(n_jobs, len(folds)))
 
     def one(fold: tuple[np.ndarray, np.ndarray]) -> tuple[Pipeline, bool]:
         train, val = fold
-        prep = build_preprocessor(plan, encoding=cand.encoding, task=task, seed=seed)
-        Xt = prep.fit_transform(X.iloc[train][plan.features], y[train])
-        model = cand.make(task, member.params, seed=seed, n_jobs=1 if n_jobs > 1 else n_jobs)
-        info = cand.fit(model, Xt, y[train], X_val=prep.transform(X.iloc[val][plan.features]) if cand.iterative
-                        else None, y_val=y[val] if cand.iterative else None, deadline=deadline)
-        return Pipeline([("prep", prep), ("model", model)]), info.cut_by_deadline
+        pipe, info = fit_member(member, plan, task, X.iloc[train], y[train], seed=seed,
+                                n_jobs=1 if workers > 1 else n_jobs, deadline=deadline,
+                                validation=(X.iloc[val], y[val]))
+        return pipe, info.cut_by_deadline
 
-    workers = max(1, min(n_jobs, len(folds)))
     if workers > 1:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             done = list(pool.map(one, folds))
