@@ -81,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--output", "-o", required=True, help="file to write (CSV, or .parquet)")
     predict.add_argument("--with-input", action="store_true", help="also copy the input columns to the output")
     _reading_options(predict)
+    _trust_option(predict)
     _common(predict)
 
     monitor = sub.add_parser("monitor", help="check a new batch for drift, data quality and performance",
@@ -93,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     monitor.add_argument("--fail-on", dest="fail_on", choices=["warn", "drift", "retrain"],
                          help="exit with code 4 when the verdict reaches this level (drift: any drift at all)")
     _reading_options(monitor)
+    _trust_option(monitor)
     _common(monitor)
 
     retrain = sub.add_parser("retrain", help="retrain a run on its data plus new rows and compare the models",
@@ -105,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     retrain.add_argument("--window", type=int, help="train on the most recent N rows only (old rows first, new last)")
     retrain.add_argument("--old-data", dest="old_data", help="where the parent's training data is now, if it moved")
     retrain.add_argument("--max-trials", type=int, dest="max_trials", help="cap on tuning trials")
+    _trust_option(retrain)
     _common(retrain)
 
     resume = sub.add_parser("resume", help="continue an interrupted run from its checkpoints",
@@ -113,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "tuning (or its last finished step) with a fresh budget.")
     resume.add_argument("run", help="run folder or run id")
     resume.add_argument("--budget", "-b", type=float, help="seconds for the rest of the run (default: its budget)")
+    _trust_option(resume)
     _common(resume)
 
     rerun = sub.add_parser("rerun", help="run again with a run's data, goal and settings",
@@ -152,6 +156,22 @@ def _llm_options(p: argparse.ArgumentParser) -> None:
                    "waiting on the LLM (default 0.2); past it the rules decide")
     p.add_argument("--llm-max-tokens", dest="llm_max_tokens", type=int, help="cap on the tokens of each LLM "
                    "reply (default 1024)")
+
+
+def _trust_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--trust", action="store_true", help="load the run folder's pickles even though they are not "
+                   "signed by you (a folder from someone else): only for folders from people you trust, since "
+                   "loading a pickle runs whatever code it contains")
+
+
+def _vouch(args: argparse.Namespace, run_dir: Path, term: object) -> bool:
+    """Whether the user vouched for ``run_dir`` (``--trust``), warned about before anything is loaded."""
+    if getattr(args, "trust", False):
+        term.warning(f"--trust: pickles in '{run_dir}' that you did not sign (model.joblib, results.joblib) will be "
+                     "loaded, and loading a pickle runs whatever code it contains; each one loaded is logged in "
+                     "your mlpilot data folder (trusted_folders.jsonl)")
+        return True
+    return False
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -231,8 +251,8 @@ def _monitor(args: argparse.Namespace, settings: object, term: object) -> int:
     from agent.use.monitor import EXIT_ALARM, monitor_run
 
     run_dir = resolve_run(args.run, settings.runs_dir)
-    outcome = monitor_run(run_dir, Path(args.data), delimiter=args.delimiter, encoding=args.encoding,
-                          seed=settings.seed)
+    outcome = monitor_run(run_dir, Path(args.data), home=settings.home, trust=_vouch(args, run_dir, term),
+                          delimiter=args.delimiter, encoding=args.encoding, seed=settings.seed)
     if term.json_mode:
         term.json(outcome.summary)
     else:
@@ -246,7 +266,8 @@ def _retrain(args: argparse.Namespace, settings: object, term: object, argv: lis
 
     parent = resolve_run(args.run, settings.runs_dir)
     outcome = retrain(parent, Path(args.data), settings=settings, window=args.window,
-                      old_data=Path(args.old_data) if args.old_data else None, argv=argv, listen=term.on_event)
+                      old_data=Path(args.old_data) if args.old_data else None, argv=argv, listen=term.on_event,
+                      trust=_vouch(args, parent, term))
     run = outcome.run
     if run.run_dir is None:
         term.error(run.error or "the retraining run failed")
@@ -267,7 +288,7 @@ def _resume(args: argparse.Namespace, settings: object, term: object) -> int:
 
     run_dir = resolve_run(args.run, settings.runs_dir)
     outcome = resume_job(run_dir, budget=args.budget, started=STARTED, runs_dir=settings.runs_dir,
-                         listen=term.on_event)
+                         listen=term.on_event, trust=_vouch(args, run_dir, term))
     if outcome.error:
         term.error(outcome.error)
     if outcome.run_dir is not None:
@@ -276,10 +297,10 @@ def _resume(args: argparse.Namespace, settings: object, term: object) -> int:
 
 
 def _rerun(args: argparse.Namespace, settings: object, term: object, argv: list[str]) -> int:
-    from agent.record.runfolder import read_json, resolve_run
+    from agent.record.runfolder import read_manifest, resolve_run
 
     run_dir = resolve_run(args.run, settings.runs_dir)
-    old = read_json(run_dir / "manifest.json")
+    old = read_manifest(run_dir)
     new_settings = rerun_settings(run_dir, old, settings, budget=args.budget, replay=args.replay_answers)
     term.info(f"rerun of {old['run_id']}" + (" replaying its LLM answers offline" if args.replay_answers else ""))
     return _run(new_settings, term, argv)
@@ -319,8 +340,9 @@ def _predict(args: argparse.Namespace, settings: object, term: object) -> int:
     from agent.use.predict import predict_run
 
     run_dir = resolve_run(args.run, settings.runs_dir)
-    out = predict_run(run_dir, Path(args.data), Path(args.output), delimiter=args.delimiter,
-                      encoding=args.encoding, with_input=args.with_input)
+    out = predict_run(run_dir, Path(args.data), Path(args.output), home=settings.home,
+                      trust=_vouch(args, run_dir, term), delimiter=args.delimiter, encoding=args.encoding,
+                      with_input=args.with_input)
     for note in out.notes:
         term.info(f"note: {note}")
     if term.json_mode:
@@ -348,15 +370,22 @@ def _report(args: argparse.Namespace, settings: object, term: object) -> int:
 
 
 def _runs(settings: object, term: object) -> int:
-    from agent.record.runfolder import MANIFEST, read_json
+    from agent.record.runfolder import MANIFEST, read_json, read_manifest
+    from agent.record.runlock import effective_status
+    from tools.errors import ConfigError
 
     root = Path(settings.runs_dir)
     rows = []
     for path in sorted(root.glob("*/" + MANIFEST), reverse=True) if root.exists() else []:
-        m = read_json(path)
-        metrics = read_json(path.parent / "metrics.json") if (path.parent / "metrics.json").exists() else {}
+        try:
+            m = read_manifest(path.parent)
+            metrics = read_json(path.parent / "metrics.json") if (path.parent / "metrics.json").exists() else {}
+        except (ConfigError, ValueError) as exc:
+            term.info(f"skipped {path.parent.name}: {str(exc).splitlines()[0]}")
+            continue
         primary = metrics.get("primary")
-        rows.append({"run_id": m["run_id"], "status": m.get("status"), "model_saved": m.get("model_saved"),
+        status = effective_status(path.parent, m.get("status"))
+        rows.append({"run_id": m["run_id"], "status": status, "model_saved": m.get("model_saved"),
                      "goal": m.get("goal", ""),
                      "data": Path(m.get("settings", {}).get("data") or "").name, "metric": primary,
                      "value": metrics.get("metrics", {}).get(primary), "run_dir": str(path.parent)})

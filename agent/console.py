@@ -16,6 +16,7 @@ from rich.text import Text
 from agent.record.status import describe_status
 from tools.fmt import number
 from tools.metrics import metric_label
+from tools.redact import redact_urls
 
 
 class Terminal:
@@ -128,7 +129,12 @@ class Terminal:
 
     def error(self, message: str) -> None:
         self._stop_live()
-        self.err.print(f"[bold red]error:[/bold red] {message}", soft_wrap=True)
+        self.err.print(f"[bold red]error:[/bold red] {redact_urls(message)}", soft_wrap=True)
+
+    def warning(self, message: str) -> None:
+        """On stderr even when quiet or printing JSON: something the person must know."""
+        self._stop_live()
+        self.err.print(f"[bold yellow]warning:[/bold yellow] {message}", soft_wrap=True)
 
     def info(self, message: str) -> None:
         if not self.quiet and not self.json_mode:

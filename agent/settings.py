@@ -12,6 +12,7 @@ Both check values the same way (`_checked`). Nothing below this module reads the
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field, fields, replace
@@ -20,10 +21,12 @@ from typing import Any, Callable, Mapping
 
 from agent.timing.timeplan import DEFAULT_LLM_SHARE
 from tools.errors import ConfigError
+from tools.redact import redact_urls
 from tools.tasks import TASKS
 
 DEFAULT_BUDGET = 120.0
 DEFAULT_SEED = 42
+MAX_BUDGET = 7 * 24 * 3600.0
 MIN_BUDGET = 5.0
 
 DEFAULT_LLM_MODEL = "gpt-4o-mini"
@@ -99,11 +102,14 @@ class Settings:
 
     def public(self) -> dict[str, Any]:
         """Settings as logged in the manifest: JSON-able (paths as strings, tuples as lists), without the API
-        key, and complete, so that `from_manifest` rebuilds every field from it."""
+        key or a password in the base URL, and complete, so that `from_manifest` rebuilds every field from it
+        (the key and the base URL come from the environment there)."""
         out: dict[str, Any] = {}
         for f in fields(self):
             if f.name == "api_key":
                 out["api_key_set"] = self.api_key is not None
+            elif f.name == "llm_base_url" and self.llm_base_url:
+                out[f.name] = redact_urls(self.llm_base_url)
             else:
                 out[f.name] = _to_json(getattr(self, f.name))
         return out
@@ -184,8 +190,10 @@ class Settings:
         """A recorded run's settings (its manifest's ``settings``, as `public` wrote them), every one restored,
         then ``overrides`` (field name -> value: a new data path, budget, runs folder, parent ...).
 
-        The API key comes from the environment (a manifest never holds it). A field an older manifest lacks
-        is what a new run would get now (`from_flags` with no flags: the environment, then the default).
+        The API key, the LLM's base URL and the user's data folder come from the environment (a run folder may
+        be someone else's: it must not pick where the key goes or which signing key vouches for it). A field
+        an older manifest lacks is what a new run would get now (`from_flags` with no flags: the environment,
+        then the default).
         Keys that are not fields (``api_key_set``, or a newer version's) are ignored.
 
         Raises:
@@ -193,12 +201,16 @@ class Settings:
             TypeError: an override that names no field (a caller's bug).
         """
         env = os.environ if env is None else env
-        names = [f.name for f in fields(cls) if f.name != "api_key"]
+        # A run folder may be someone else's: it never chooses where this user's signing key lives (home) nor
+        # which endpoint receives this user's API key (the base URL); both come from this environment.
+        local = {"home": _home(env), "api_key": env.get("OPENAI_API_KEY") or None,
+                 "llm_base_url": env.get("MLPILOT_LLM_BASE_URL") or env.get("OPENAI_BASE_URL") or None}
+        names = [f.name for f in fields(cls) if f.name not in local]
         recorded = {n: _from_json(n, manifest_settings[n]) for n in names if n in manifest_settings}
         # Only when something is missing: a bad MLPILOT_* variable should not stop a complete manifest.
         base = cls.from_flags({}, env) if len(recorded) < len(names) else cls()
         changed = {n: _from_json(n, v) for n, v in (overrides or {}).items()}
-        return _checked(replace(base, **{**recorded, "api_key": env.get("OPENAI_API_KEY") or None, **changed}))
+        return _checked(replace(base, **{**recorded, **local, **changed}))
 
 
 def usable_cores() -> int:
@@ -215,9 +227,19 @@ def _checked(s: Settings) -> Settings:
     Raises:
         ConfigError: the first value out of range, naming its option, the rule, the value and why.
     """
+    if s.budget is not None and not math.isfinite(s.budget):
+        raise ConfigError(f"--budget must be a number of seconds; got {s.budget:g}. Give e.g. --budget 120.")
     if s.budget is not None and s.budget < MIN_BUDGET:
         raise ConfigError(f"--budget must be at least {MIN_BUDGET:g} seconds; got {s.budget:g}. "
                           "A run needs a few seconds to read, check and fit anything.")
+    if s.budget is not None and s.budget > MAX_BUDGET:
+        raise ConfigError(f"--budget must be at most {MAX_BUDGET:,.0f} seconds (7 days); got {s.budget:g}. "
+                          "For longer work, run several runs (`mlpilot resume` continues one).")
+    if s.target is not None and not s.target.strip():
+        raise ConfigError("--target is empty. Name the column to predict, or leave --target out to read it from "
+                          "the goal.")
+    if s.llm_timeout is not None and not (math.isfinite(s.llm_timeout) and s.llm_timeout > 0):
+        raise ConfigError(f"--llm-timeout must be a positive number of seconds; got {s.llm_timeout:g}.")
     if s.n_jobs < 1:
         raise ConfigError(f"--n-jobs must be 1 or more; got {s.n_jobs}.")
     if s.max_trials is not None and s.max_trials < 0:

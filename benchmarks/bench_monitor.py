@@ -30,7 +30,7 @@ Protocol, per dataset (names are file stems from ../shared/datasets/INDEX.json, 
   5. broken_relation: with target, the most important feature's values shuffled across the batch's
      rows. Its distribution is unchanged but its link to the target is gone, so only the performance
      check can see it. Counted: warn or retrain.
-  Each batch is written to CSV and checked with `agent.use.monitor.monitor_run(run, csv, seed=S)` in this
+  Each batch is written to CSV and checked with `agent.use.monitor.monitor_run(run, csv, home=H, seed=S)` in this
   process; its monitoring record folder is deleted right away and the run lives in the temporary folder.
 - Rates are shares of batches. Batches of one dataset overlap (they are drawn from the same future rows),
   so they are not independent: the Wilson 95% intervals in the summary are optimistic.
@@ -47,6 +47,7 @@ benchmarks/results/bench-monitor-<timestamp>.json (git-ignored), rewritten after
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import math
@@ -389,7 +390,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from agent.use.monitor import monitor_run  # after sys.path holds the project root
+    from agent.settings import Settings  # after sys.path holds the project root
+    from agent.use.monitor import monitor_run
+
+    # The runs are made by this user (through the CLI), so they carry this user's signature.
+    monitor_run = functools.partial(monitor_run, home=Settings.from_flags({}).home)
 
     index = load_index(args.data_dir)
     names = [n.strip() for n in args.datasets.split(",") if n.strip()]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -12,6 +13,16 @@ LOCAL_HOSTS = ("127.0.0.1", "::1", "localhost")
 # A proxy on a closed local port: HTTP clients in subprocesses (the CLI under test) that try any host but
 # the local test server fail at once instead of reaching the internet.
 DEAD_PROXY = "http://127.0.0.1:9"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_signing_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One signing key for the whole suite, as one user has (and never the developer's own): a run made by
+    a module fixture, before a test's own data folder is set, is still this user's when a test uses it."""
+    key = tmp_path_factory.mktemp("user") / "signing.key"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLPILOT_SIGNING_KEY", str(key))
+        yield key
 
 
 @pytest.fixture(autouse=True)
@@ -54,3 +65,16 @@ def datasets_dir() -> Path:
 def data_dir() -> Path:
     """Small fixture files kept with the tests (tests/data)."""
     return Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory: pytest.TempPathFactory, one_signing_key: Path) -> Path:
+    """One finished titanic run made by the suite's user (signed with its key), for tests that only use a
+    run (predict, trust, bad inputs). Tests that change it work on a copy."""
+    from tests.cli_helpers import DATASETS, ONE_CORE, run_json
+
+    proc, summary = run_json(str(DATASETS / "titanic.csv"), "--goal", "predict who survived", "--budget", "8",
+                             runs_dir=tmp_path_factory.mktemp("finished") / "runs", env=ONE_CORE)
+    assert proc.returncode == 0, proc.stderr
+    return Path(summary["run_dir"])
+

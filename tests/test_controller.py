@@ -135,6 +135,7 @@ def test_a_later_session_reopens_the_waiting_plan_with_its_edits(tmp_path: Path,
     first.controller.edit({"kind": "drop", "column": "ticket", "text": "drop ticket"})
     run_dir = first.controller.run_dir()
     assert json.loads((run_dir / "manifest.json").read_text())["status"] == "awaiting_approval"
+    first.controller.leave()  # the first session ends (/quit) with the plan still waiting
 
     later = Chat(tmp_path / "home", tmp_path / "runs", session_id=first.session.id)
     c = later.controller

@@ -40,6 +40,39 @@ def test_a_torn_last_line_is_skipped(tmp_path: Path) -> None:
     assert [e["seq"] for e in read_events(path)] == [1]
 
 
+def test_a_reopened_log_cuts_a_torn_line_so_the_next_event_is_whole(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    EventLog(path).emit("note", message="first")
+    with path.open("a") as handle:
+        handle.write('{"v": 1, "seq": 2, "kind": "no')  # a process killed mid-write
+    EventLog(path).emit("note", message="after the crash")
+    lines = path.read_text().splitlines()
+    assert [json.loads(line)["message"] for line in lines] == ["first", "after the crash"]
+    assert [json.loads(line)["seq"] for line in lines] == [1, 2]
+
+
+def test_a_full_disk_leaves_no_partial_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "events.jsonl"
+    code = ("import resource; from pathlib import Path; from agent.record.events import EventLog; "
+            "from tools.errors import StorageFull\n"
+            f"log = EventLog(Path({str(path)!r}))\nlog.emit('note', message='fits')\n"
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (Path(log.path).stat().st_size + 100,) * 2)\n"
+            "try:\n    log.emit('note', message='x' * 5000)\nexcept StorageFull as exc:\n    print(exc)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert "No room to write" in out.stdout, out.stderr
+    assert [json.loads(line)["message"] for line in path.read_text().splitlines()] == ["fits"]
+
+
+def test_a_password_in_a_url_never_reaches_the_log(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    EventLog(path).emit("note", message="endpoint http://me:s3cret@127.0.0.1:8000/v1 did not answer")
+    assert "s3cret" not in path.read_text() and "http://me:[redacted]@127.0.0.1:8000/v1" in path.read_text()
+
+
 def test_python_api_runs_a_job_and_counts_dropped_target_rows(tmp_path: Path, datasets_dir: Path) -> None:
     import pandas as pd
 

@@ -347,7 +347,8 @@ def test_duplicate_names_are_renamed(intake_dir: Path) -> None:
     t = read_table(intake_dir / "duplicate_names.csv")
     assert list(t.frame.columns) == ["id", "age", "age_2", "Age"]
     assert t.frame["age_2"].tolist() == [21, 31]
-    assert "column 3 repeats the name 'age'; renamed it 'age_2'" in t.notes
+    assert "column 3 repeats the name 'age'; renamed it 'age_2' (the first 'age' keeps its name)" in t.notes
+    assert t.warnings == ("column 3 repeats the name 'age'; renamed it 'age_2' (the first 'age' keeps its name)",)
 
 
 def test_ragged_rows_name_the_line(intake_dir: Path) -> None:

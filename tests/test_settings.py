@@ -100,21 +100,36 @@ def test_from_manifest_restores_every_field(tmp_path: Path) -> None:
     defaults = Settings()
     assert all(getattr(original, f.name) != getattr(defaults, f.name) for f in fields(Settings)), \
         "every field must differ from its default, or the round trip proves nothing for it"
-    restored = Settings.from_manifest(written(original), overrides={}, env={"OPENAI_API_KEY": "sk-other"})
+    local = ("api_key", "home", "llm_base_url")
+    env = {"OPENAI_API_KEY": "sk-other", "MLPILOT_HOME": str(tmp_path / "my_home"),
+           "OPENAI_BASE_URL": "http://127.0.0.1:9999/v1"}
+    restored = Settings.from_manifest(written(original), overrides={}, env=env)
     for f in fields(Settings):
-        if f.name != "api_key":
+        if f.name not in local:
             assert getattr(restored, f.name) == getattr(original, f.name), f.name
             assert type(getattr(restored, f.name)) is type(getattr(original, f.name)), f.name
     assert restored.api_key == "sk-other", "the key comes from the environment, never the manifest"
+    assert restored.home == tmp_path / "my_home" and restored.llm_base_url == "http://127.0.0.1:9999/v1"
 
 
-def test_from_manifest_takes_only_the_key_from_the_environment(tmp_path: Path) -> None:
+def test_a_run_folder_never_chooses_where_the_key_goes_or_whose_signing_key_counts(tmp_path: Path) -> None:
+    """A manifest may be someone else's: the API key, the endpoint that receives it and the data folder
+    (with the signing key) come from this environment; the rest of the recorded settings are kept."""
     env = {"MLPILOT_SEED": "99", "MLPILOT_LLM_BUDGET": "$9", "MLPILOT_LLM_SHARE": "0.1", "MLPILOT_N_JOBS": "7",
-           "OPENAI_BASE_URL": "http://elsewhere/v1", "MLPILOT_RUNS_DIR": "/elsewhere"}
+           "OPENAI_BASE_URL": "http://elsewhere/v1", "MLPILOT_RUNS_DIR": "/elsewhere", "MLPILOT_HOME": "/mine"}
     restored = Settings.from_manifest(written(everything_changed(tmp_path)), env=env)
     assert (restored.seed, restored.llm_budget_usd, restored.llm_share, restored.n_jobs) == (3, 0.5, 0.35, 2)
-    assert restored.llm_base_url == "http://127.0.0.1:8000/v1" and restored.runs_dir == tmp_path / "runs"
+    assert restored.runs_dir == tmp_path / "runs"
+    assert restored.llm_base_url == "http://elsewhere/v1" and restored.home == Path("/mine")
     assert restored.api_key is None
+    unset = Settings.from_manifest(written(everything_changed(tmp_path)), env={})
+    assert unset.llm_base_url is None, "no endpoint in this environment: none is taken from the folder"
+
+
+def test_a_password_in_the_base_url_is_not_recorded(tmp_path: Path) -> None:
+    s = everything_changed(tmp_path).with_(llm_base_url="http://me:s3cret-pass@127.0.0.1:8000/v1")
+    assert s.public()["llm_base_url"] == "http://me:[redacted]@127.0.0.1:8000/v1"
+    assert "s3cret-pass" not in json.dumps(s.public())
 
 
 def test_overrides_win_and_are_typed_and_checked(tmp_path: Path) -> None:

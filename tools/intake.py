@@ -72,6 +72,10 @@ __all__ = ["ColumnSpec", "Table", "read_table", "read_head_table", "file_sha256"
 _COMMA_NUMBER = re.compile(r"^[-+]?[\d.]*\d,\d+$")
 _RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 _BAD_LINE = re.compile(r"Skipping line (\d+): expected (\d+) fields, saw (\d+)")
+# Files up to this size are scanned for rows shorter than the header (about a second at this size).
+SHORT_ROW_SCAN_BYTES = 20_000_000
+# The largest 32-bit float: LightGBM and XGBoost bin features as 32-bit floats.
+FLOAT32_MAX = 3.4028234663852886e38
 # A quick look reads at least this many rows (fewer say little) and at most that many (more cost time).
 HEAD_ROWS = (1_000, 50_000)
 
@@ -109,6 +113,10 @@ class Table:
     decimal: str | None  # "." or ","
     columns: tuple[ColumnSpec, ...]
     notes: tuple[str, ...]
+    # The notes a person must see (also in ``notes``): values lost or columns renamed, not routine detection.
+    warnings: tuple[str, ...] = ()
+    # Numeric columns with infinite or overflowing values (read as missing): column -> how many.
+    nonfinite: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def schema(self) -> list[dict[str, Any]]:
         """JSON-able column specs, in column order: what `tools.conform.conform` takes to coerce a later batch."""
@@ -134,6 +142,7 @@ def read_head_table(path: str | os.PathLike[str], *, cells: int, delimiter: str 
     else:
         frame, fields = _read_text_frame(p, head, delimiter=delimiter, encoding=encoding, cells=cells)
         table = Table(frame, str(p), "csv", "", *fields)
+    table = finite(table)
     return dataclasses.replace(table, notes=(*table.notes, f"only the first {len(table.frame):,} rows were read"))
 
 
@@ -159,8 +168,37 @@ def read_table(path: str | os.PathLike[str], *, delimiter: str | None = None, en
     p = check_path(path)
     head = read_head(p)
     if file_kind(p, head, encoding=encoding) == "parquet":
-        return _read_parquet(p)
-    return _read_text(p, head, delimiter=delimiter, encoding=encoding)
+        return finite(_read_parquet(p))
+    return finite(_read_text(p, head, delimiter=delimiter, encoding=encoding))
+
+
+def finite(table: Table) -> Table:
+    """``table`` with infinite values, and values too large for the models' 32-bit floats, read as missing,
+    each column with a note (they would otherwise stop a fit with an error, or silently saturate)."""
+    counts = overflowing(table.frame)
+    if not counts:
+        return table
+    frame = table.frame.copy(deep=False)
+    notes = []
+    for name, n in counts.items():
+        values = frame[name]
+        frame[name] = values.where(values.abs() <= FLOAT32_MAX)
+        notes.append(f"column '{name}': {n:,} infinite or overflowing value(s) (beyond +-3.4e38, e.g. inf or "
+                     "1e308) read as missing")
+    return dataclasses.replace(table, frame=frame, notes=(*table.notes, *notes), warnings=(*table.warnings, *notes),
+                               nonfinite=counts)
+
+
+def overflowing(frame: pd.DataFrame) -> dict[str, int]:
+    """Float columns with values that are infinite or beyond what a 32-bit float holds: column -> count."""
+    counts = {}
+    for name in frame.columns:
+        values = frame[name]
+        if pd.api.types.is_float_dtype(values.dtype):
+            n = int((values.abs() > FLOAT32_MAX).sum())
+            if n:
+                counts[str(name)] = n
+    return counts
 
 
 # ---- delimited text ---------------------------------------------------------------------------------
@@ -185,6 +223,8 @@ def _read_text_frame(p: Path, head: bytes, *, delimiter: str | None, encoding: s
         notes.append({
             "utf-8-sig": "encoding: UTF-8 with a byte-order mark (removed)",
             "utf-16": "encoding: UTF-16 (from its byte-order mark)",
+            "utf-16-le": "encoding: UTF-16 little-endian without a byte-order mark (detected)",
+            "utf-16-be": "encoding: UTF-16 big-endian without a byte-order mark (detected)",
         }.get(enc, f"encoding: not valid UTF-8, read as {enc}"))
     skip = 0
     hint = excel_sep_hint(text)
@@ -199,9 +239,10 @@ def _read_text_frame(p: Path, head: bytes, *, delimiter: str | None, encoding: s
             f"With the delimiter {describe_delimiter(delimiter)}, '{p.name}' has a single column. "
             f"Check the delimiter (the file's first line is {text.lstrip().split(chr(10), 1)[0][:80]!r})."
         )
+    _refuse_mixed_delimiters(p, sample, delimiter)
     # "a,b,c," on every line (some exporters do it) gives an unnamed, empty last column: dropped below.
     trailing = not sample[0][-1].strip() and len(sample[0]) > 2
-    names, name_notes = _clean_names(sample[0][:-1] if trailing else sample[0])
+    names, name_notes, warned = _clean_names(sample[0][:-1] if trailing else sample[0])
     notes.extend(name_notes)
     if trailing:
         names.append(f"Unnamed: {len(names)}")
@@ -219,8 +260,31 @@ def _read_text_frame(p: Path, head: bytes, *, delimiter: str | None, encoding: s
             notes.append("the header ends with a delimiter and the last column is empty; dropped it")
         else:
             notes.append(f"the last column has no name in the header; called it {names[-1]!r}")
+    short = _short_rows(p, enc, delimiter, skip, len(names) - (1 if trailing else 0)) if cells is None else None
+    if short:
+        warned.append(f"{short[0]:,} row(s) have fewer fields than the header (e.g. line {short[1]}); their missing "
+                      "last values were read as missing")
+        notes.append(warned[-1])
     frame, specs, col_notes = _type_columns(frame, sample, decimal)
-    return frame, (enc, delimiter, decimal, specs, (*notes, *col_notes))
+    return frame, (enc, delimiter, decimal, specs, (*notes, *col_notes), tuple(warned))
+
+
+def _refuse_mixed_delimiters(p: Path, sample: list[list[str]], delimiter: str) -> None:
+    """Rows that do not split under the file's delimiter but do under another: a file pasted together from two
+    exports. Read as it is, each such row would be one text cell and the rest missing."""
+    width = len(sample[0])
+    lines = []
+    for number, row in enumerate(sample[1:], start=2):
+        if len(row) == 1:
+            other = next((d for d in DELIMITERS if d != delimiter and len(split_rows(row[0], d, truncated=False)[0])
+                          == width), None)
+            if other is not None:
+                lines.append((number, other))
+    if lines:
+        numbers = ", ".join(str(n) for n, _ in lines[:5]) + (", ..." if len(lines) > 5 else "")
+        raise DataError(f"'{p.name}' mixes delimiters: its header uses {describe_delimiter(delimiter)}, but "
+                        f"{len(lines)} of the first {len(sample) - 1} rows (lines {numbers}) use "
+                        f"{describe_delimiter(lines[0][1])}. Re-export the file with one delimiter.")
 
 
 def _choose_delimiter(p: Path, text: str, given: str | None, *, truncated: bool, notes: list[str]) -> str:
@@ -242,10 +306,12 @@ def _choose_delimiter(p: Path, text: str, given: str | None, *, truncated: bool,
     return found
 
 
-def _clean_names(header: Sequence[Any]) -> tuple[list[str], list[str]]:
-    """Stripped names; empty ones become "Unnamed: <i>" (as pandas calls them), repeats get "_2", "_3"."""
+def _clean_names(header: Sequence[Any]) -> tuple[list[str], list[str], list[str]]:
+    """Stripped names; empty ones become "Unnamed: <i>" (as pandas calls them), repeats get "_2", "_3".
+    Returns the names, the notes, and the notes about repeats (a person must know which one is which)."""
     names: list[str] = []
     notes: list[str] = []
+    repeats: list[str] = []
     for i, raw in enumerate(header):
         name = str(raw).strip().lstrip("\ufeff").strip()
         if not name:
@@ -259,9 +325,11 @@ def _clean_names(header: Sequence[Any]) -> tuple[list[str], list[str]]:
             while f"{name}_{k}" in seen or f"{name}_{k}" in names:
                 k += 1
             names[i] = f"{name}_{k}"
-            notes.append(f"column {i + 1} repeats the name {name!r}; renamed it {names[i]!r}")
+            notes.append(f"column {i + 1} repeats the name {name!r}; renamed it {names[i]!r} (the first "
+                         f"{name!r} keeps its name)")
+            repeats.append(notes[-1])
         seen.add(names[i])
-    return names, notes
+    return names, notes, repeats
 
 
 def _parse_csv(p: Path, enc: str, delimiter: str, decimal: str, names: list[str], skip: int, *,
@@ -296,6 +364,25 @@ def _parse_csv(p: Path, enc: str, delimiter: str, decimal: str, names: list[str]
         f"({_count_bad_lines(p, options)} line(s) like this in all). Usually a value contains the delimiter "
         f"{describe_delimiter(delimiter)} without quotes: quote such values, or pass the right delimiter."
     )
+
+
+def _short_rows(p: Path, enc: str, delimiter: str, skip: int, width: int) -> tuple[int, int] | None:
+    """How many data rows have fewer fields than the header, and the first one's line (pandas pads them
+    silently); None when there are none, or when the file is too big to count them quickly."""
+    import csv
+
+    if p.stat().st_size > SHORT_ROW_SCAN_BYTES:
+        return None
+    short, first = 0, 0
+    with open(p, encoding=enc, newline="") as handle:
+        reader = csv.reader(handle, delimiter=delimiter, quotechar='"', doublequote=True, skipinitialspace=True)
+        for number, row in enumerate(reader, start=1):
+            if number <= skip + 1 or not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            if len(row) < width:
+                short += 1
+                first = first or reader.line_num
+    return (short, first) if short else None
 
 
 def _count_bad_lines(p: Path, options: dict[str, Any]) -> int:
@@ -365,7 +452,7 @@ def _read_parquet(p: Path, *, rows: int | None = None) -> Table:
         raise DataError(f"'{p.name}' could not be read as Parquet ({exc}). Check that the file is complete, or export it as CSV.") from None
     if not isinstance(frame.index, pd.RangeIndex) or frame.index.name is not None:
         frame = frame.reset_index()  # a saved pandas index is data too
-    names, notes = _clean_names(list(frame.columns))
+    names, notes, repeats = _clean_names(list(frame.columns))
     frame.columns = names
     if frame.shape[1] < 2:
         raise DataError(f"'{p.name}' has a single column ({names[0] if names else 'none'}); a table needs at least two columns.")
@@ -380,4 +467,4 @@ def _read_parquet(p: Path, *, rows: int | None = None) -> Table:
         notes.extend(typed.notes)
     typed_frame = pd.DataFrame(out, index=frame.index)
     return Table(typed_frame, str(p), "parquet", file_sha256(p) if rows is None else "", None, None, None,
-                 tuple(specs), tuple(notes))
+                 tuple(specs), tuple(notes), tuple(repeats))

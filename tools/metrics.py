@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from scipy import stats
 from sklearn import metrics as skm
 
 from tools.errors import ToolArgumentError
@@ -89,7 +88,9 @@ def binary_roc_auc(positive: np.ndarray, score: np.ndarray) -> float:
     n_neg = len(positive) - n_pos
     if n_pos == 0 or n_neg == 0:
         raise ValueError("Only one class present in y_true. ROC AUC score is not defined in that case.")
-    ranks = stats.rankdata(score)
+    from scipy.stats import rankdata  # here: importing scipy.stats costs half a second that predict never needs
+
+    ranks = rankdata(score)
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 

@@ -16,8 +16,11 @@ from __future__ import annotations
 import codecs
 import csv
 import difflib
+import errno
 import hashlib
 import io
+import json
+import os
 import re
 from pathlib import Path
 
@@ -67,6 +70,15 @@ _SEP_LINE = re.compile(r"^sep=(.)\s*$")  # Excel's "sep=;" hint on the first lin
 def check_path(path: str | Path) -> Path:
     """Resolve `path` and make sure it is an existing, non-empty regular file."""
     p = Path(path).expanduser()
+    if p.is_symlink() and not p.exists():
+        try:
+            os.stat(p)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise DataError(f"'{path}' is a symbolic link in a loop (it leads back to itself). Point it at the "
+                                "data file, or pass the file's own path.") from None
+        raise DataError(f"'{path}' is a symbolic link to '{os.readlink(p)}', which does not exist. Pass the data "
+                        "file's own path.")
     if not p.exists():
         folder = p.parent if str(p.parent) else Path(".")
         hint = ""
@@ -107,6 +119,9 @@ def file_kind(path: Path, head: bytes, *, encoding: str | None = None) -> str:
             raise DataError(f"'{path.name}' is {what}, not a text table. {todo}")
     if head.startswith(_UTF16_BOMS) or (encoding and "16" in encoding) or (encoding and "32" in encoding):
         return "text"  # UTF-16/32 text is full of NUL bytes by design
+    if utf16_without_bom(head):
+        return "text"
+    _refuse_json(path, head)
     if b"\x00" in head or len(_CONTROL.findall(head)) > max(8, len(head) // 100):
         raise DataError(
             f"'{path.name}' looks like a binary file (it contains NUL or control bytes), not a text table. "
@@ -114,6 +129,39 @@ def file_kind(path: Path, head: bytes, *, encoding: str | None = None) -> str:
             "exported as CSV first."
         )
     return "text"
+
+
+def utf16_without_bom(head: bytes) -> str | None:
+    """"utf-16-le" or "utf-16-be" for UTF-16 text without a byte-order mark (mostly ASCII characters, so
+    every other byte is NUL, on the same side), else None."""
+    sample = head[:4096]
+    if len(sample) < 8:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    for zeros, text, name in ((odd, even, "utf-16-le"), (even, odd, "utf-16-be")):
+        if zeros.count(0) >= 0.9 * len(zeros) and text.count(0) <= 0.05 * len(text):
+            return name
+    return None
+
+
+def _refuse_json(path: Path, head: bytes) -> None:
+    """JSON is not a delimited table, whatever the file is called: say what it is and how to convert it."""
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text[:1] not in (b"{", b"["):
+        return
+    first = text.split(b"\n", 1)[0].strip()
+    try:
+        json.loads(first)
+        lines = True
+    except ValueError:
+        lines = False
+    if text[:1] == b"{" and lines:
+        raise DataError(f"'{path.name}' holds JSON Lines (one JSON object per line), not a delimited table. mlpilot "
+                        "reads CSV or Parquet: convert it first, e.g. pandas.read_json(path, lines=True)"
+                        ".to_csv('table.csv', index=False).")
+    if re.match(rb'\[\s*[{\[]|\{\s*"', text):
+        raise DataError(f"'{path.name}' holds JSON, not a delimited table. mlpilot reads CSV or Parquet: convert "
+                        "it first, e.g. pandas.read_json(path).to_csv('table.csv', index=False).")
 
 
 def detect_encoding(path: Path, head: bytes, *, encoding: str | None) -> str:
@@ -131,6 +179,9 @@ def detect_encoding(path: Path, head: bytes, *, encoding: str | None) -> str:
         return encoding.lower()
     if head.startswith(_UTF16_BOMS):
         return "utf-16"
+    bomless = utf16_without_bom(head)
+    if bomless:
+        return bomless
     decoder = codecs.getincrementaldecoder("utf-8")()
     utf8_ok = True
     c1 = holes = False

@@ -98,14 +98,19 @@ def infer_task(values: pd.Series) -> tuple[str, dict]:
 
 
 def check_target(frame: pd.DataFrame, name: str, task: str, *, goal: str = "",
-                 true_token: str | None = None) -> TargetInfo:
-    """Validate the target for ``task`` and decide classes and the positive class.
+                 true_token: str | None = None, overflowing: int = 0) -> TargetInfo:
+    """Validate the target for ``task`` and decide classes and the positive class (``overflowing``: how many
+    of its values were infinite or too large, as `tools.intake.finite` counted them).
 
     Raises:
         DataError: absent, all missing, constant, too few rows, text target for regression, an
-            identifier-like target, or fewer than two classes with enough rows.
+            identifier-like target, infinite or overflowing values, or fewer than two classes with enough rows.
     """
     require_column([str(c) for c in frame.columns], name)
+    if overflowing:
+        raise DataError(f"The target column '{name}' has {overflowing:,} infinite or overflowing value(s) (beyond "
+                        "+-3.4e38, e.g. inf or 1e308): a model cannot learn to predict them. Fix or remove those "
+                        "rows, or choose another target with --target.")
     values = frame[name]
     missing = int(values.isna().sum())
     s = values.dropna()

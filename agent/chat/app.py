@@ -114,6 +114,7 @@ def run_chat(settings: Settings, *, data: str | None = None, resume: bool = Fals
             term.out.print("Stopping the run in progress before leaving ...")
             commands.controller.stop()
             commands.controller.wait(120)
+    commands.controller.leave()
     store.close()
     term.out.print("Bye.")
     return 0
@@ -137,7 +138,7 @@ def _greet(commands: Commands, resume: bool, data: str | None) -> None:
 
 def _reopen(commands: Commands) -> None:
     """Bring back what the last session had in flight: its data, and a run waiting or interrupted."""
-    from agent.record.runfolder import read_json
+    from agent.record.runfolder import read_manifest
 
     if commands.state.get("data") and Path(commands.state["data"]).exists():
         from tools.intake import read_table
@@ -148,7 +149,7 @@ def _reopen(commands: Commands) -> None:
     run_dir = commands.controller.run_dir()
     if run_dir is None or not (run_dir / "manifest.json").exists():
         return
-    status = read_json(run_dir / "manifest.json").get("status")
+    status = read_manifest(run_dir).get("status")
     if status == "awaiting_approval":
         try:
             commands.reopen_plan(run_dir)

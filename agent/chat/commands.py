@@ -412,7 +412,7 @@ class Commands:
             return
         data = Path(args.path)
         output = Path(args.output) if args.output is not None else data.with_name(f"{data.stem}_predictions.csv")
-        out = predict_run(run_dir, data, output)
+        out = predict_run(run_dir, data, output, home=self.settings.home)
         for note in out.notes:
             self.say(f"note: {note}")
         self.say(f"Wrote {out.rows:,} predictions to {out.output} ({', '.join(out.columns)}).")
@@ -425,7 +425,7 @@ class Commands:
         if not args.path or run_dir is None:
             self.say("Say which file to check, after a run: /monitor march.csv")
             return
-        outcome = monitor_run(run_dir, Path(args.path), seed=self.settings.seed)
+        outcome = monitor_run(run_dir, Path(args.path), home=self.settings.home, seed=self.settings.seed)
         self.term.monitoring(outcome.summary)
 
     def cmd_llm(self, args: Llm = Llm()) -> None:

@@ -192,6 +192,14 @@ class RunController:
         self.pending, self.edits = None, []
         self._back_to_last_run()
 
+    def leave(self) -> None:
+        """The person leaves the chat: a plan waiting for approval stays waiting on disk, for a later session
+        to reopen (`reopen`) with its edits, which stay saved; this session lets go of its checkpoints and its
+        folder's lock."""
+        if self.phase == "awaiting_approval":
+            self.pending.abandon()
+            self.pending = None
+
     # ---- running -------------------------------------------------------------------------------------
 
     def stop(self) -> bool:

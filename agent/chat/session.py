@@ -17,6 +17,9 @@ from typing import Annotated, Any, TypedDict
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 
+from agent.record.checkpoints import checkpoint_serializer
+from tools.redact import redact_urls
+
 MAX_MESSAGES = 200
 
 
@@ -59,7 +62,7 @@ class SessionStore:
         graph.add_node("merge", _merge)
         graph.add_edge(START, "merge")
         graph.add_edge("merge", END)
-        self.graph = graph.compile(checkpointer=SqliteSaver(self._conn))
+        self.graph = graph.compile(checkpointer=SqliteSaver(self._conn, serde=checkpoint_serializer()))
 
     def new_session(self) -> str:
         session = secrets.token_hex(6)
@@ -98,4 +101,4 @@ class Session:
 
     def log(self, role: str, text: str) -> None:
         """Append one message of the conversation ("user" or "assistant"), cut to 2,000 characters."""
-        self.store.save(self.id, {"messages": [{"role": role, "text": text[:2000]}]})
+        self.store.save(self.id, {"messages": [{"role": role, "text": redact_urls(text[:2000])}]})

@@ -12,6 +12,7 @@ from rich.table import Table
 from agent.decide.goal import parse_budget, read_goal
 from agent.decide.planedit import copy_plan, drop_column
 from agent.record.runfolder import read_json
+from agent.record.runlock import effective_status
 from agent.record.status import describe_status, short_status
 from tools.metrics import get_metric, metric_label
 
@@ -114,8 +115,12 @@ def runs_table(root: Path, limit: int = 15) -> Table | None:
     for col in ("run id", "status", "goal"):
         table.add_column(col)
     for path in rows:
-        m = read_json(path)
-        table.add_row(m["run_id"], short_status(m.get("status", ""), m.get("model_saved")), (m.get("goal") or "")[:50])
+        try:
+            m = read_json(path)
+        except ValueError:  # a damaged manifest: not a run to list
+            continue
+        status = effective_status(path.parent, m.get("status", ""))
+        table.add_row(str(m.get("run_id")), short_status(status, m.get("model_saved")), str(m.get("goal") or "")[:50])
     return table
 
 

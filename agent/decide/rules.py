@@ -105,6 +105,10 @@ class RulePolicy:
 
     def choose_task(self, brief: GoalBrief, target: str, inferred: str, evidence: dict) -> Decision:
         if brief.forced_task:
+            kind = brief.column_kinds.get(target)
+            if brief.forced_task == "regression" and kind is not None and kind not in ("numeric",):
+                raise DataError(f"The target column '{target}' holds {kind} values, so it cannot be a regression "
+                                "target. Use --task binary or multiclass, or another target.")
             alt = [] if brief.forced_task == inferred else [{"choice": inferred, "why_not": "--task overrides it"}]
             return Decision("task", brief.forced_task, "--task was given", evidence, alt)
         others = [t for t in TASKS if t != inferred]
@@ -318,6 +322,11 @@ class RulePolicy:
                                       [{"choice": "impute only", "why_not": "would hide that the gap itself predicts"}]))
         kept = len(plan["numeric"]) + len(plan["boolean"]) + len(plan["categorical"]) + \
             len(plan["high_cardinality"]) + len(plan["datetime"])
+        if not kept:
+            why = "; ".join(f"'{name}': {text.split(':')[0]}" for name, text in list(plan["dropped"].items())[:12])
+            raise DataError(f"Nothing is left to learn from: every column besides the target '{brief.target}' was "
+                            f"dropped ({why}). Add columns that describe the rows, or keep one with --keep COLUMN "
+                            "if it is not what it looks like.")
         reason = (f"{kept} columns kept: {len(plan['numeric'])} numeric, {len(plan['boolean'])} boolean, "
                   f"{len(plan['categorical'])} categorical with at most {HIGH_CARDINALITY} levels (one-hot for "
                   f"linear models, native categories for boosting), {len(plan['high_cardinality'])} with many "

@@ -8,12 +8,12 @@ final model is scored first, and saved only if it is to replace the model alread
 
 from __future__ import annotations
 
-import joblib
 import numpy as np
 import pandas as pd
 
 from agent.job.context import RunContext, RunState
-from agent.record.runfolder import MODEL, write_json
+from agent.record.runfolder import MODEL, dump_pickle, write_json
+from agent.record.trust import signature
 from tools.evaluate import (
     Evaluation,
     encode_labels,
@@ -88,12 +88,10 @@ def publish(ctx: RunContext, state: RunState, model: object, spec: ModelSpec, pl
 def _save_model(ctx: RunContext, model: object, spec: ModelSpec, *, fitted_on: str, features: list[str],
                 step: str) -> None:
     path = ctx.run_dir / MODEL
-    tmp = path.with_name(f".{MODEL}.tmp")
-    joblib.dump(model, tmp)
-    tmp.replace(path)
+    dump_pickle(model, path)
     digest = file_sha256(path)
-    ctx.manifest.update(model={"file": MODEL, "sha256": digest, "fitted_on": fitted_on, "spec": spec.to_dict(),
-                               "features": features})
+    ctx.manifest.update(model={"file": MODEL, "sha256": digest, "signature": signature(ctx.settings.home, path, digest),
+                               "fitted_on": fitted_on, "spec": spec.to_dict(), "features": features})
     ctx.events.emit("model_saved", step=step, file=MODEL, sha256=digest, fitted_on=fitted_on,
                     model=spec.label, bytes=path.stat().st_size)
 

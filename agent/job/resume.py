@@ -6,7 +6,8 @@ cross-validation results in ``results.joblib``. Resuming rebuilds the heavy obje
 and continues the graph from the right checkpoint with a fresh budget:
 - a run stopped with Ctrl-C goes back to tuning (the Optuna studies continue from their journal), then
   finishes again, replacing its model only with one at least as well chosen;
-- a run whose process died continues from its last finished step.
+- a run whose process died (``kill -9``, a crash, a full disk: recorded as running, but no process holds
+  its lock) continues from its last finished step.
 The event log is appended to, never rewritten; ``run_resumed`` marks where.
 """
 
@@ -20,38 +21,54 @@ from agent.job import steps_data, steps_model
 from agent.job.context import RunContext
 from agent.job.runner import Run, RunOutcome, activate_policy, open_context
 from agent.record.reader import RunRecord
-from agent.record.runfolder import Manifest, read_json
+from agent.record.runfolder import Manifest, read_manifest
+from agent.record.runlock import RunLock, effective_status
 from agent.settings import DEFAULT_BUDGET, Settings
 from tools.errors import ConfigError
 
-RESUMABLE = ("interrupted", "running", "timed_out", "awaiting_approval")
+RESUMABLE = ("interrupted", "died", "timed_out", "awaiting_approval")
 
 
 def resume_run(run_dir: Path, *, budget: float | None, started: float, runs_dir: Path,
                listen: Callable[[dict], None] | None = None, interactive: bool = False,
-               approve: bool = False) -> Run:
+               approve: bool = False, trust: bool = False) -> Run:
     """The interrupted run in ``run_dir``, rehydrated and ready to `Run.continue_from` its checkpoint.
 
     Returns the `Run`; call ``run.continue_from(run.resume_config)``. Its clock starts at ``started``
     with ``budget`` (else the run's own), except for a plan that waited for approval and is to ask again
     (``approve``, the chat): its clock starts at approval. ``interactive`` says the run lives in the
-    chat, where the time wall stops it instead of ending the process.
+    chat, where the time wall stops it instead of ending the process. ``trust``: the user vouches for the
+    folder, so its saved results load even if this user's key did not sign them.
 
     Raises:
-        ConfigError: the run finished (nothing to resume), has no checkpoints, or its data changed.
+        ConfigError: the run finished (nothing to resume), has no checkpoints, its data changed, or its saved
+            results are not signed by this user and ``trust`` is not given.
     """
-    manifest = read_json(run_dir / "manifest.json")
-    status = manifest.get("status")
+    manifest = read_manifest(run_dir)
+    status = effective_status(run_dir, manifest.get("status"))
+    if status == "running":
+        raise ConfigError(f"The run '{run_dir.name}' is still running in another mlpilot process; wait for it to "
+                          "finish (or stop it) before resuming.")
     if status not in RESUMABLE:
         raise ConfigError(f"The run '{run_dir.name}' is {status}; only an interrupted run can be resumed. "
                           "Use `mlpilot rerun` to run it again.")
-    settings = resume_settings(run_dir, manifest, budget=budget, runs_dir=runs_dir, interactive=interactive,
-                               ask=approve and status == "awaiting_approval")
-    ctx = open_context(settings, manifest["run_id"], run_dir, Manifest(run_dir, manifest), started=started,
-                       listen=listen)
-    run = Run(ctx, activate_policy(ctx))
-    snapshot = _resume_point(run, status)
-    _rehydrate(ctx, snapshot.values, manifest)
+    # Before anything is written (the event log cuts a torn line when opened): one writer at a time.
+    lock = RunLock(run_dir).acquire()
+    try:
+        settings = resume_settings(run_dir, manifest, budget=budget, runs_dir=runs_dir, interactive=interactive,
+                                   ask=approve and status == "awaiting_approval")
+        ctx = open_context(settings, manifest["run_id"], run_dir, Manifest(run_dir, manifest), started=started,
+                           listen=listen)
+        run = Run(ctx, activate_policy(ctx), lock)
+    except BaseException:
+        lock.release()
+        raise
+    try:
+        snapshot = _resume_point(run, status)
+        _rehydrate(ctx, snapshot.values, manifest, trust=trust)
+    except BaseException:
+        run.abandon()
+        raise
     ctx.clock.set_budget(settings.budget or DEFAULT_BUDGET)
     if not (settings.interactive and not settings.yes):
         ctx.clock.start(at=started)
@@ -96,16 +113,16 @@ def _resume_point(run: Run, status: str) -> object:
     raise ConfigError(f"The run '{run.ctx.run_id}' has no unfinished step to resume.")
 
 
-def _rehydrate(ctx: RunContext, state: dict, manifest: dict) -> None:
+def _rehydrate(ctx: RunContext, state: dict, manifest: dict, *, trust: bool) -> None:
     """Rebuild the heavy objects the saved state refers to: each step module restores what it made."""
     steps_data.rebuild(ctx, state, sha256=manifest["data"]["sha256"])
-    steps_model.rebuild(ctx, state)
+    steps_model.rebuild(ctx, state, trust=trust)
 
 
 def resume_job(run_dir: Path, *, budget: float | None, started: float, runs_dir: Path,
-               listen: Callable[[dict], None] | None = None) -> RunOutcome:
+               listen: Callable[[dict], None] | None = None, trust: bool = False) -> RunOutcome:
     """Resume and run to the end (the CLI's ``mlpilot resume``)."""
-    run = resume_run(run_dir, budget=budget, started=started, runs_dir=runs_dir, listen=listen)
+    run = resume_run(run_dir, budget=budget, started=started, runs_dir=runs_dir, listen=listen, trust=trust)
     run.continue_from(run.resume_config)
     assert run.outcome is not None
     return run.outcome

@@ -33,17 +33,19 @@ from agent.job.context import RunContext
 from agent.job.graph import build_graph
 from agent.job.llm import make_llm_policy, write_narrative
 from agent.llm.policy import LLMPolicy
+from agent.record.checkpoints import checkpoint_serializer
 from agent.record.events import EventLog
 from agent.record.reader import RunRecord
 from agent.record.report import render_report
 from agent.record.runfolder import EVENTS, MODEL, Manifest, new_run_dir, read_json
+from agent.record.runlock import RunLock
 from agent.settings import Settings
 from agent.timing.clock import Clock
 from agent.timing.timeplan import TimePlan
-from tools.errors import MlpilotError
+from tools.errors import MlpilotError, StorageFull, storage_full
 from tools.sniff import check_path
 
-EXIT_OK, EXIT_BUG, EXIT_USER, EXIT_WALL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_BUG, EXIT_USER, EXIT_WALL, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 3, 130, 143
 CHECKPOINTS = "checkpoints.sqlite"
 EARLY_STEPS = ("quick_look", "intake", "profile", "plan")
 
@@ -65,15 +67,16 @@ class Run:
     """One run: its folder, context and graph. ``run_job`` executes it in one go; the chat executes it in two
     halves around the plan approval (`start`, then `resume`) on a background thread it can `stop`."""
 
-    def __init__(self, ctx: RunContext, policy: Policy) -> None:
+    def __init__(self, ctx: RunContext, policy: Policy, lock: RunLock | None = None) -> None:
         self.ctx = ctx
         self.policy = policy
         self.outcome: RunOutcome | None = None
         self.pending: dict | None = None
         self.resume_config: dict | None = None
         self._done = threading.Event()
+        self._lock = lock or RunLock(ctx.run_dir).acquire()
         self._conn = sqlite3.connect(ctx.run_dir / CHECKPOINTS, check_same_thread=False)
-        self.graph = build_graph(SqliteSaver(self._conn))
+        self.graph = build_graph(SqliteSaver(self._conn, serde=checkpoint_serializer()))
         self.config = {"configurable": {"thread_id": ctx.run_id}}
         on_wall = _stop_at_the_wall if ctx.settings.interactive else _exit_at_the_wall
         threading.Thread(target=watchdog, args=(ctx, self._done, on_wall), daemon=True,
@@ -131,10 +134,18 @@ class Run:
         if self.ctx.request_stop("user"):
             self.ctx.events.emit("interrupt", message="stop requested: finishing with the best model so far")
 
+    def abandon(self) -> None:
+        """Let go of a run that will not be executed (a resume refused before it began): its checkpoints, its
+        folder's lock and its watchdog; nothing is written."""
+        self._conn.close()
+        self._lock.release()
+        self._done.set()
+
     def _execute(self, graph_input: Any, config: dict) -> dict | None:
         ctx = self.ctx
         status, code, error = "completed", EXIT_OK, None
-        restore = _install_interrupt(ctx)
+        received: list[int] = []
+        restore = _install_interrupt(ctx, received)
         try:
             with warnings.catch_warnings(), threadpool_limits(limits=ctx.settings.n_jobs):
                 warnings.simplefilter("ignore")
@@ -146,16 +157,25 @@ class Run:
                 return self.pending
             if ctx.should_stop():
                 status, code = ("timed_out", EXIT_WALL) if ctx.stop_cause == "wall" else ("interrupted",
-                                                                                          EXIT_INTERRUPTED)
+                                                                                          _exit_code(received))
         except PlanCancelled as exc:
             status, code, error = "cancelled", EXIT_OK, str(exc)
+        except StorageFull as exc:
+            status, code, error = "died", EXIT_USER, str(exc).replace("RUN", ctx.run_id)
         except MlpilotError as exc:
             status, code, error = "failed", EXIT_USER, str(exc)
             ctx.events.emit("error", origin="user", message=error)
         except KeyboardInterrupt:
-            status, code, error = "interrupted", EXIT_INTERRUPTED, "stopped at once by a second Ctrl-C"
+            status, code = "interrupted", _exit_code(received)
+            error = "stopped at once by a second " + ("SIGTERM" if code == EXIT_TERMINATED else "Ctrl-C")
             ctx.events.emit("error", origin="interrupt", message=error)
-        except Exception as exc:  # a bug: full traceback in the log, one line for the user
+        except Exception as exc:
+            full = storage_full(exc, ctx.run_dir)
+            if full is not None:  # a library's own write (a study's journal, a checkpoint) found no room
+                status, code, error = "died", EXIT_USER, str(full).replace("RUN", ctx.run_id)
+                self._end(status, code, error)
+                return None
+            # a bug: full traceback in the log, one line for the user
             status, code = "failed", EXIT_BUG
             error = (f"internal error ({type(exc).__name__}: {exc}); the traceback is in {ctx.run_dir / EVENTS}. "
                      "Please report it.")
@@ -167,6 +187,9 @@ class Run:
 
     def _end(self, status: str, code: int, error: str | None) -> None:
         ctx, active = self.ctx, self.policy
+        if status == "died":
+            self._died(error or "no room to write")
+            return
         if status in ("completed", "interrupted") and isinstance(active, LLMPolicy):
             write_narrative(ctx, active)
         if isinstance(active, LLMPolicy):
@@ -177,10 +200,32 @@ class Run:
         if discard:
             # Nothing was learned: bad input before any model work, or a plan cancelled before training.
             self._done.set()
+            self._lock.release()
             shutil.rmtree(ctx.run_dir, ignore_errors=True)
             self.outcome = RunOutcome(None, None, status, code, error)
             return
-        self.outcome = _finish(ctx, status, code, error)
+        try:
+            self.outcome = _finish(ctx, status, code, error)
+        finally:
+            self._lock.release()
+        self._done.set()
+
+
+    def _died(self, error: str) -> None:
+        """No room to write: nothing more is written (the attempt would fail again). The manifest still says
+        running, and once this process lets go of the folder's lock the run shows as ``died``, to be resumed
+        when there is room; what was written before is whole."""
+        ctx = self.ctx
+        try:
+            ctx.events.emit("error", origin="storage", message=error)
+        except StorageFull:
+            pass
+        self._conn.close()
+        self._lock.release()
+        summary = {"run_id": ctx.run_id, "run_dir": str(ctx.run_dir), "status": "died", "error": error,
+                   "report": str(ctx.run_dir / "report.md"),
+                   "model_file": str(ctx.run_dir / MODEL) if (ctx.run_dir / MODEL).exists() else None}
+        self.outcome = RunOutcome(ctx.run_id, ctx.run_dir, "died", EXIT_USER, error, {}, summary)
         self._done.set()
 
 
@@ -260,21 +305,36 @@ def summarize(run_dir: Path) -> dict[str, Any]:
             "model_file": str(run_dir / MODEL) if (run_dir / MODEL).exists() else None}
 
 
-def _install_interrupt(ctx: RunContext) -> Callable[[], None]:
-    """First Ctrl-C: stop gracefully with the best model so far. Second: stop at once."""
+def _install_interrupt(ctx: RunContext, received: list[int]) -> Callable[[], None]:
+    """First Ctrl-C or SIGTERM (``kill``, a job scheduler or a container stopping): stop gracefully with the
+    best model so far. A second one: stop at once. The signals received are appended to ``received``."""
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
-    previous = signal.getsignal(signal.SIGINT)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def handler(signum: int, frame: Any) -> None:
+        received.append(signum)
         if not ctx.request_stop("user"):
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+            for sig in previous:
+                signal.signal(sig, signal.default_int_handler)
             raise KeyboardInterrupt
-        ctx.events.emit("interrupt", message="Ctrl-C: finishing with the best model so far "
-                                             "(press Ctrl-C again to stop at once)")
+        what, again = ("Ctrl-C", "press Ctrl-C") if signum == signal.SIGINT else ("SIGTERM", "send it")
+        ctx.events.emit("interrupt", message=f"{what}: finishing with the best model so far "
+                                             f"({again} again to stop at once)")
 
-    signal.signal(signal.SIGINT, handler)
-    return lambda: signal.signal(signal.SIGINT, previous)
+    for sig in previous:
+        signal.signal(sig, handler)
+
+    def restore() -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+    return restore
+
+
+def _exit_code(received: list[int]) -> int:
+    """The shell's convention (128 + the signal): 143 after SIGTERM, 130 after Ctrl-C."""
+    return EXIT_TERMINATED if signal.SIGTERM in received else EXIT_INTERRUPTED
 
 
 def watchdog(ctx: RunContext, done: threading.Event, on_wall: Callable[[RunContext], None], *,

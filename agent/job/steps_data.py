@@ -45,6 +45,8 @@ def intake(state: RunState, runtime: Runtime[RunContext]) -> RunState:
         ctx.events.emit("data_read", step="intake", rows=table.shape[0], columns=table.shape[1],
                         sha256=table.sha256, delimiter=table.delimiter, encoding=table.encoding,
                         decimal=table.decimal, notes=list(table.notes))
+        for warning in table.warnings:
+            ctx.events.emit("warning", step="intake", message=warning)
         quick_model_stands(ctx, state, table=table)
     return {"step": "intake"}
 
@@ -86,7 +88,8 @@ def plan(state: RunState, runtime: Runtime[RunContext]) -> RunState:
         facts.update(target=target, target_numeric=pd.api.types.is_numeric_dtype(labels)
                      and not pd.api.types.is_bool_dtype(labels))
         task = ctx.decider.one(lambda p: p.choose_task(brief, target, inferred, evidence), facts, step="plan").choice
-        info = check_target(pd.DataFrame({target: labels}), target, task, goal=s.goal)
+        info = check_target(pd.DataFrame({target: labels}), target, task, goal=s.goal,
+                            overflowing=table.nonfinite.get(target, 0))
         task = info.task
         quick_model_stands(ctx, state, target=target, task=task)
         _log_target_facts(ctx, info)

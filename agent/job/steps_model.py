@@ -18,6 +18,8 @@ from agent.decide.planedit import copy_plan, drop_column, features
 from agent.decide.policy import Decision, FinalBrief, SelectionBrief
 from agent.job.context import RunContext, RunState
 from agent.job.publish import cached_prediction, holdout_truth, publish, score
+from agent.record.runfolder import dump_pickle
+from agent.record.trust import check_pickle, signature
 from tools.calibrate import CALIBRATED_METRICS, choose_temperature, scale
 from tools.candidates import CANDIDATES, get_candidate
 from tools.crossval import CVResult, TrainingData, cross_validate, make_folds
@@ -28,6 +30,7 @@ from tools.metrics import Metric, get_metric
 from tools.model import Member, ModelSpec, fit_model
 from tools.preprocess import ColumnPlan
 from tools.quick import sample_rows
+from tools.sniff import file_sha256
 from tools.threshold import choose_threshold, describe_rule
 from tools.tune import TrialRecord, tune
 
@@ -109,7 +112,11 @@ def training_data(ctx: RunContext, state: RunState) -> TrainingData:
 
 def save_results(ctx: RunContext) -> None:
     """Keep the cross-validation results on disk, so an interrupted run can be resumed without redoing them."""
-    joblib.dump({"best": _results(ctx), "pool": _pool(ctx).entries}, ctx.run_dir / RESULTS)
+    path = ctx.run_dir / RESULTS
+    dump_pickle({"best": _results(ctx), "pool": _pool(ctx).entries}, path)
+    digest = file_sha256(path)
+    ctx.manifest.update(results={"file": RESULTS, "sha256": digest,
+                                 "signature": signature(ctx.settings.home, path, digest)})
 
 
 def select(state: RunState, runtime: Runtime[RunContext]) -> RunState:
@@ -486,11 +493,20 @@ def refit(state: RunState, runtime: Runtime[RunContext]) -> RunState:
     return {"step": "refit", "refit": refitted}
 
 
-def rebuild(ctx: RunContext, state: RunState) -> None:
+def rebuild(ctx: RunContext, state: RunState, *, trust: bool = False) -> None:
     """Reload the saved cross-validation results and rebuild the training data and the final spec the
-    saved ``state`` refers to (a resumed run; the data step's `rebuild` ran first)."""
+    saved ``state`` refers to (a resumed run; the data step's `rebuild` ran first).
+
+    Raises:
+        UntrustedFile: the results file is not signed by this user and ``trust`` is not given.
+    """
     results_path = ctx.run_dir / RESULTS
     if results_path.exists():
+        recorded = (ctx.manifest.data.get("results") or {}).get("signature")
+        warning = check_pickle(results_path, recorded, home=ctx.settings.home, trust=trust,
+                               what="the run's cross-validation results")
+        if warning:
+            ctx.events.emit("warning", step="resume", message=warning)
         saved = joblib.load(results_path)
         ctx.workspace["results"] = saved.get("best", {})
         ctx.workspace["pool"] = Pool(dict(saved.get("pool", {})))

@@ -81,7 +81,8 @@ def _look(ctx: RunContext, head: Table) -> dict:
     labels = labels_as_written(frame[target], head.columns)
     inferred, evidence = infer_task(labels)
     info = check_target(pd.DataFrame({target: labels}), target, rules.choose_task(brief, target, inferred,
-                                                                                   evidence).choice, goal=s.goal)
+                                                                                   evidence).choice, goal=s.goal,
+                        overflowing=head.nonfinite.get(target, 0))
     task = info.task
     all_positive = task == "regression" and bool((labels.dropna() > 0).all())
     metric_decisions = rules.choose_metric(brief, task, {"all_positive": all_positive})

@@ -17,6 +17,7 @@ from agent.settings import (
     PRICES,
     Settings,
 )
+from tools.redact import redact_urls
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class LLMConfig:
 
     def public(self) -> dict:
         """For the manifest: no key."""
-        return {"model": self.model, "base_url": self.base_url, "timeout": self.timeout,
+        return {"model": self.model, "base_url": redact_urls(self.base_url) if self.base_url else None,
+                "timeout": self.timeout,
                 "max_retries": self.max_retries, "max_tokens": self.max_tokens, "budget_usd": self.budget_usd, "budget_tokens": self.budget_tokens,
                 "price_per_million": list(self._price()) if self._price() else None}

@@ -5,13 +5,16 @@ through `agent.record.reader.RunRecord`, which upgrades lines of older schema ve
 
 One JSON object a line: ``v`` (schema version), ``seq``, ``ts`` (UTC ISO time), ``t`` (seconds since
 the run started), ``kind``, ``step`` and the payload. A decision carries ``question``, ``choice``,
-``reason``, ``evidence``, ``alternatives`` and ``actor`` (rules / llm / user). Lines are written and
-flushed one at a time and never rewritten, so an interrupted run keeps everything it logged.
+``reason``, ``evidence``, ``alternatives`` and ``actor`` (rules / llm / user). Each line is appended whole
+or not at all (a write cut short by a full disk is cut back off; a torn line left by a killed process is
+cut off when the log is next opened), and lines are never rewritten, so an interrupted run keeps
+everything it logged and every reader sees whole lines.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from datetime import datetime, timezone
@@ -19,7 +22,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from agent.record.kinds import check_event
+from tools.errors import storage_full
 from tools.jsonable import jsonable
+from tools.redact import redact_urls
 
 SCHEMA_VERSION = 1
 Listener = Callable[[dict], None]
@@ -34,7 +39,7 @@ class EventLog:
         self.started = time.monotonic() if started is None else started
         self._listeners: list[Listener] = []
         self._lock = threading.Lock()
-        self._seq = sum(1 for _ in self.path.open()) if self.path.exists() else 0
+        self._seq = _repair(self.path)
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -53,17 +58,18 @@ class EventLog:
                      "t": round(time.monotonic() - self.started, 3), "kind": kind, "step": step,
                      **jsonable(payload)}
             line = json.dumps(event, ensure_ascii=False)
-            if self.secrets:
-                line = self.redact(line)
-                event = json.loads(line)
-            with self.path.open("a", encoding="utf-8") as handle:
-                handle.write(line + "\n")
+            redacted = self.redact(line)
+            if redacted != line:
+                line, event = redacted, json.loads(redacted)
+            _append(self.path, (line + "\n").encode("utf-8"))
         for listener in self._listeners:
             listener(event)
         return event
 
     def redact(self, text: str) -> str:
-        """``text`` with every secret replaced (the API key must never reach a file)."""
+        """``text`` with every secret replaced (the API key and passwords in URLs must never reach a file)."""
+        if "://" in text:
+            text = redact_urls(text)
         for secret in self.secrets:
             text = text.replace(secret, "[redacted]")
         return text
@@ -74,3 +80,42 @@ class EventLog:
         """Log a decision: what was chosen, why, on what evidence, instead of what, and by whom."""
         return self.emit("decision", step=step, question=question, choice=choice, reason=reason,
                          evidence=evidence or {}, alternatives=list(alternatives or []), actor=actor)
+
+
+def _append(path: Path, data: bytes) -> None:
+    """Append ``data`` whole or not at all: a write cut short (no room) is cut back off the file.
+
+    Raises:
+        StorageFull: no room to write (the file is as it was).
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            written = 0
+            while written < len(data):
+                written += os.write(fd, data[written:])
+        except OSError as exc:
+            os.ftruncate(fd, size)
+            raise storage_full(exc, path) or exc from None
+    finally:
+        os.close(fd)
+
+
+def _repair(path: Path) -> int:
+    """Cut a torn last line (a process killed mid-write) off an existing log; returns the last ``seq``."""
+    if not path.exists():
+        return 0
+    with path.open("rb+") as handle:
+        data = handle.read()
+        end = data.rfind(b"\n") + 1
+        if end < len(data):
+            handle.truncate(end)
+        lines = data[:end].splitlines()
+    for line in reversed(lines):
+        try:
+            return int(json.loads(line)["seq"])
+        except (ValueError, KeyError, TypeError):
+            continue
+    return len(lines)
+

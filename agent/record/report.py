@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from agent.record.reader import RunRecord
-from agent.record.runfolder import MANIFEST, MODEL, read_json, write_text
+from agent.record.runfolder import MODEL, read_json, read_manifest, write_text
+from agent.record.runlock import effective_status
 from agent.record.status import describe_status
 from agent.timing.timeplan import LABELS, ORDER
 from tools.fmt import number
@@ -19,9 +20,8 @@ from tools.metrics import METRICS, metric_label
 def render_report(run_dir: Path) -> Path:
     """Write ``report.md`` in ``run_dir`` from its events and artifacts; returns its path."""
     run_dir = Path(run_dir)
+    read_manifest(run_dir)   # a folder without a readable manifest is no run: its error says so
     run = RunRecord(run_dir)
-    if not run.manifest:
-        read_json(run_dir / MANIFEST)   # a folder without a readable manifest is no run: its error says so
     parts = [section(run) for section in (_header, _retrained, _plan, _asked, _data, _decisions, _leakage, _selection,
                                           _tuning, _holdout, _importances, _narrative, _llm, _time, _warnings,
                                           _reproduce)]
@@ -41,12 +41,13 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
 def _header(run: RunRecord) -> str:
     manifest = run.manifest
     metrics = run.metrics
-    status = manifest.get("status", "unknown")
+    status = effective_status(run.dir, manifest.get("status"))
     lines = [f"# mlpilot run `{manifest['run_id']}`", ""]
     saved = manifest.get("model_saved", bool(manifest.get("model")))
     described = describe_status(status, saved if status in ("timed_out", "interrupted") else None)
     if status != "completed":
-        described = f"**{described}**" + (" (this report shows what was logged)" if status == "running" else "")
+        logged = " (this report shows what was logged)" if status in ("running", "died") else ""
+        described = f"**{described}**{logged}"
     lines.append(f"Status: {described}"
                  + (f" after {manifest['elapsed_seconds']:.1f} s of a {manifest.get('budget') or 0:.0f} s budget"
                     if manifest.get("elapsed_seconds") is not None else ""))
@@ -62,6 +63,9 @@ def _header(run: RunRecord) -> str:
             at = metrics.get("at_threshold", {})
             lines.append(f"At its decision threshold {metrics['threshold']:.3f}: precision {number(at.get('precision'), digits=3)}, "
                          f"recall {number(at.get('recall'), digits=3)}, F1 {number(at.get('f1'), digits=3)}.")
+    read_notes = [e["message"] for e in run.all("warning") if e.get("step") == "intake"]
+    if read_notes:
+        lines += ["", "**How the file was read** (details under Warnings): " + "; ".join(read_notes) + "."]
     refit = run.decision("refit")
     model = manifest.get("model")
     if model:

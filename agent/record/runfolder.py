@@ -6,6 +6,8 @@ never sees half a file. See README "The run folder" for what each file holds.
 
 from __future__ import annotations
 
+import fnmatch
+import glob
 import json
 import os
 import platform
@@ -17,8 +19,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tools.errors import ConfigError
+from tools.errors import ConfigError, storage_full
 from tools.jsonable import jsonable
+from tools.redact import redact_urls
 
 MANIFEST = "manifest.json"
 EVENTS = "events.jsonl"
@@ -42,19 +45,62 @@ def new_run_dir(runs_dir: Path, data_name: str) -> tuple[str, Path]:
 
 def write_json(path: Path, data: Any) -> None:
     """Write JSON atomically (temporary file, then rename)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(jsonable(data), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_text(path, json.dumps(jsonable(data), indent=2, ensure_ascii=False) + "\n")
 
 
 def write_text(path: Path, text: str) -> None:
+    """Write ``text`` whole or not at all: a temporary file renamed into place, never left behind (a full
+    disk raises OSError and leaves the old file as it was)."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise storage_full(exc, path) or exc from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def dump_pickle(obj: Any, path: Path) -> None:
+    """Pickle ``obj`` to ``path`` with joblib, whole or not at all (a temporary file renamed into place).
+
+    Raises:
+        StorageFull: no room to write (the old file, if any, is kept).
+    """
+    import joblib
+
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        joblib.dump(obj, tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise storage_full(exc, path) or exc from None
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def read_json(path: Path) -> dict:
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def read_manifest(run_dir: Path) -> dict:
+    """A run folder's manifest.json, or a clear error when it is missing or damaged.
+
+    Raises:
+        ConfigError: no manifest.json, or one that is not a JSON object.
+    """
+    path = Path(run_dir) / MANIFEST
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"'{run_dir}' has no {MANIFEST}, so it is not an mlpilot run folder.") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid JSON ({exc}): the run folder is damaged or not an mlpilot run "
+                          "folder.") from None
+    if not isinstance(data, dict) or not isinstance(data.get("run_id"), str):
+        raise ConfigError(f"{path} is not an mlpilot manifest (a JSON object with a run_id): the run folder is "
+                          "damaged or not an mlpilot run folder.")
+    return data
 
 
 def package_versions() -> dict[str, str]:
@@ -81,7 +127,7 @@ class Manifest:
             "run_id": run_id, "mlpilot_schema": 1,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "status": "running", "goal": settings.get("goal", ""), "settings": settings,
-            "seed": settings.get("seed"), "command": shlex.join(["mlpilot"] + argv),
+            "seed": settings.get("seed"), "command": redact_urls(shlex.join(["mlpilot"] + argv)),
             "packages": package_versions(), "timings": {}, "data": {}, "artifacts": {},
         })
 
@@ -102,12 +148,14 @@ def resolve_run(run: str | Path, runs_dir: Path) -> Path:
     path = Path(run)
     if (path / MANIFEST).exists():
         return path
-    candidates = sorted(p for p in Path(runs_dir).glob(f"{path.name}*") if (p / MANIFEST).exists()) \
-        if Path(runs_dir).exists() else []
+    # A run id, a prefix of one, or a shell-style pattern ('*titanic*'), matched against folder names only.
+    wanted = path.name
+    pattern = wanted if any(ch in wanted for ch in "*?[") else f"{glob.escape(wanted)}*"
+    folders = [p for p in Path(runs_dir).iterdir() if p.is_dir()] if Path(runs_dir).is_dir() else []
+    candidates = sorted(p for p in folders if fnmatch.fnmatchcase(p.name, pattern) and (p / MANIFEST).exists())
     if len(candidates) == 1:
         return candidates[0]
-    recent = sorted((p.name for p in Path(runs_dir).glob("*") if (p / MANIFEST).exists()), reverse=True)[:5] \
-        if Path(runs_dir).exists() else []
+    recent = sorted((p.name for p in folders if (p / MANIFEST).exists()), reverse=True)[:5]
     if len(candidates) > 1:
         raise ConfigError(f"'{run}' matches {len(candidates)} runs ({', '.join(p.name for p in candidates[:5])}); "
                           "give more of the run id.")

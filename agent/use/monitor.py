@@ -60,21 +60,21 @@ def batch_labels(frame: pd.DataFrame, target: str, schema: list[dict]) -> pd.Ser
     return values
 
 
-def monitor_run(run_dir: Path, data: Path, *, delimiter: str | None = None, encoding: str | None = None,
-                seed: int = 0) -> MonitorOutcome:
+def monitor_run(run_dir: Path, data: Path, *, home: Path, trust: bool = False, delimiter: str | None = None,
+                encoding: str | None = None, seed: int = 0) -> MonitorOutcome:
     """Check ``data`` against the run in ``run_dir`` and write the monitoring record."""
     reference_path = run_dir / "reference.json"
     if not reference_path.exists():
         raise ConfigError(f"The run '{run_dir.name}' has no reference.json (it ended before evaluating a model), "
                           "so there is nothing to monitor against. Monitor a completed run.")
-    model, manifest = load_run_model(run_dir)
+    model, manifest, warnings = load_run_model(run_dir, home=home, trust=trust)
     reference = read_json(reference_path)
     spec = ModelSpec.from_dict(manifest["model"]["spec"])
     features = manifest["model"]["features"]
     table = read_table(data, delimiter=delimiter, encoding=encoding)
     target = reference["target"]
     frame, notes = conform(table, manifest["data"]["schema"], required=features, expected_absent=[target])
-    notes = list(table.notes) + notes
+    notes = warnings + list(table.notes) + notes
     labels = batch_labels(frame, target, manifest["data"]["schema"])
     if labels is None:
         notes.append(f"no {target!r} column, so performance is not checked (drift and data quality only); "

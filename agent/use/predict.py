@@ -1,25 +1,25 @@
 """``mlpilot predict``: new rows through a run's saved pipeline, checked against the run's schema.
 
-The model file must be the one the run saved: its sha256 is compared with the manifest's before it is
-unpickled (unpickling runs code, so a changed file is refused, not loaded). Each prediction call is
-recorded under the run's ``predictions/`` folder.
+The model file is a pickle, so it is loaded only when it carries this user's signature or the user vouches
+for the run folder (see `agent.record.trust`). Each prediction call is recorded under the run's
+``predictions/`` folder.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 
-from agent.record.runfolder import MODEL, read_json, write_json
+from agent.record.runfolder import MODEL, read_json, read_manifest, write_json
+from agent.record.trust import check_pickle
+from agent.use.outputfile import output_format, write_table
 from tools.conform import conform
 from tools.errors import ConfigError
 from tools.intake import read_table
 from tools.model import ModelSpec, predict_table
-from tools.sniff import file_sha256
 
 
 @dataclass
@@ -30,58 +30,66 @@ class PredictOutcome:
     columns: list[str] = field(default_factory=list)
 
 
-def load_run_model(run_dir: Path) -> tuple[object, dict]:
-    """The run's fitted pipeline and its manifest, after checking the file's hash.
+def load_run_model(run_dir: Path, *, home: Path, trust: bool = False) -> tuple[object, dict, list[str]]:
+    """The run's fitted pipeline, its manifest, and the warnings to show (loaded only on the user's word).
+
+    The model file is a pickle, which runs code when loaded: it is loaded when it carries this user's
+    signature (mlpilot signed it when it saved it), or when the user vouches for the folder (``trust``).
 
     Raises:
-        ConfigError: no model in the run, or a model file whose hash differs from the manifest's.
+        ConfigError: no model in the run, or a model file that is not signed by this user (`UntrustedFile`).
     """
     import joblib
 
-    manifest = read_json(run_dir / "manifest.json")
+    manifest = read_manifest(run_dir)
     model_info = manifest.get("model")
     path = run_dir / MODEL
-    if not model_info or not path.exists():
+    if not isinstance(model_info, dict) or not path.exists():
         raise ConfigError(f"The run '{run_dir.name}' has no saved model (status: {manifest.get('status')}). "
                           "Predict with a run that finished fitting one (see `mlpilot runs`).")
-    digest = file_sha256(path)
-    if digest != model_info["sha256"]:
-        raise ConfigError(f"Refusing to load {path}: its sha256 ({digest[:12]}...) differs from the one the run "
-                          f"recorded ({model_info['sha256'][:12]}...). The file was changed after the run; loading "
-                          "it could run foreign code. Re-run mlpilot to get a trusted model.")
-    return joblib.load(path), manifest
+    warning = check_pickle(path, model_info.get("signature"), home=home, trust=trust, what="the run's model")
+    return joblib.load(path), manifest, [warning] if warning else []
 
 
-def predict_run(run_dir: Path, data: Path, output: Path, *, delimiter: str | None = None,
-                encoding: str | None = None, with_input: bool = False) -> PredictOutcome:
-    """Predict ``data`` with the run's model and write ``output`` (CSV, or Parquet by extension)."""
-    model, manifest = load_run_model(run_dir)
+def predict_run(run_dir: Path, data: Path, output: Path, *, home: Path, trust: bool = False,
+                delimiter: str | None = None, encoding: str | None = None, with_input: bool = False) -> PredictOutcome:
+    """Predict ``data`` with the run's model and write ``output`` (CSV, TSV or Parquet by its suffix)."""
+    output = Path(output)
+    fmt = output_format(output, inputs=(Path(data),))
+    model, manifest, warnings = load_run_model(run_dir, home=home, trust=trust)
     spec = ModelSpec.from_dict(manifest["model"]["spec"])
     features: list[str] = manifest["model"]["features"]
     target = (manifest.get("plan") or {}).get("target") or manifest.get("settings", {}).get("target")
     table = read_table(data, delimiter=delimiter, encoding=encoding)
     schema = manifest["data"]["schema"]
     frame, notes = conform(table, schema, required=features, expected_absent=[target] if target else [])
-    notes += _unseen_levels(frame, run_dir)
+    notes = warnings + notes + _unseen_levels(frame, run_dir) + _empty_rows(frame, features)
+    notes += [f"column '{c}': {n:,} infinite or overflowing value(s) read as missing"
+              for c, n in table.nonfinite.items() if c in features]
     result = predict_table(model, frame, spec)
     if with_input:
         result = pd.concat([table.frame.reset_index(drop=True), result.reset_index(drop=True)], axis=1)
-    output = Path(output)
-    if output.parent and not output.parent.exists():
-        raise ConfigError(f"The folder of --output '{output}' does not exist. Create it or choose another path.")
-    tmp = output.with_name(f".{output.name}.tmp")
-    if output.suffix.lower() in (".parquet", ".pq"):
-        result.to_parquet(tmp, index=False)
-    else:
-        result.to_csv(tmp, index=False)
-    os.replace(tmp, output)
-    record_dir = run_dir / "predictions"
-    record_dir.mkdir(exist_ok=True)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-    write_json(record_dir / f"{stamp}.json", {"data": str(data), "data_sha256": table.sha256, "rows": len(result),
-                                              "output": str(output), "notes": notes, "target_in_data": bool(
-                                                  target and target in table.frame.columns)})
+    write_table(result, output, fmt)
+    record = {"data": str(data), "data_sha256": table.sha256, "rows": len(result), "output": str(output),
+              "notes": notes, "target_in_data": bool(target and target in table.frame.columns)}
+    try:
+        record_dir = run_dir / "predictions"
+        record_dir.mkdir(exist_ok=True)
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        write_json(record_dir / f"{stamp}.json", record)
+    except OSError as exc:  # the predictions are written; only the run's own record of them is missing
+        notes.append(f"this prediction is not recorded in the run folder ({exc.strerror or exc}: "
+                     f"{run_dir / 'predictions'})")
     return PredictOutcome(output, len(result), notes, list(result.columns))
+
+
+def _empty_rows(frame: pd.DataFrame, features: list[str]) -> list[str]:
+    """A note when rows have no value in any feature: their predictions say nothing about them."""
+    empty = int(frame[[c for c in features if c in frame.columns]].isna().all(axis=1).sum())
+    if not empty:
+        return []
+    return [f"{empty:,} row(s) have no value in any of the model's {len(features)} input columns: their predictions "
+            "are the same guess for all of them, not informed by the row"]
 
 
 def _unseen_levels(frame: pd.DataFrame, run_dir: Path) -> list[str]:

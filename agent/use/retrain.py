@@ -22,7 +22,7 @@ import pandas as pd
 from agent.job.runner import RunOutcome, run_job
 from agent.record.events import EventLog
 from agent.record.report import render_report
-from agent.record.runfolder import EVENTS, read_json, write_json
+from agent.record.runfolder import EVENTS, read_json, read_manifest, write_json
 from agent.settings import Settings
 from agent.use.monitor import batch_labels
 from agent.use.predict import load_run_model
@@ -46,13 +46,15 @@ class RetrainOutcome:
 
 def retrain(parent_dir: Path, new_data: Path, *, settings: Settings, window: int | None = None,
             old_data: Path | None = None, argv: list[str] | None = None,
-            listen: Callable[[dict], None] | None = None) -> RetrainOutcome:
+            listen: Callable[[dict], None] | None = None, trust: bool = False) -> RetrainOutcome:
     """Retrain the run in ``parent_dir`` on its data plus ``new_data`` and compare the two models.
 
     The new run's clock starts once the old and new rows are combined: the budget is the new run's."""
-    parent = read_json(parent_dir / "manifest.json")
+    parent = read_manifest(parent_dir)
     if not parent.get("model") or not parent.get("plan"):
         raise ConfigError(f"The run '{parent_dir.name}' has no model to retrain; start a new run instead.")
+    # Checked before any training: the comparison at the end needs the parent's model.
+    parent_model, parent, warnings = load_run_model(parent_dir, home=settings.home, trust=trust)
     target = read_json(parent_dir / "reference.json")["target"]
     schema = parent["data"]["schema"]
     old_path = Path(old_data or parent["data"]["path"])
@@ -90,10 +92,11 @@ def retrain(parent_dir: Path, new_data: Path, *, settings: Settings, window: int
     data_copy = outcome.run_dir / "training_data.parquet"
     os.replace(staging, data_copy)
     staging.parent.rmdir()
-    comparison = compare_models(parent_dir, outcome.run_dir, compare, target, seed=settings.seed)
+    comparison = compare_models(parent_dir, outcome.run_dir, compare, target, seed=settings.seed,
+                                home=settings.home, parent_model=(parent_model, parent))
     comparison.update(rows={"old": len(old.frame), "new": len(new), "new_learned": len(learn),
                             "new_compared": len(compare), "trained_on": len(combined), "window": window},
-                      schema_notes=notes, new_data=str(new_data))
+                      schema_notes=notes, new_data=str(new_data), warnings=warnings)
     _record(parent_dir, outcome, comparison, data_copy)
     return RetrainOutcome(outcome, comparison)
 
@@ -114,15 +117,17 @@ def child_settings(parent: dict, settings: Settings, data: Path) -> Settings:
         "replay": None})
 
 
-def compare_models(parent_dir: Path, child_dir: Path, rows: pd.DataFrame, target: str, *, seed: int) -> dict:
-    """Both models on the same held-back new rows, with a paired bootstrap of the difference."""
+def compare_models(parent_dir: Path, child_dir: Path, rows: pd.DataFrame, target: str, *, seed: int, home: Path,
+                   parent_model: tuple[object, dict]) -> dict:
+    """Both models (the parent's as loaded, with its manifest) on the same held-back new rows, with a paired
+    bootstrap of the difference."""
     results = {}
     reference = read_json(parent_dir / "reference.json")
     metric = get_metric(reference["metric"])
-    labels = batch_labels(rows, target, read_json(parent_dir / "manifest.json")["data"]["schema"])
+    labels = batch_labels(rows, target, read_manifest(parent_dir)["data"]["schema"])
     preds = {}
     for name, folder in (("old", parent_dir), ("new", child_dir)):
-        model, manifest = load_run_model(folder)
+        model, manifest = parent_model if name == "old" else load_run_model(folder, home=home)[:2]
         spec = ModelSpec.from_dict(manifest["model"]["spec"])
         y, usable = usable_labels(labels, spec.task, spec.classes)
         X = rows[manifest["model"]["features"]][usable]
@@ -155,7 +160,7 @@ def _record(parent_dir: Path, outcome: RunOutcome, comparison: dict, data_copy: 
     events.decision("keep_model", comparison["keep"], reason=comparison["reason"], evidence=comparison,
                     alternatives=[{"choice": "old" if comparison["keep"] == "new" else "new",
                                    "why_not": "see reason"}], actor="rules", step="retrain")
-    manifest = read_json(child / "manifest.json")
+    manifest = read_manifest(child)
     manifest["data"]["path"] = str(data_copy)
     manifest["retrain"] = {"parent": parent_dir.name, "keep": comparison["keep"], "comparison": "comparison.json"}
     write_json(child / "manifest.json", manifest)
