@@ -53,6 +53,7 @@ def test_sigterm_mid_tuning_is_a_graceful_stop(tmp_path: Path) -> None:
     proc = _start(runs, "run", str(TITANIC), "--goal", "predict who survived", "--budget", "60", "--json")
     try:
         run_dir = _wait_for_trial(runs, proc)
+        assert _listed_status(runs, run_dir) == "running", "a live run is not called died"
         sent = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)

@@ -7,6 +7,7 @@ import pytest
 from sklearn import metrics as skm
 
 from tools.errors import ToolArgumentError
+from tools.goalcheck import check_goal
 from tools.metrics import binary_roc_auc, get_metric, labels_from_proba, metrics_for
 from tools.threshold import choose_threshold, validate_rule
 
@@ -69,7 +70,7 @@ def test_infeasible_rule_says_so() -> None:
     y = np.array([0, 1, 0, 1])
     s = np.array([0.9, 0.1, 0.8, 0.2])
     choice = choose_threshold(y, s, {"kind": "min_precision", "value": 0.99})
-    assert not choice.feasible and "no threshold reaches precision" in choice.note
+    assert not choice.feasible and "reaches precision 0.99" in choice.note
 
 
 def test_validate_rule_rejects_nonsense() -> None:
@@ -87,3 +88,35 @@ def test_the_fast_binary_roc_auc_equals_scikit_learn_s_ties_included() -> None:
         assert binary_roc_auc(y == 1, score) == pytest.approx(skm.roc_auc_score(y, score), abs=1e-12)
     with pytest.raises(ValueError, match="Only one class"):
         binary_roc_auc(np.ones(5, dtype=bool), np.arange(5.0))
+
+
+def test_a_precision_target_met_only_by_the_top_rows_is_not_feasible() -> None:
+    """Two positives at the very top reach precision 1.0, but a threshold flagging two rows honours no goal:
+    the target must hold while flagging at least MIN_FLAGGED_POSITIVES positives."""
+    y = np.array([1, 1] + [0, 1, 0, 0] * 50)
+    scores = np.linspace(1.0, 0.0, len(y))
+    chosen = choose_threshold(y, scores, {"kind": "min_precision", "value": 0.8})
+    assert not chosen.feasible and "at least 5 positives" in chosen.note
+    assert chosen.recall > 0.05, "the fallback flags enough rows to mean something"
+
+
+def test_the_goal_check_reads_the_holdout_against_the_target() -> None:
+    rule = {"kind": "min_precision", "value": 0.8}
+    missed = check_goal(rule, {"precision": 0.625, "recall": 0.096}, {"matrix": [[795, 6], [94, 10]]},
+                        out_of_fold={"feasible": True})
+    assert not missed.met and missed.flagged == 16 and missed.rows == 905
+    assert "precision on the holdout is 0.625, below the goal's 0.80" in missed.problems
+    met = check_goal({"kind": "min_recall", "value": 0.8}, {"precision": 0.4, "recall": 0.85},
+                     {"matrix": [[50, 30], [3, 17]]})
+    assert met.met and met.target == {"recall": 0.8} and not met.problems
+    nothing = check_goal({"kind": "max_f1"}, {"precision": 0.0, "recall": 0.0}, {"matrix": [[80, 0], [20, 0]]})
+    assert not nothing.met and "flags none of the 100 held-out rows" in nothing.problems[0]
+    assert check_goal({"kind": "max_f1"}, {"precision": 0.5, "recall": 0.5}, {"matrix": [[70, 10], [10, 10]]}) is None
+
+
+def test_a_threshold_that_flags_everything_is_never_feasible() -> None:
+    """A model that ranks nothing (every score equal) reaches any recall target by flagging every row."""
+    y = np.array([1, 0] * 50)
+    flat = choose_threshold(y, np.full(100, 0.5), {"kind": "min_recall", "value": 0.5})
+    assert flat.recall == 1.0 and flat.precision == 0.5
+    assert not flat.feasible and "flags all of the 100 rows" in flat.note

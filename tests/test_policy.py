@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from agent.decide.decider import Decider
+from agent.decide.goal import goal_columns
 from agent.decide.guard import check
 from agent.decide.policy import ColumnBrief, Decision, FinalBrief, GoalBrief, SelectionBrief
 from agent.decide.rules import RulePolicy
@@ -75,6 +76,44 @@ def test_columns_drop_ids_constants_and_leaks(datasets_dir: Path) -> None:
     kept = rules.choose_columns(ColumnBrief("y", "binary", prof.to_dict(), leak.to_dict(), {}, {}, keep=["duration"]))
     keep_decision = next(d for d in kept if d.question == "drop:duration")
     assert keep_decision.choice == "keep" and keep_decision.actor == "user"
+
+
+def test_every_candidate_left_untuned_is_given_its_true_reason() -> None:
+    """Within reach but over the cap of tuned candidates is not "too far behind"; a candidate cut by time
+    before a fold finished is named too (it used to vanish from the log)."""
+    board = [{"candidate": name, "mean": mean, "sd": 0.03, "folds": 5, "complete": True}
+             for name, mean in (("catboost", 0.864), ("lightgbm", 0.862), ("linear", 0.860), ("extra_trees", 0.8377),
+                                ("knn", 0.70))]
+    board.append({"candidate": "random_forest", "mean": None, "sd": None, "folds": 0, "complete": False})
+    d = rules.choose_tuning(SelectionBrief("binary", "roc_auc", True, board, 30.0, 1000))
+    assert list(d.choice["shares"]) == ["catboost", "lightgbm", "linear"]
+    why = {a["choice"]: a["why_not"] for a in d.alternatives}
+    margin = d.evidence["margin"]
+    assert 0.864 - 0.8377 <= margin and "cap of 3 tuned candidates" in why["extra_trees"]
+    assert "behind the leader, more than the margin" in why["knn"] and f"{0.864 - 0.70:.4f}" in why["knn"]
+    assert "cut by time" in why["random_forest"]
+
+
+def test_a_goal_naming_the_columns_to_use_restricts_the_plan(datasets_dir: Path) -> None:
+    titanic = pd.read_csv(datasets_dir / "titanic.csv")
+    columns = list(titanic.columns)
+    named = goal_columns("predict who survived; use age, sex and fare", columns, "survived")
+    assert named.columns == ["age", "sex", "fare"] and not named.unknown
+    assert goal_columns("predict who survived with high recall", columns, "survived") is None
+    assert goal_columns("use the best model to predict survived", columns, "survived") is None
+    typo = goal_columns("predict survived using age, sex and ticket_price", columns, "survived")
+    assert typo.columns == ["age", "sex"] and typo.unknown == ["ticket_price"]
+
+    prof = profile_frame(titanic)
+    leak = find_leakage(titanic, "survived", "binary", seed=0)
+    brief = ColumnBrief("survived", "binary", prof.to_dict(), leak.to_dict(), {}, {}, only=named.columns,
+                        only_phrase=named.phrase)
+    decisions = {d.question: d for d in rules.choose_columns(brief)}
+    plan = decisions["column_plan"].choice
+    roles = ("numeric", "boolean", "categorical", "high_cardinality", "datetime")
+    used = sorted(c for role in roles for c in plan[role])
+    assert used == ["age", "fare", "sex"]
+    assert "the goal says which columns to use ('use age, sex and fare')" in decisions["drop:pclass"].reason
 
 
 def test_tuning_shares_follow_the_leaderboard() -> None:

@@ -29,7 +29,7 @@ from tests.test_repl import ANSI, PROMPT
 pytestmark = pytest.mark.slow
 IDLE = 70.0          # seconds the chat waits between the plan and its approval
 CHAT_BUDGET = 30.0
-SLOW_CHAT = 4.0      # seconds the model takes for each chat reply
+SLOW_CHAT = 2.5      # seconds the model takes for each chat reply
 SHELL_SLEEP = 20.0
 SHELL_BUDGET = 30.0
 LLM_BUDGET = 40.0

@@ -5,6 +5,7 @@ A rule is a small JSON-able dict so it can be logged and proposed by a policy:
 - ``{"kind": "max_f1"}`` / ``{"kind": "max_fbeta", "beta": 2}``
 - ``{"kind": "min_recall", "value": 0.8}``: the highest precision among thresholds reaching that recall
 - ``{"kind": "min_precision", "value": 0.8}``: the highest recall among thresholds reaching that precision
+  while flagging at least `MIN_FLAGGED_POSITIVES` positives
 - ``{"kind": "max_accuracy"}`` / ``{"kind": "max_balanced_accuracy"}``
 - ``{"kind": "fixed", "value": 0.5}``
 
@@ -18,6 +19,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from tools.errors import ToolArgumentError
+
+# A precision target met only by the few rows at the very top of the ranking is luck, not a threshold to
+# trust: a threshold must flag at least this many positives (out of fold) to count as meeting it.
+MIN_FLAGGED_POSITIVES = 5
 
 RULE_KINDS = ("max_f1", "max_fbeta", "min_recall", "min_precision", "max_accuracy",
               "max_balanced_accuracy", "fixed")
@@ -117,10 +122,12 @@ def choose_threshold(y_true: np.ndarray, scores: np.ndarray, rule: dict) -> Thre
         objective = np.where(ok, precision, -1.0) if feasible else recall
         note = "" if feasible else f"no threshold reaches recall {rule['value']:.2f}; using the highest recall"
     else:  # min_precision
-        ok = precision >= rule["value"] - 1e-12
+        support = tp >= min(MIN_FLAGGED_POSITIVES, positives)
+        ok = (precision >= rule["value"] - 1e-12) & support
         feasible = bool(ok.any())
-        objective = np.where(ok, recall, -1.0) if feasible else precision
-        note = "" if feasible else f"no threshold reaches precision {rule['value']:.2f}; using the highest precision"
+        objective = np.where(ok, recall, -1.0) if feasible else np.where(support, precision, -1.0)
+        note = "" if feasible else (f"no threshold flagging at least {min(MIN_FLAGGED_POSITIVES, positives)} positives "
+                                    f"reaches precision {rule['value']:.2f}; using the highest such precision")
     best = int(np.argmax(objective))
     # Midpoint to the next lower score so that tiny changes in probability do not flip the decision.
     lower = thr[best + 1] if best + 1 < len(thr) else 0.0
@@ -131,6 +138,10 @@ def choose_threshold(y_true: np.ndarray, scores: np.ndarray, rule: dict) -> Thre
 def _choice_at(y: np.ndarray, s: np.ndarray, threshold: float, rule: dict, feasible: bool,
                note: str) -> ThresholdChoice:
     predicted = s >= threshold
+    flagged = int(predicted.sum())
+    if flagged in (0, len(s)):  # a threshold that flags nothing or everything honours no goal
+        feasible = False
+        note = f"the threshold flags {'none' if flagged == 0 else 'all'} of the {len(s):,} rows; {note}"
     tp = float(np.sum(predicted & (y == 1)))
     precision = tp / max(float(predicted.sum()), 1.0)
     recall = tp / max(float((y == 1).sum()), 1.0)

@@ -57,6 +57,35 @@ def column_words(name: str) -> list[str]:
     return [w.lower() for w in re.split(r"[^A-Za-z0-9]+", spaced) if w]
 
 
+_USE = re.compile(r"\b(?:only\s+use|use\s+only|use|using|based\s+on|from)\s+(?:only\s+)?(?:the\s+)?"
+                  r"(?:columns?\s+|features?\s+)?([^;.!?]+)", re.IGNORECASE)
+
+
+@dataclass
+class GoalColumns:
+    """The columns a goal says to use, the phrase that said it, and the items of it that are no column."""
+
+    columns: list[str]
+    phrase: str
+    unknown: list[str]
+
+
+def goal_columns(goal: str, columns: list[str], target: str | None = None) -> GoalColumns | None:
+    """The columns a goal says to use ("use age, sex and fare", "based on income only"), in the table's
+    spelling; None when the goal names none. A phrase counts when every item is a column ("use the best
+    model" and "with high recall" name none), or when most are and the rest are reported as ``unknown``."""
+    by_name = {c.lower(): c for c in columns if c != target}
+    for match in _USE.finditer(goal):
+        phrase = re.sub(r"\s+only$", "", match.group(1).strip(), flags=re.IGNORECASE)
+        items = [i.strip().strip("'\"`") for i in re.split(r",|\band\b|&|/", phrase) if i.strip()]
+        items = [re.sub(r"^(?:the|columns?)\s+", "", i, flags=re.IGNORECASE) for i in items]
+        known = [by_name[i.lower()] for i in items if i.lower() in by_name]
+        unknown = [i for i in items if i.lower() not in by_name]
+        if known and len(known) >= len(unknown) and len(items) >= (1 if not unknown else 2):
+            return GoalColumns(known, match.group(0).strip(), unknown)
+    return None
+
+
 def goal_words(goal: str) -> list[str]:
     return [w for w in re.findall(r"[a-z0-9_]+", goal.lower())]
 

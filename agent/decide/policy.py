@@ -68,6 +68,8 @@ class ColumnBrief:
     drop: list[str] = field(default_factory=list)
     inherited: dict[str, str] = field(default_factory=dict)   # column -> why the parent run dropped it
     train_rows: int | None = None   # rows in the training part (None where the caller does not know)
+    only: list[str] = field(default_factory=list)   # the columns the goal says to use, when it names them
+    only_phrase: str = ""
 
     @classmethod
     def from_training(cls, target: str, task: str, profile: Any, leakage: Any, X_train: Any, y_train: Any,

@@ -342,6 +342,11 @@ class RulePolicy:
         evidence = {k: col.get(k) for k in ("kind", "missing_share", "n_unique", "unique_share")}
         if name in brief.drop:
             return "you asked to drop it (--drop)", evidence, []
+        if brief.only and name not in brief.only and name not in brief.keep:
+            return (f"the goal says which columns to use ('{brief.only_phrase}'), and this is not one of them",
+                    evidence, [{"choice": "keep", "why_not": "the goal names the columns to use; --keep adds one"}])
+        if name in brief.only:
+            return None, evidence, []
         if name in brief.inherited and name not in brief.keep:
             return f"dropped as in the parent run ({brief.inherited[name]})", evidence, []
         if name in brief.keep:
@@ -413,8 +418,10 @@ class RulePolicy:
             contenders.append(board[1])
         weights = [0.5] + [0.5 / (len(contenders) - 1)] * (len(contenders) - 1) if len(contenders) > 1 else [1.0]
         shares = {r["candidate"]: round(w, 3) for r, w in zip(contenders, weights)}
-        others = [{"choice": r["candidate"], "why_not": f"{r['mean']:.4f} is more than {margin:.4f} behind the "
-                   f"leader"} for r in board if r["candidate"] not in shares]
+        others = [{"choice": r["candidate"], "why_not": _not_tuned(r, leader, margin, sign)}
+                  for r in board if r["candidate"] not in shares]
+        others += [{"choice": r["candidate"], "why_not": "no cross-validation score: its selection was cut by time "
+                    "before a fold finished"} for r in brief.leaderboard if r not in board]
         reason = (f"{leader['candidate']} leads ({leader['mean']:.4f} +- {leader['sd']:.4f}); tuning the "
                   f"{len(shares)} candidate(s) within {margin:.4f} of it (twice its standard error, or 1%), "
                   f"half the trials to the leader; about {brief.tune_seconds:.0f} s, re-planned as trials finish")
@@ -530,3 +537,13 @@ def _datetime_parts(info: dict) -> list[str]:
     if info.get("has_time"):
         parts.append("hour")
     return parts
+
+
+def _not_tuned(row: dict, leader: dict, margin: float, sign: int) -> str:
+    """Why a scored candidate is not tuned, as it was: too far behind, or within reach but over the cap."""
+    gap = sign * (leader["mean"] - row["mean"])
+    if gap <= margin:
+        return (f"{row['mean']:.4f} is within {margin:.4f} of the leader, but the cap of {MAX_TUNED} tuned "
+                "candidates left it out (closer ones come first)")
+    return f"{row['mean']:.4f} is {gap:.4f} behind the leader, more than the margin of {margin:.4f}"
+

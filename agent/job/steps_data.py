@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 from langgraph.runtime import Runtime
 
+from agent.decide.goal import goal_columns
 from agent.decide.planedit import copy_plan, drop_column, features
 from agent.decide.policy import ColumnBrief, Decision, GoalBrief, TimeBrief
 from agent.job.context import RunContext, RunState
@@ -17,6 +18,7 @@ from agent.record.runfolder import write_json
 from tools.errors import ConfigError
 from tools.intake import read_table
 from tools.leakage import find_leakage
+from tools.placeholders import capped_target, find_placeholders
 from tools.preprocess import ColumnPlan, build_preprocessor
 from tools.profile import profile_frame
 from tools.screen import WIDE, screen_features
@@ -107,6 +109,7 @@ def plan(state: RunState, runtime: Runtime[RunContext]) -> RunState:
         ctx.events.emit("split", step="plan", train_rows=train_rows, holdout_rows=hold_rows,
                         seed=s.seed, stratified=task != "regression")
         column_plan = _plan_columns(ctx, target, task, prof)
+        _note_stand_ins(ctx, frame, target, task, column_plan.features)
         n_features = len(column_plan.features)
         candidates = ctx.decider.one(lambda p: p.choose_candidates(task, train_rows, n_features,
                                                                    ctx.seconds_left()),
@@ -142,9 +145,15 @@ def split_rows(ctx: RunContext, target: str, info: object, validation: dict) -> 
 
 def _log_target_facts(ctx: RunContext, info: object) -> None:
     if info.missing_rows:
-        ctx.events.emit("rows_dropped", step="plan", rows=info.missing_rows,
-                        reason=f"the target '{info.name}' is missing in {info.missing_rows:,} rows; they cannot "
-                               "be learned from or scored")
+        reason = (f"the target '{info.name}' is missing in {info.missing_rows:,} rows; they cannot be learned from "
+                  "or scored")
+        ctx.events.emit("rows_dropped", step="plan", rows=info.missing_rows, reason=reason)
+        ctx.events.emit("warning", step="plan", message=f"{info.missing_rows:,} rows left out: {reason}")
+    if info.rare_classes:
+        listed = ", ".join(f"{label!r} ({count} rows)" for label, count in info.rare_classes.items())
+        ctx.events.emit("warning", step="plan", message=(
+            f"rare classes kept: {listed}, fewer than {MIN_CLASS_ROWS} rows each; the model gives them "
+            "probabilities, but there are too few rows to judge those classes on the holdout"))
     for label, count in info.rare_classes.items():
         ctx.decider.record(Decision(f"rare_class:{label}", "keep",
                                     f"class {label!r} has {count} rows, fewer than {MIN_CLASS_ROWS}: kept, so the "
@@ -169,8 +178,14 @@ def _plan_columns(ctx: RunContext, target: str, task: str, prof: object) -> Colu
     leakage = find_leakage(train_frame, target, task, seed=s.seed, time_limit=leak_limit)
     ctx.workspace["leakage"] = leakage
     ctx.events.emit("leakage_check", step="plan", **leakage.to_dict())
+    named = goal_columns(s.goal, [str(c) for c in table.frame.columns], target)
+    only, phrase = (named.columns, named.phrase) if named and not named.unknown else ([], "")
+    if named and named.unknown:
+        ctx.events.emit("warning", step="plan", message=(
+            f"the goal says which columns to use ('{named.phrase}'), but {', '.join(repr(u) for u in named.unknown)} "
+            "is not a column of the table, so every usable column was used; name the columns as the table does"))
     brief = ColumnBrief.from_training(target, task, prof, leakage, X_train, y_train, keep=list(s.keep),
-                                      drop=list(s.drop), inherited=dict(s.inherited))
+                                      drop=list(s.drop), inherited=dict(s.inherited), only=only, only_phrase=phrase)
     unknown = [c for c in list(s.keep) + list(s.drop) if c not in table.frame.columns]
     if unknown:
         from tools.errors import DataError
@@ -182,6 +197,10 @@ def _plan_columns(ctx: RunContext, target: str, task: str, prof: object) -> Colu
             ctx.events.emit("warning", step="plan", message=f"'{d.question[5:]}' looks like it could leak the "
                             f"target and was kept: {d.reason}")
     plan_dict = next(d.choice for d in decisions if d.question == "column_plan")
+    beyond = [c for c in features(plan_dict) if only and c not in only and c not in s.keep]
+    if beyond:
+        ctx.events.emit("warning", step="plan", message=(
+            f"the goal says which columns to use ('{phrase}'), but the plan also uses {', '.join(beyond)}"))
     if len(features(plan_dict)) > WIDE:
         plan_dict = _screen_columns(ctx, plan_dict, task)
     return ColumnPlan.from_dict(plan_dict)
@@ -270,3 +289,21 @@ def rebuild(ctx: RunContext, state: RunState, *, sha256: str) -> None:
         labels = labels_as_written(table.frame[state["target"]], table.columns)
         info = check_target(pd.DataFrame({state["target"]: labels}), state["target"], state["task"], goal=s.goal)
         split_rows(ctx, state["target"], info, state["validation"])
+
+
+def _note_stand_ins(ctx: RunContext, frame: pd.DataFrame, target: str, task: str, features: list[str]) -> None:
+    """Warn about values that stand for something else: placeholders in the features the model uses, and a
+    regression target capped at its maximum."""
+    for p in find_placeholders(frame[[c for c in features if c in frame.columns]]):
+        ctx.events.emit("warning", step="plan", message=(
+            f"column '{p['column']}': {p['value']:g} in {p['rows']:,} rows ({p['share']:.0%}) looks like a placeholder "
+            f"(for 'none' or 'missing'), not a quantity: {p['why']}. Tree models use it as it is; read statistics "
+            "and linear effects of this column with that in mind"))
+    if task == "regression":
+        cap = capped_target(frame[target])
+        if cap:
+            ctx.events.emit("warning", step="plan", message=(
+                f"the target '{target}' looks capped at {cap['value']:g}: {cap['rows']:,} rows ({cap['share']:.1%}) "
+                f"hold exactly that value (no other value appears more than {cap['next_most_common']:,} times), so "
+                "true values above it were recorded as the cap; predictions near it are censored"))
+

@@ -26,6 +26,7 @@ from tools.crossval import CVResult, TrainingData, cross_validate, make_folds
 from tools.ensemble import MAX_MEMBERS, Pool, blend, select_ensemble
 from tools.evaluate import holdout_predictions, paired_gap
 from tools.fmt import number
+from tools.goalcheck import check_goal
 from tools.metrics import Metric, get_metric
 from tools.model import Member, ModelSpec, fit_model
 from tools.preprocess import ColumnPlan
@@ -287,6 +288,7 @@ def finalize(state: RunState, runtime: Runtime[RunContext]) -> RunState:
             if oof is not None:
                 chosen = choose_threshold(data.y, oof[:, 1], state["threshold_rule"])
                 spec.threshold = chosen.threshold
+                ctx.workspace["threshold_choice"] = chosen.to_dict()
                 ctx.decider.record(Decision("threshold", chosen.threshold,
                                             f"{describe_rule(state['threshold_rule'])}: on out-of-fold predictions "
                                             f"it gives precision {chosen.precision:.3f}, recall {chosen.recall:.3f}"
@@ -394,11 +396,27 @@ def evaluate(state: RunState, runtime: Runtime[RunContext]) -> RunState:
         replaced = _replace(ctx, state, spec, model, ev, bool(fitted.cut))
         if replaced:
             publish(ctx, state, model, spec, plan, ev=ev, metrics=metrics, fitted_on=on, step="evaluate")
+            _check_goal(ctx, state, ev)
         else:
             ctx.events.emit("candidate_holdout", step="evaluate", model=spec.label, metrics=ev.metrics,
                             primary=ev.primary)
     return {"step": "evaluate", "evaluation": {"metrics": ev.metrics, "baseline": ev.baseline,
                                                "primary": ev.primary, "published": replaced}}
+
+
+def _check_goal(ctx: RunContext, state: RunState, ev: object) -> None:
+    """Say at once when the holdout does not honour the goal's threshold target (or the threshold flags
+    nothing or everything): a warning, and the facts for the report's summary."""
+    if state["task"] != "binary":
+        return
+    check = check_goal(state.get("threshold_rule"), ev.at_threshold, ev.confusion,
+                       out_of_fold=ctx.workspace.get("threshold_choice"))
+    if check is None:
+        return
+    ctx.events.emit("goal_check", step="evaluate", **check.to_dict())
+    if not check.met:
+        ctx.events.emit("warning", step="evaluate", message="the goal is not met: " + "; ".join(check.problems)
+                        + f" ({check.flagged:,} of {check.rows:,} held-out rows flagged); {check.advice}")
 
 
 def _final_rows(ctx: RunContext, state: RunState, spec: ModelSpec) -> int:

@@ -65,6 +65,8 @@ KINDS: dict[str, Kind] = {
     "holdout_metrics": Kind("the published model's scores on the holdout",
                             ("model", "metrics", "primary", "baseline", "spread", "rows", "threshold",
                              "at_threshold", "confusion")),
+    "goal_check": Kind("whether the holdout meets the goal's target for the decision threshold",
+                       ("rule", "target", "holdout", "flagged", "rows", "met", "problems", "advice")),
     "candidate_holdout": Kind("a model scored on the holdout that did not replace the saved one",
                               ("model", "metrics", "primary")),
     "importances": Kind("permutation importances of the published model", ("rows", "note")),

@@ -63,9 +63,17 @@ def _header(run: RunRecord) -> str:
             at = metrics.get("at_threshold", {})
             lines.append(f"At its decision threshold {metrics['threshold']:.3f}: precision {number(at.get('precision'), digits=3)}, "
                          f"recall {number(at.get('recall'), digits=3)}, F1 {number(at.get('f1'), digits=3)}.")
-    read_notes = [e["message"] for e in run.all("warning") if e.get("step") == "intake"]
-    if read_notes:
-        lines += ["", "**How the file was read** (details under Warnings): " + "; ".join(read_notes) + "."]
+    goal = run.last("goal_check")
+    if goal and not goal["met"]:
+        advice = goal["advice"][:1].upper() + goal["advice"][1:]
+        lines += ["", "**The goal is not met:** " + "; ".join(goal["problems"])
+                  + f" ({goal['flagged']:,} of {goal['rows']:,} held-out rows flagged). {advice}."]
+    elif goal and goal["target"]:
+        held = ", ".join(f"{k} {goal['holdout'][k]:.3f} (goal {v:.2f})" for k, v in goal["target"].items())
+        lines += ["", f"The goal's target holds on the holdout: {held}."]
+    data_notes = [e["message"] for e in run.all("warning") if e.get("step") in ("intake", "plan")]
+    if data_notes:
+        lines += ["", "**About the data** (also under Warnings):", ""] + [f"- {note}" for note in data_notes]
     refit = run.decision("refit")
     model = manifest.get("model")
     if model:
