@@ -88,3 +88,11 @@ def test_a_budget_is_not_read_as_the_threshold_level(goal: str, rule: dict) -> N
 def test_metric_intent_is_none_without_a_hint() -> None:
     assert metric_intent("predict survival", "binary") is None
     assert metric_intent("recall matters", "regression") is None
+
+
+def test_a_goal_that_calls_the_problem_hard_is_noticed() -> None:
+    from agent.decide.goal import says_hard
+
+    assert says_hard("predict fraud; it is a hard problem, labels are noisy") == "hard"
+    assert says_hard("predict churn; 5 minutes") is None
+    assert says_hard("") is None

@@ -102,3 +102,69 @@ def test_argument_errors() -> None:
         find_leakage(frame, "group", "regression")
     with pytest.raises(ToolArgumentError, match="multiclass"):
         find_leakage(frame, "group", "binary")
+
+
+def _titanic() -> pd.DataFrame:
+    return pd.read_csv(DATASETS / "titanic.csv")
+
+
+def test_an_outcome_record_whose_presence_is_the_outcome_is_flagged() -> None:
+    """A follow-up note filled in for 90% of survivors and missing otherwise: as a text column alone it is
+    weak evidence, but whether it is there says who survived."""
+    frame = _titanic()
+    rng = np.random.default_rng(1)
+    filled = (frame["survived"] == 1).to_numpy() & (rng.random(len(frame)) < 0.9)
+    frame["followup_note"] = np.where(filled, rng.choice(["called", "letter", "visit"], len(frame)), None)
+    report = find_leakage(frame, "survived", "binary", seed=0)
+    hit = next(s for s in report.suspects if s.column == "followup_note")
+    assert hit.rule == "presence_encodes_target" and hit.evidence["indicator"] == "present"
+    assert hit.evidence["indicator_auc"] >= 0.93
+    assert report.presence["cabin"]["auc"] < 0.8, "an honest, mostly missing column stays far below"
+    assert {s.column for s in report.suspects} == {"followup_note"}
+
+
+def test_an_amount_paid_only_in_positive_cases_is_flagged_even_as_a_pair() -> None:
+    """Two amounts that are non-zero exactly when the target is yes mask each other in the rules that compare
+    columns; the presence rule sees each."""
+    frame = _titanic()
+    rng = np.random.default_rng(2)
+    positive = (frame["survived"] == 1).to_numpy()
+    frame["refund"] = np.where(positive & (rng.random(len(frame)) < 0.97), rng.gamma(2, 30, len(frame)), 0.0)
+    frame["voucher"] = np.where(positive & (rng.random(len(frame)) < 0.97), rng.gamma(2, 10, len(frame)), 0.0)
+    report = find_leakage(frame, "survived", "binary", seed=0)
+    flagged = {s.column: s for s in report.suspects}
+    assert {"refund", "voucher"} <= set(flagged)
+    assert all(flagged[c].severity == "strong" for c in ("refund", "voucher"))
+
+
+@pytest.mark.parametrize("formula", ["sum", "ratio"])
+def test_columns_that_rebuild_a_regression_target_by_arithmetic_are_dropped(formula: str) -> None:
+    frame = pd.read_csv(DATASETS / "abalone.csv")
+    rng = np.random.default_rng(3)
+    rings = frame["rings"].to_numpy(dtype=float)
+    if formula == "sum":
+        before = np.floor(rings * rng.uniform(0.2, 0.8, len(frame)))
+        frame["rings_before"], frame["rings_added"] = before, rings - before
+        planted = ["rings_before", "rings_added"]
+    else:
+        frame["rings_per_gram"] = rings / frame["whole_weight"].to_numpy(dtype=float)
+        planted = ["rings_per_gram"]
+    report = find_leakage(frame, "rings", "regression", seed=0)
+    rules = {s.column: (s.rule, s.severity) for s in report.suspects}
+    for column in planted:
+        assert rules[column] == ("arithmetic_of_target", "strong"), rules
+    assert report.arithmetic and report.arithmetic[0]["share"] >= 0.99
+    assert set(rules) <= set(planted) | {"whole_weight"}, "honest columns are not parts, but the ratio's divisor is"
+
+
+def test_a_column_named_as_an_after_the_fact_record_is_questioned_when_it_carries_signal() -> None:
+    frame = _titanic()
+    rng = np.random.default_rng(4)
+    survived = (frame["survived"] == 1).to_numpy()
+    frame["refund_status"] = np.where(rng.random(len(frame)) < 0.7, survived, ~survived).astype(int)
+    frame["cancellation_code"] = rng.integers(0, 5, len(frame))   # the name, but no signal
+    report = find_leakage(frame, "survived", "binary", seed=0)
+    flagged = {s.column: s for s in report.suspects}
+    assert flagged["refund_status"].rule == "named_after_the_fact" and flagged["refund_status"].severity == "suspect"
+    assert flagged["refund_status"].evidence["word"] == "refund"
+    assert "cancellation_code" not in flagged

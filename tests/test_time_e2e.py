@@ -162,7 +162,12 @@ def _check_approved_chat_run(result: dict) -> None:
     approved_at = next(i for i, e in enumerate(log) if e["kind"] == "plan_approved")
     first_timed = next(e for e in log[approved_at:] if e["kind"] == "step_started" and "left" in e)
     assert first_timed["left"] >= CHAT_BUDGET - 3, "the clock starts at approval, not with the chat"
-    assert manifest["elapsed_seconds"] >= 0.9 * CHAT_BUDGET, "the run used its budget"
+    # The run had its whole budget (the clock above): it used most of it, or its tuning converged first (no
+    # trial could still be told apart from the leader by the folds), which can end a titanic run in 23 s; what
+    # the final fit and the report did not need of their shares is not spent waiting.
+    tuned = next((e for e in log if e["kind"] == "tuning_finished"), {})
+    assert manifest["elapsed_seconds"] >= 0.75 * CHAT_BUDGET or tuned.get("stopped") == "converged", \
+        f"the run used {manifest['elapsed_seconds']} s of its budget and its tuning stopped: {tuned.get('stopped')}"
     assert manifest["elapsed_seconds"] <= CHAT_BUDGET * 1.1 + 10
     assert sum(1 for e in log if e["kind"] == "trial") > 0, "tuning had time"
     assert (run_dir / "model.joblib").exists() and manifest["model"]["sha256"]

@@ -15,6 +15,12 @@ datasets in /work/shared/datasets, figures beside each threshold):
   full model knows, and the other columns cannot make up for it. Legitimately strong features fail one of
   the three: they have correlated twins (diamonds carat/x/y/z) or the others recover them (median_income).
 - `drop_column_collapse` (suspect): the full model loses more than half of its skill without the column.
+- `presence_encodes_target` (classification; strong at ROC AUC >= 0.98, suspect from 0.93): whether the
+  column has a value at all, or a non-zero one, alone says the class (`tools.leakage_patterns`).
+- `named_after_the_fact` (suspect): the name says it records what happened after the outcome (a refund, a
+  discharge, an outcome) and the column alone carries signal (ROC AUC >= 0.6, R2 >= 0.1).
+- `arithmetic_of_target` (regression, strong): a sum, difference, product or ratio of two columns, or a sum
+  of three, equals the target in 99% of rows; each column in it is a part of the target.
 Known blind spot: two copies of one leak mask each other in the dominance and drop-column rules; only
 `near_perfect_alone` still sees them.
 """
@@ -32,6 +38,7 @@ import pandas as pd
 
 from tools.errors import DataError, ToolArgumentError
 from tools.jsonable import jsonable
+from tools.leakage_patterns import after_the_fact_names, arithmetic_matches, presence_scores
 from tools.leakage_probes import (
     N_FOLDS,
     TimeLimit,
@@ -61,6 +68,12 @@ RECONSTRUCT_MIN_R2 = 0.5
 RECONSTRUCT_LINEAR_LOSS = 0.5
 RECONSTRUCT_TREE_LOSS = 0.15
 RECONSTRUCT_EXACT_R2 = 0.95
+# presence_encodes_target: honest columns of the shared datasets reach at most 0.77 (titanic sex,
+# horse_colic lesion_1); a refund flag or an outcome record filled in afterwards reaches 0.97 and more.
+PRESENCE_STRONG_AUC = 0.98
+PRESENCE_SUSPECT_AUC = 0.93
+# named_after_the_fact: a name alone is weak evidence; the column must also carry signal alone.
+NAMED_MIN_LIFT = 0.1
 # drop_column_collapse: the largest legitimate loss seen is ~0.34 (titanic sex); bank duration 0.41-0.46.
 COLLAPSE_LOSS = 0.5
 COLLAPSE_MIN_LIFT = 0.1
@@ -100,6 +113,8 @@ class LeakageReport:
     drop_column_scores: dict[str, float] = field(default_factory=dict)  # full model without the column
     linear_score: float | None = None  # regression: ridge on the numeric columns
     linear_scores_without: dict[str, float] = field(default_factory=dict)
+    presence: dict[str, dict] = field(default_factory=dict)   # classification: see tools.leakage_patterns
+    arithmetic: list[dict] = field(default_factory=list)      # regression: formulas equal to the target
     complete: bool = True  # False when the time limit cut a step short (see notes)
     notes: tuple[str, ...] = ()
 
@@ -160,6 +175,12 @@ def find_leakage(
             break
         single[name] = score_single(encoded[name], kinds[name], y, task, folds, seed)
     ranked = sorted(single, key=lambda c: -single[c])
+    presence: dict[str, dict] = {}
+    arithmetic: list[dict] = []
+    if task != "regression" and clock.has(0.5):
+        presence = presence_scores(encoded, kinds, y)
+    if task == "regression" and clock.has(1.0):
+        arithmetic = arithmetic_matches(encoded, [c for c in ranked if kinds[c] == "numeric"], y)
 
     full_score: float | None = None
     drop_scores: dict[str, float] = {}
@@ -189,10 +210,12 @@ def find_leakage(
     chance = 0.0 if task == "regression" else 0.5
     return LeakageReport(
         task=task, single_column_scores=single, full_score=full_score,
-        suspects=tuple(_apply_rules(single, ranked, full_score, drop_scores, linear, chance, task)),
+        suspects=tuple(_apply_rules(single, ranked, full_score, drop_scores, linear, chance, task, presence,
+                                    arithmetic, after_the_fact_names(list(single), target))),
         seconds=clock.elapsed(), metric="r2" if task == "regression" else "roc_auc", n_rows_used=len(y),
         skipped=skipped, drop_column_scores=drop_scores, linear_score=linear.pop("__all__", None),
-        linear_scores_without=linear, complete=not clock.ran_out, notes=tuple(notes))
+        linear_scores_without=linear, presence=presence, arithmetic=arithmetic, complete=not clock.ran_out,
+        notes=tuple(notes))
 
 
 def _check_arguments(frame: pd.DataFrame, target: str, task: str, columns: Sequence[str] | None,
@@ -287,7 +310,8 @@ def _linear_candidates(linear: dict[str, float]) -> list[str]:
 
 def _apply_rules(single: dict[str, float], ranked: list[str], full_score: float | None,
                  drop_scores: dict[str, float], linear: dict[str, float], chance: float,
-                 task: str) -> list[LeakSuspect]:
+                 task: str, presence: dict[str, dict] | None = None,
+                 arithmetic: list[dict] | None = None, named: dict[str, str] | None = None) -> list[LeakSuspect]:
     metric = "R2" if task == "regression" else "ROC AUC"
     full_lift = None if full_score is None else full_score - chance
     second = ranked[1] if len(ranked) > 1 else None
@@ -304,7 +328,7 @@ def _apply_rules(single: dict[str, float], ranked: list[str], full_score: float 
             return
         base = {"second_best_column": second, "second_best_score": single.get(second),
                 "full_score": full_score, "score_without": drop_scores.get(name)}
-        found[name] = LeakSuspect(name, severity, rule, single[name], {**base, **evidence}, reason)
+        found[name] = LeakSuspect(name, severity, rule, single.get(name, float("nan")), {**base, **evidence}, reason)
 
     near_perfect = NEAR_PERFECT_R2 if task == "regression" else NEAR_PERFECT_AUC
     for name in ranked:
@@ -312,6 +336,26 @@ def _apply_rules(single: dict[str, float], ranked: list[str], full_score: float 
             add(name, "strong", "near_perfect_alone", {"threshold": near_perfect},
                 f"'{name}' alone predicts the target almost perfectly ({metric} {single[name]:.3f}); "
                 "it is very likely derived from the target.")
+
+    for match in arithmetic or []:
+        for name in match["columns"]:
+            add(name, "strong", "arithmetic_of_target", {"formula": match["formula"], "match_share": match["share"]},
+                f"the target equals {match['formula']} in {match['share']:.1%} of rows: '{name}' is a part of the "
+                "target, known only with it.")
+
+    for name, p in sorted((presence or {}).items(), key=lambda kv: -kv[1]["auc"]):
+        if p["auc"] >= PRESENCE_SUSPECT_AUC:
+            what = "has a value" if p["indicator"] == "present" else "is non-zero"
+            add(name, "strong" if p["auc"] >= PRESENCE_STRONG_AUC else "suspect", "presence_encodes_target",
+                {"indicator": p["indicator"], "indicator_auc": p["auc"], "share": p["share"]},
+                f"whether '{name}' {what} ({p['share']:.0%} of rows) alone gives ROC AUC {p['auc']:.3f} for the "
+                "target: it looks recorded after the outcome (or derived from it).")
+
+    for name, word in (named or {}).items():
+        if single.get(name, chance) - chance >= NAMED_MIN_LIFT:
+            add(name, "suspect", "named_after_the_fact", {"word": word},
+                f"its name ('{word}') says it records what happened after the outcome, and alone it scores "
+                f"{metric} {single[name]:.3f}: check that it is known when a prediction is made.")
 
     for name in _linear_candidates(linear):
         loss = drop_loss(name)
@@ -347,4 +391,5 @@ def _apply_rules(single: dict[str, float], ranked: list[str], full_score: float 
                     f"Without '{name}' the full model loses {loss:.0%} of its skill ({metric} "
                     f"{full_score:.3f} -> {drop_scores[name]:.3f}); check that it is known at prediction "
                     "time.")
-    return sorted(found.values(), key=lambda s: (s.severity != "strong", -s.score_alone))
+    return sorted(found.values(), key=lambda s: (s.severity != "strong",
+                                                 0.0 if math.isnan(s.score_alone) else -s.score_alone))

@@ -86,6 +86,16 @@ def goal_columns(goal: str, columns: list[str], target: str | None = None) -> Go
     return None
 
 
+_HARD = re.compile(r"\b(hard|difficult|noisy|challenging|tricky|subtle|barely predictable|close to random)\b",
+                   re.IGNORECASE)
+
+
+def says_hard(goal: str) -> str | None:
+    """The words in which a goal calls the problem hard ("a hard problem", "noisy data"), or None."""
+    match = _HARD.search(goal or "")
+    return match.group(0) if match else None
+
+
 def goal_words(goal: str) -> list[str]:
     return [w for w in re.findall(r"[a-z0-9_]+", goal.lower())]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 from langgraph.runtime import Runtime
 
-from agent.decide.goal import goal_columns
+from agent.decide.goal import goal_columns, says_hard
 from agent.decide.planedit import copy_plan, drop_column, features
 from agent.decide.policy import ColumnBrief, Decision, GoalBrief, TimeBrief
 from agent.job.context import RunContext, RunState
@@ -178,6 +178,7 @@ def _plan_columns(ctx: RunContext, target: str, task: str, prof: object) -> Colu
     leakage = find_leakage(train_frame, target, task, seed=s.seed, time_limit=leak_limit)
     ctx.workspace["leakage"] = leakage
     ctx.events.emit("leakage_check", step="plan", **leakage.to_dict())
+    _too_good(ctx, leakage)
     named = goal_columns(s.goal, [str(c) for c in table.frame.columns], target)
     only, phrase = (named.columns, named.phrase) if named and not named.unknown else ([], "")
     if named and named.unknown:
@@ -306,4 +307,24 @@ def _note_stand_ins(ctx: RunContext, frame: pd.DataFrame, target: str, task: str
                 f"the target '{target}' looks capped at {cap['value']:g}: {cap['rows']:,} rows ({cap['share']:.1%}) "
                 f"hold exactly that value (no other value appears more than {cap['next_most_common']:,} times), so "
                 "true values above it were recorded as the cap; predictions near it are censored"))
+
+
+# A quick model near these scores on a problem its owner calls hard is more likely a leak than a discovery.
+TOO_GOOD = {"roc_auc": 0.98, "r2": 0.95}
+
+
+def _too_good(ctx: RunContext, leakage: object) -> None:
+    """Warn when the leakage check's quick model is near-perfect although the goal calls the problem hard."""
+    hard = says_hard(ctx.settings.goal)
+    full = leakage.full_score
+    if hard is None or full is None or full < TOO_GOOD.get(leakage.metric, 1.0):
+        return
+    if any(s.severity == "strong" for s in leakage.suspects):  # explained, and dropped
+        return
+    strongest = sorted(leakage.single_column_scores.items(), key=lambda kv: -kv[1])[:3]
+    ctx.events.emit("warning", step="plan", message=(
+        f"too good to be true? The goal calls the problem {hard!r}, yet a quick model on all columns scores "
+        f"{leakage.metric} {full:.3f} out of fold. Check that the strongest columns ("
+        + ", ".join(f"{name} {score:.3f}" for name, score in strongest)
+        + ") are known when a prediction is made; --drop removes one"))
 
