@@ -13,7 +13,7 @@ import pandas as pd
 
 from agent.job.context import RunContext, RunState
 from agent.record.runfolder import MODEL, dump_pickle, write_json
-from agent.record.trust import signature
+from agent.record.trust import signed
 from tools.evaluate import (
     Evaluation,
     encode_labels,
@@ -29,7 +29,6 @@ from tools.reference import (
     level_shares,
     numeric_summary,
 )
-from tools.sniff import file_sha256
 
 # Distribution summaries for monitoring are as good from this many rows as from millions.
 REFERENCE_ROWS = 100_000
@@ -89,9 +88,10 @@ def _save_model(ctx: RunContext, model: object, spec: ModelSpec, *, fitted_on: s
                 step: str) -> None:
     path = ctx.run_dir / MODEL
     dump_pickle(model, path)
-    digest = file_sha256(path)
-    ctx.manifest.update(model={"file": MODEL, "sha256": digest, "signature": signature(ctx.settings.home, path, digest),
-                               "fitted_on": fitted_on, "spec": spec.to_dict(), "features": features})
+    stamp = signed(ctx.settings.home, path)
+    digest = stamp["sha256"]
+    ctx.manifest.update(model={"file": MODEL, **stamp, "fitted_on": fitted_on, "spec": spec.to_dict(),
+                               "features": features})
     ctx.events.emit("model_saved", step=step, file=MODEL, sha256=digest, fitted_on=fitted_on,
                     model=spec.label, bytes=path.stat().st_size)
 

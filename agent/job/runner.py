@@ -161,7 +161,7 @@ class Run:
         except PlanCancelled as exc:
             status, code, error = "cancelled", EXIT_OK, str(exc)
         except StorageFull as exc:
-            status, code, error = "died", EXIT_USER, str(exc).replace("RUN", ctx.run_id)
+            status, code, error = "died", EXIT_USER, str(exc)
         except MlpilotError as exc:
             status, code, error = "failed", EXIT_USER, str(exc)
             ctx.events.emit("error", origin="user", message=error)
@@ -172,14 +172,12 @@ class Run:
         except Exception as exc:
             full = storage_full(exc, ctx.run_dir)
             if full is not None:  # a library's own write (a study's journal, a checkpoint) found no room
-                status, code, error = "died", EXIT_USER, str(full).replace("RUN", ctx.run_id)
-                self._end(status, code, error)
-                return None
-            # a bug: full traceback in the log, one line for the user
-            status, code = "failed", EXIT_BUG
-            error = (f"internal error ({type(exc).__name__}: {exc}); the traceback is in {ctx.run_dir / EVENTS}. "
-                     "Please report it.")
-            ctx.events.emit("error", origin="bug", message=str(exc), traceback=traceback.format_exc())
+                status, code, error = "died", EXIT_USER, str(full)
+            else:  # a bug: full traceback in the log, one line for the user
+                status, code = "failed", EXIT_BUG
+                error = (f"internal error ({type(exc).__name__}: {exc}); the traceback is in "
+                         f"{ctx.run_dir / EVENTS}. Please report it.")
+                ctx.events.emit("error", origin="bug", message=str(exc), traceback=traceback.format_exc())
         finally:
             restore()
         self._end(status, code, ctx.events.redact(error) if error else None)
@@ -188,7 +186,7 @@ class Run:
     def _end(self, status: str, code: int, error: str | None) -> None:
         ctx, active = self.ctx, self.policy
         if status == "died":
-            self._died(error or "no room to write")
+            self._died((error or "no room to write").replace("RUN", ctx.run_id))
             return
         if status in ("completed", "interrupted") and isinstance(active, LLMPolicy):
             write_narrative(ctx, active)
@@ -210,7 +208,6 @@ class Run:
             self._lock.release()
         self._done.set()
 
-
     def _died(self, error: str) -> None:
         """No room to write: nothing more is written (the attempt would fail again). The manifest still says
         running, and once this process lets go of the folder's lock the run shows as ``died``, to be resumed
@@ -222,9 +219,7 @@ class Run:
             pass
         self._conn.close()
         self._lock.release()
-        summary = {"run_id": ctx.run_id, "run_dir": str(ctx.run_dir), "status": "died", "error": error,
-                   "report": str(ctx.run_dir / "report.md"),
-                   "model_file": str(ctx.run_dir / MODEL) if (ctx.run_dir / MODEL).exists() else None}
+        summary = {**summarize(ctx.run_dir), "status": "died", "error": error}
         self.outcome = RunOutcome(ctx.run_id, ctx.run_dir, "died", EXIT_USER, error, {}, summary)
         self._done.set()
 

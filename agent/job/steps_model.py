@@ -19,7 +19,7 @@ from agent.decide.policy import Decision, FinalBrief, SelectionBrief
 from agent.job.context import RunContext, RunState
 from agent.job.publish import cached_prediction, holdout_truth, publish, score
 from agent.record.runfolder import dump_pickle
-from agent.record.trust import check_pickle, signature
+from agent.record.trust import check_pickle, signed
 from tools.calibrate import CALIBRATED_METRICS, choose_temperature, scale
 from tools.candidates import CANDIDATES, get_candidate
 from tools.crossval import CVResult, TrainingData, cross_validate, make_folds
@@ -31,7 +31,6 @@ from tools.metrics import Metric, get_metric
 from tools.model import Member, ModelSpec, fit_model
 from tools.preprocess import ColumnPlan
 from tools.quick import sample_rows
-from tools.sniff import file_sha256
 from tools.threshold import choose_threshold, describe_rule
 from tools.tune import TrialRecord, tune
 
@@ -115,9 +114,7 @@ def save_results(ctx: RunContext) -> None:
     """Keep the cross-validation results on disk, so an interrupted run can be resumed without redoing them."""
     path = ctx.run_dir / RESULTS
     dump_pickle({"best": _results(ctx), "pool": _pool(ctx).entries}, path)
-    digest = file_sha256(path)
-    ctx.manifest.update(results={"file": RESULTS, "sha256": digest,
-                                 "signature": signature(ctx.settings.home, path, digest)})
+    ctx.manifest.update(results={"file": RESULTS, **signed(ctx.settings.home, path)})
 
 
 def select(state: RunState, runtime: Runtime[RunContext]) -> RunState:

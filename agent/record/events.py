@@ -118,4 +118,3 @@ def _repair(path: Path) -> int:
         except (ValueError, KeyError, TypeError):
             continue
     return len(lines)
-

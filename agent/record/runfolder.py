@@ -17,7 +17,7 @@ import shlex
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from tools.errors import ConfigError, storage_full
 from tools.jsonable import jsonable
@@ -49,29 +49,27 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def write_text(path: Path, text: str) -> None:
-    """Write ``text`` whole or not at all: a temporary file renamed into place, never left behind (a full
-    disk raises OSError and leaves the old file as it was)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise storage_full(exc, path) or exc from None
-    finally:
-        tmp.unlink(missing_ok=True)
+    """Write ``text`` whole or not at all (see `_write_whole`)."""
+    _write_whole(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def dump_pickle(obj: Any, path: Path) -> None:
-    """Pickle ``obj`` to ``path`` with joblib, whole or not at all (a temporary file renamed into place).
-
-    Raises:
-        StorageFull: no room to write (the old file, if any, is kept).
-    """
+    """Pickle ``obj`` to ``path`` with joblib, whole or not at all (see `_write_whole`)."""
     import joblib
 
+    _write_whole(path, lambda tmp: joblib.dump(obj, tmp))
+
+
+def _write_whole(path: Path, write: Callable[[Path], object]) -> None:
+    """``write`` a temporary file beside ``path``, then rename it into place; the temporary file never
+    outlives an error, and the old file, if any, stays as it was.
+
+    Raises:
+        StorageFull: no room to write.
+    """
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        joblib.dump(obj, tmp)
+        write(tmp)
         os.replace(tmp, path)
     except OSError as exc:
         raise storage_full(exc, path) or exc from None

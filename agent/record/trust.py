@@ -66,6 +66,12 @@ def signature(home: Path, path: Path, sha256: str | None = None) -> str:
     return hmac.new(signing_key(home), message, hashlib.sha256).hexdigest()
 
 
+def signed(home: Path, path: Path) -> dict[str, str]:
+    """The manifest's record of a pickle just written: its sha256 and this user's signature of it."""
+    digest = file_sha256(path)
+    return {"sha256": digest, "signature": signature(home, path, digest)}
+
+
 def check_pickle(path: Path, recorded: str | None, *, home: Path, trust: bool, what: str) -> str | None:
     """Check that the pickle at ``path`` may be loaded; returns a warning to show and log when it is loaded
     only because the user vouched for its folder (``trust``), else None.

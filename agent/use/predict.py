@@ -63,9 +63,8 @@ def predict_run(run_dir: Path, data: Path, output: Path, *, home: Path, trust: b
     table = read_table(data, delimiter=delimiter, encoding=encoding)
     schema = manifest["data"]["schema"]
     frame, notes = conform(table, schema, required=features, expected_absent=[target] if target else [])
-    notes = warnings + notes + _unseen_levels(frame, run_dir) + _empty_rows(frame, features)
-    notes += [f"column '{c}': {n:,} infinite or overflowing value(s) read as missing"
-              for c, n in table.nonfinite.items() if c in features]
+    # The batch's own reading warnings (infinite values read as missing, short rows, repeated names) too.
+    notes = warnings + list(table.warnings) + notes + _unseen_levels(frame, run_dir) + _empty_rows(frame, features)
     result = predict_table(model, frame, spec)
     if with_input:
         result = pd.concat([table.frame.reset_index(drop=True), result.reset_index(drop=True)], axis=1)

@@ -124,7 +124,7 @@ def compare_models(parent_dir: Path, child_dir: Path, rows: pd.DataFrame, target
     results = {}
     reference = read_json(parent_dir / "reference.json")
     metric = get_metric(reference["metric"])
-    labels = batch_labels(rows, target, read_manifest(parent_dir)["data"]["schema"])
+    labels = batch_labels(rows, target, parent_model[1]["data"]["schema"])
     preds = {}
     for name, folder in (("old", parent_dir), ("new", child_dir)):
         model, manifest = parent_model if name == "old" else load_run_model(folder, home=home)[:2]
