@@ -196,7 +196,8 @@ def test_a_shell_that_slept_first_is_not_charged_to_the_run(scenarios: dict) -> 
     assert 0.8 * SHELL_BUDGET <= summary["elapsed_seconds"] <= SHELL_BUDGET * 1.1 + 10
     log = _events(Path(summary["run_dir"]))
     budget = next(e for e in log if e["kind"] == "budget")
-    assert budget["elapsed"] < 5, f"the clock had {budget['elapsed']} s on it before the run began"
+    # Start-up beside three other scenarios on two cores takes a few seconds; the sleep would add 20.
+    assert budget["elapsed"] < SHELL_SLEEP / 2, f"the clock had {budget['elapsed']} s on it before the run began"
     first, last = (datetime.fromisoformat(e["ts"]) for e in (log[0], log[-1]))
     assert (last - first).total_seconds() >= 0.8 * SHELL_BUDGET - 5, "the run itself had its budget"
     assert result["wall"] >= SHELL_SLEEP + 0.8 * SHELL_BUDGET
