@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 
 from tests.cli_helpers import DATASETS, ONE_CORE, decisions, events, mlpilot, run_json
+from tests.reasons import check_reasons
+from tests.reasons import decisions as all_decisions
 
 pytestmark = pytest.mark.slow
 
@@ -231,6 +233,19 @@ def test_taxis_total_leak_and_dates(dataset_runs: dict) -> None:
     assert d["drop:total"]["choice"] == "drop" and "leak" in d["drop:total"]["reason"]
     plan = d["column_plan"]["choice"]
     assert "pickup" in plan["datetime"] and "hour" in plan["datetime_parts"]["pickup"]
+
+
+def test_every_reason_agrees_with_its_evidence(dataset_runs: dict, titanic_run: dict) -> None:
+    """Read back every decision of five real runs (two binary, two regression, one multiclass): each number a
+    reason prints is in its evidence, and each claim (behind the margin, within the noise, not enough time,
+    clearly worse) holds for those numbers."""
+    summaries = [titanic_run, *(summary for _, summary in dataset_runs.values())]
+    read = 0
+    for summary in summaries:
+        run_dir = Path(summary["run_dir"])
+        assert check_reasons(run_dir) == [], run_dir.name
+        read += len(all_decisions(run_dir))
+    assert read >= 60, "the runs logged their decisions"
 
 
 def test_same_seed_and_data_give_the_same_holdout_metric(runs: Path) -> None:

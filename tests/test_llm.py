@@ -113,7 +113,8 @@ def test_broken_json_arguments_go_back_as_errors(tmp_path: Path) -> None:
     with ScriptedLLM() as server:
         server.enqueue(tool_calls(("set_target", '{"column": "survived", "reason": ')),
                        good_goal(), good_columns(), *good_reviews())
-        _, run_dir = run_with(server, tmp_path)
+        # Two round trips in the goal stage: a budget whose model share leaves room for both on a busy machine.
+        _, run_dir = run_with(server, tmp_path, budget="60")
         retry = server.requests[1]["messages"]
     assert any(m["role"] == "tool" and "not valid JSON" in m["content"] for m in retry)
     assert decisions(run_dir)["target"]["actor"] == "llm"

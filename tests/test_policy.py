@@ -85,13 +85,30 @@ def test_every_candidate_left_untuned_is_given_its_true_reason() -> None:
              for name, mean in (("catboost", 0.864), ("lightgbm", 0.862), ("linear", 0.860), ("extra_trees", 0.8377),
                                 ("knn", 0.70))]
     board.append({"candidate": "random_forest", "mean": None, "sd": None, "folds": 0, "complete": False})
-    d = rules.choose_tuning(SelectionBrief("binary", "roc_auc", True, board, 30.0, 1000))
+    cut = [{"candidate": "xgboost", "mean": None, "folds": 0, "complete": False, "failed": "XGBoostError: bad"}]
+    d = rules.choose_tuning(SelectionBrief("binary", "roc_auc", True, board, 30.0, 1000, cut=cut, folds=5))
     assert list(d.choice["shares"]) == ["catboost", "lightgbm", "linear"]
     why = {a["choice"]: a["why_not"] for a in d.alternatives}
     margin = d.evidence["margin"]
     assert 0.864 - 0.8377 <= margin and "cap of 3 tuned candidates" in why["extra_trees"]
     assert "behind the leader, more than the margin" in why["knn"] and f"{0.864 - 0.70:.4f}" in why["knn"]
     assert "cut by time" in why["random_forest"]
+    assert why["xgboost"] == "it failed in selection (XGBoostError: bad)"
+    # A candidate the clock cut after 2 of 5 folds is compared on those folds; here it leads, so it is tuned.
+    board.append({"candidate": "hist_gb", "mean": 0.871, "sd": 0.01, "folds": 2, "complete": False})
+    d = rules.choose_tuning(SelectionBrief("binary", "roc_auc", True, board, 30.0, 1000, cut=cut, folds=5))
+    assert list(d.choice["shares"]) == ["hist_gb", "catboost", "lightgbm"]
+    assert "The clock cut the selection of hist_gb (2 of 5 folds)" in d.reason, d.reason
+    why = {a["choice"]: a["why_not"] for a in d.alternatives}
+    assert "cap of 3 tuned candidates" in why["linear"]
+    board[-1]["mean"] = 0.75
+    d = rules.choose_tuning(SelectionBrief("binary", "roc_auc", True, board, 30.0, 1000, cut=cut, folds=5))
+    why = {a["choice"]: a["why_not"] for a in d.alternatives}
+    assert "behind the leader" in why["hist_gb"] and "(its selection was cut by time: 2 of 5 folds)" in why["hist_gb"]
+    board[-1].update(folds=5, mean=0.87)
+    d = rules.choose_tuning(SelectionBrief("binary", "roc_auc", True, board, 30.0, 1000, cut=cut, folds=5))
+    assert "hist_gb (fits stopped early)" in d.reason, d.reason
+    assert why["xgboost"] == "it failed in selection (XGBoostError: bad)"
 
 
 def test_a_goal_naming_the_columns_to_use_restricts_the_plan(datasets_dir: Path) -> None:
@@ -123,6 +140,11 @@ def test_tuning_shares_follow_the_leaderboard() -> None:
     d = rules.choose_tuning(SelectionBrief("binary", "roc_auc", True, board, 30.0, 1000))
     assert d.choice["shares"] == {"lightgbm": 0.5, "hist_gb": 0.5}
     assert d.alternatives[0]["choice"] == "linear"
+    assert "tuning the 2 candidate(s) within" in d.reason and "runner-up" not in d.reason
+    apart = rules.choose_tuning(SelectionBrief("binary", "roc_auc", True, [board[0], board[2]], 30.0, 1000))
+    assert apart.choice["shares"] == {"lightgbm": 0.5, "linear": 0.5}
+    assert "tuning the 1 candidate(s) within 0.0090 of it" in apart.reason, apart.reason
+    assert "the runner-up linear (0.1000 behind)" in apart.reason
     final = rules.choose_final(FinalBrief("roc_auc", board, None, target="y", columns=["a", "y"]))
     assert final.choice == {"kind": "single", "candidate": "lightgbm"} and "no blend" in final.reason
     blend = {"weights": {"lightgbm": 2, "hist_gb": 1}, "score": 0.95, "best_single_score": 0.90,

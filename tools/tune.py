@@ -119,7 +119,10 @@ def tune(shares: dict[str, float], data: TrainingData, metric: Metric, *, seeds:
     result = TuneResult(best={c: r for c, r in seeds.items() if r.complete and c in active})
     studies: dict[str, optuna.Study] = {}
     counts = {c: 0 for c in active}
-    durations: dict[str, list[float]] = {c: [seeds[c].fit_seconds] if c in seeds else [] for c in active}
+    # A seed the clock cut timed fewer folds than a trial fits.
+    durations: dict[str, list[float]] = {
+        c: [seeds[c].fit_seconds * len(data.folds) / max(len(seeds[c].scores), 1)] if c in seeds else []
+        for c in active}
     last_gain = {c: 0 for c in active}
     for i, name in enumerate(sorted(active)):
         study = open_study(storage_path, f"tune-{name}", metric.direction, seed + i)
@@ -274,5 +277,8 @@ def _replan(active: dict[str, float], counts: dict[str, int], last_gain: dict[st
     if not dropped:
         return None
     remaining = _normalise({c: s for c, s in active.items() if c not in dropped})
+    evidence = {"noise": noise, "standard_error": spread / 2,
+                "candidates": {n: {"trials": counts[n], "trials_since_gain": counts[n] - last_gain[n],
+                                   "best": result.best[n].mean if n in result.best else None} for n in dropped}}
     return {"trial": sum(counts.values()), "dropped": dropped, "active": remaining,
-            "leader": leader.candidate, "leader_score": leader.mean}
+            "leader": leader.candidate, "leader_score": leader.mean, "evidence": evidence}

@@ -192,7 +192,7 @@ def _board_line(run: RunRecord, stage: str, name: str) -> tuple[str, dict | None
     if row is None:
         return f"It is not on the {stage} leaderboard {_cite(board)}.", board
     other = rows[1] if row["rank"] == 1 and len(rows) > 1 else rows[0]
-    cut = "" if row.get("complete", True) else f", only {row['folds']} folds (cut by time)"
+    cut = "" if row.get("complete", True) else f", over {row['folds']} folds cut short by time"
     return (f"{'With default settings' if stage == 'selection' else 'After tuning'}: rank {row['rank']} of "
             f"{len(rows)}, CV {metric_label(board.get('metric'))} {number(row['mean'])} +- {number(row['sd'])}{cut}; "
             f"{'runner-up' if row['rank'] == 1 else 'leader'} {other['candidate']} {number(other['mean'])} "

@@ -98,6 +98,9 @@ class SelectionBrief:
     n_rows: int
     target: str | None = None
     columns: list[str] = field(default_factory=list)
+    # Candidates whose selection the clock cut short: fewer scored folds than planned, or none.
+    cut: list[dict] = field(default_factory=list)
+    folds: int = 5
 
 
 @dataclass

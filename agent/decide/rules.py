@@ -144,7 +144,7 @@ class RulePolicy:
                 rule = default_threshold_rule(metric, task)
             alts = intent.alternatives or [{"choice": default, "why_not": f"the default for {task}, "
                                             "but the goal asks for something more specific"}]
-            return [Decision("metric", metric, intent.why, {"phrase": intent.phrase}, alts),
+            return [Decision("metric", metric, intent.why, {"phrase": intent.phrase, "threshold_rule": rule}, alts),
                     Decision("threshold_rule", rule, _rule_reason(rule, metric, task, intent.phrase),
                              {"phrase": intent.phrase})]
         reason = default_reason or {
@@ -414,18 +414,30 @@ class RulePolicy:
         se = leader["sd"] / math.sqrt(max(leader["folds"], 1))
         margin = max(2 * se, abs(leader["mean"]) * 0.01)
         contenders = [r for r in board if sign * (leader["mean"] - r["mean"]) <= margin][:MAX_TUNED]
-        if len(contenders) == 1 and len(board) > 1:
+        within = len(contenders)
+        if within == 1 and len(board) > 1:
             contenders.append(board[1])
         weights = [0.5] + [0.5 / (len(contenders) - 1)] * (len(contenders) - 1) if len(contenders) > 1 else [1.0]
         shares = {r["candidate"]: round(w, 3) for r, w in zip(contenders, weights)}
-        others = [{"choice": r["candidate"], "why_not": _not_tuned(r, leader, margin, sign)}
+        others = [{"choice": r["candidate"], "why_not": _not_tuned(r, leader, margin, sign) + _partial(r, brief.folds)}
                   for r in board if r["candidate"] not in shares]
-        others += [{"choice": r["candidate"], "why_not": "no cross-validation score: its selection was cut by time "
-                    "before a fold finished"} for r in brief.leaderboard if r not in board]
+        shown = {r["candidate"] for r in board}
+        others += [{"choice": r["candidate"], "why_not": _cut_short(r)}
+                   for r in [*brief.leaderboard, *brief.cut] if r["candidate"] not in shown]
+        cut_tuned = [f"{r['candidate']} ({_cut_how(r, brief.folds)})" for r in contenders if not r.get("complete", True)]
+        evidence = {"leaderboard": board[:6], "margin": margin}
+        runner_up = ""
+        if len(contenders) > within:
+            evidence["runner_up_gap"] = sign * (leader["mean"] - board[1]["mean"])
+            runner_up = (f", and the runner-up {board[1]['candidate']} ({evidence['runner_up_gap']:.4f} behind) so "
+                         "that tuning can still change the order")
         reason = (f"{leader['candidate']} leads ({leader['mean']:.4f} +- {leader['sd']:.4f}); tuning the "
-                  f"{len(shares)} candidate(s) within {margin:.4f} of it (twice its standard error, or 1%), "
+                  f"{within} candidate(s) within {margin:.4f} of it (twice its standard error, or 1%){runner_up}, "
                   f"half the trials to the leader; about {brief.tune_seconds:.0f} s, re-planned as trials finish")
-        return Decision("tuning", {"shares": shares}, reason, {"leaderboard": board[:6], "margin": margin}, others)
+        if cut_tuned:
+            reason += (f". The clock cut the selection of {', '.join(cut_tuned)}, so their scores are rough; "
+                       "tuning scores them in full")
+        return Decision("tuning", {"shares": shares}, reason, evidence, others)
 
     def choose_final(self, brief: FinalBrief) -> Decision:
         m, ensemble = get_metric(brief.metric), brief.ensemble
@@ -437,15 +449,16 @@ class RulePolicy:
                             {"best": best})
         se = best["sd"] / math.sqrt(max(best["folds"], 1))
         gain = m.oriented(ensemble["score"]) - m.oriented(ensemble["best_single_score"])
-        evidence = {"ensemble": ensemble, "best_single": best, "gain": gain, "standard_error": se}
-        if gain > 0.1 * se and gain > 0:
+        noise = 0.1 * se
+        evidence = {"ensemble": ensemble, "best_single": best, "gain": gain, "standard_error": se, "noise": noise}
+        if gain > noise and gain > 0:
             return Decision("final_model", {"kind": "ensemble", "weights": ensemble["weights"]},
                             f"a weighted average of {_configurations(ensemble['weights'])} scores "
                             f"{ensemble['score']:.4f} out of fold against {ensemble['best_single_score']:.4f} for "
                             f"{_configuration(ensemble['best_single'])} alone", evidence,
                             [{"choice": single, "why_not": "scores lower out of fold"}])
         return Decision("final_model", single, f"{best['candidate']} alone: the best ensemble gains only "
-                        f"{gain:.5f}, within the noise ({0.1 * se:.5f})", evidence,
+                        f"{gain:.5f}, within the noise ({noise:.5f})", evidence,
                         [{"choice": {"kind": "ensemble", "weights": ensemble["weights"]},
                           "why_not": "gain too small to justify a larger model"}])
 
@@ -537,6 +550,23 @@ def _datetime_parts(info: dict) -> list[str]:
     if info.get("has_time"):
         parts.append("hour")
     return parts
+
+
+def _cut_short(row: dict) -> str:
+    """Why a candidate without a score is not tuned: it failed, or the clock cut it before a fold finished."""
+    if row.get("failed"):
+        return f"it failed in selection ({row['failed'][:160]})"
+    return "no cross-validation score: its selection was cut by time before a fold finished"
+
+
+def _cut_how(row: dict, planned: int) -> str:
+    """How the clock cut a candidate's selection: folds left unscored, or fits stopped early on every fold."""
+    return f"{row['folds']} of {planned} folds" if row["folds"] < planned else "fits stopped early"
+
+
+def _partial(row: dict, planned: int) -> str:
+    """A note on a score the clock cut short, so it is rough."""
+    return "" if row.get("complete", True) else f" (its selection was cut by time: {_cut_how(row, planned)})"
 
 
 def _not_tuned(row: dict, leader: dict, margin: float, sign: int) -> str:

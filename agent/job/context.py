@@ -48,6 +48,7 @@ class RunState(TypedDict, total=False):
     first_model: dict
     sample: dict
     leaderboard: list[dict]
+    failed_candidates: dict[str, str]
     tuning: dict
     final: dict
     evaluation: dict

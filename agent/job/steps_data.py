@@ -165,7 +165,9 @@ def _log_target_facts(ctx: RunContext, info: object) -> None:
     if info.task == "binary":
         ctx.decider.record(Decision("positive_class", info.classes[1], info.positive_reason,
                                     {"counts": info.counts},
-                                    [{"choice": info.classes[0], "why_not": "see reason"}]), step="plan")
+                                    [{"choice": info.classes[0],
+                                      "why_not": f"the other label; a goal that mentions '{info.classes[0]}' makes it "
+                                      "the positive class"}]), step="plan")
 
 
 def _plan_columns(ctx: RunContext, target: str, task: str, prof: object) -> ColumnPlan:
