@@ -424,7 +424,8 @@ class RulePolicy:
         shown = {r["candidate"] for r in board}
         others += [{"choice": r["candidate"], "why_not": _cut_short(r)}
                    for r in [*brief.leaderboard, *brief.cut] if r["candidate"] not in shown]
-        cut_tuned = [f"{r['candidate']} ({_cut_how(r, brief.folds)})" for r in contenders if not r.get("complete", True)]
+        cut_tuned = [f"{r['candidate']} ({_cut_how(r, brief.folds)})" for r in contenders
+                     if not r.get("complete", True)]
         evidence = {"leaderboard": board[:6], "margin": margin}
         runner_up = ""
         if len(contenders) > within:
