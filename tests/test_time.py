@@ -227,3 +227,14 @@ def test_routing_functions() -> None:
     assert has_model_to_evaluate({"final": {"members": []}}) == "evaluate"
     assert has_model_to_evaluate({"final": {}}) == "__end__"
     assert has_model_to_evaluate({"iterating": True}) == "clean"
+
+
+def test_time_an_earlier_step_left_is_available_to_the_final_fit() -> None:
+    """A tuning ended by its trial cap leaves most of the budget: the final fit may take it (to bag its
+    members, or fit every row), while the evaluation and report keep their shares."""
+    plan = TimePlan(Clock(60.0, started=time.monotonic()))
+    plan.need("final", 1.0)
+    assert plan.allotment("final") == pytest.approx(1.25, abs=0.01)  # its need, padded
+    assert plan.available("final") > 0.5 * plan.pool()
+    plan.need("final", 100.0)  # a final fit that needs more than is left is given only what is left
+    assert plan.available("final") < plan.pool()

@@ -273,9 +273,12 @@ def finalize(state: RunState, runtime: Runtime[RunContext]) -> RunState:
         bagging = _bagging(ctx, state, data, metric)
         pool = _pool(ctx).entries
         costs = {n: _final_cost(r, data, bagging) for n, r in pool.items()}
+        available = ctx.plan.available("final")
+        # Its rounds are bounded by time on big tables only: where time is left, two runs of the same seed
+        # make the same blend whatever the machine's load.
         ens = select_ensemble(pool, data.y, metric, costs=costs, max_members=_max_members(ctx.clock.budget),
-                              max_cost=max(ctx.plan.remaining("final"), min(costs.values(), default=0.0)),
-                              seconds=min(max(1.0, ENSEMBLE_SHARE * ctx.clock.budget), 10.0))
+                              max_cost=max(available, min(costs.values(), default=0.0)),
+                              seconds=min(max(1.0, ENSEMBLE_SHARE * ctx.clock.budget, 0.2 * available), 10.0))
         facts = {"evaluated": [r["candidate"] for r in board], "pool": list(pool)}
         brief = FinalBrief(metric.name, board, ens.to_dict() if ens else None, target=state.get("target"),
                            columns=_table_columns(ctx))
@@ -323,7 +326,7 @@ def _bagging(ctx: RunContext, state: RunState, data: TrainingData, metric: Metri
     bag_seconds = sum(_final_cost(results[r["candidate"]], data, len(data.folds)) for r in board)
     n_train = len(ctx.workspace["X_train"])
     decision = ctx.decider.one(lambda p: p.choose_bagging(n_train, len(data.y), int(counts.min()), len(data.folds),
-                                                          bag_seconds, ctx.plan.remaining("final")),
+                                                          bag_seconds, ctx.plan.available("final")),
                                {}, step="finalize")
     return int(decision.choice or 0)
 
@@ -434,7 +437,7 @@ def _final_rows(ctx: RunContext, state: RunState, spec: ModelSpec) -> int:
     if data is None or spec.bagging:  # bagging was chosen for small tables, when its time was there
         return n_train
     per_row = seconds_per_row(_results(ctx), [m.candidate for m in spec.members], data)
-    seconds = ctx.plan.remaining("final")
+    seconds = ctx.plan.available("final")
     if per_row <= 0 or per_row * n_train * 2.3 <= seconds:
         return n_train
     rows = int(min(n_train, max(len(data.y), 0.8 * seconds / per_row)))

@@ -20,6 +20,7 @@ while the run's clock is running: planning before a plan is approved in the chat
 
 from __future__ import annotations
 
+import math
 import time
 from contextlib import contextmanager
 from typing import Iterator
@@ -41,8 +42,9 @@ MIN_LLM_REQUEST = 1.0
 # gets at least this much for its planning stages (the person is waiting for the plan either way).
 PAUSED_LLM_SECONDS = 20.0
 STRETCH = 2.0
-# Rendering the report from the run folder takes well under a second.
-REPORT_SECONDS = 0.5
+# Rendering the reports from the run folder: measured 1.4 s for titanic's report.md and report.html
+# (a third of it loading matplotlib), more with many columns.
+REPORT_SECONDS = 1.5
 # A measured need is padded by this much before it pins a step's allotment.
 NEED_MARGIN = 1.25
 
@@ -118,6 +120,16 @@ class TimePlan:
             return self.allotment(step)
         self._charge(time.monotonic())
         return max(0.0, self.allotted[step] - (self.spent.get(step, 0.0) - self._opened_at.get(step, 0.0)))
+
+    def available(self, step: str) -> float:
+        """What ``step`` could take from now without taking from the steps after it (each keeps its share,
+        or its measured need when that is smaller): more than its allotment when an earlier step ended
+        early, as a tuning stopped by its trial cap does."""
+        remaining = list(ORDER[ORDER.index(step):])
+        pool = self.pool()
+        total = sum(self.weights[s] for s in remaining)
+        later = sum(min(self.needs.get(s, math.inf), pool * self.weights[s] / total) for s in remaining[1:])
+        return max(0.0, pool - later)
 
     def ends(self, reserve: dict[str, float]) -> float:
         """When the running step must end for the later steps to keep ``reserve`` (their shares when it
