@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import textwrap
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
@@ -22,33 +24,112 @@ if TYPE_CHECKING:  # imported inside the commands so that --help answers at once
 STARTED = command_start()
 
 EPILOG = """examples:
-  mlpilot run ../shared/datasets/titanic.csv --goal "predict who survived; missing a survivor is worse than a false alarm" --budget 60
+  mlpilot run examples/titanic.csv --goal "predict who survived; recall matters most" --budget 60
   mlpilot predict runs/<run-id> new_passengers.csv --output predictions.csv
   mlpilot report runs/<run-id>
   mlpilot monitor runs/<run-id> march.csv --fail-on retrain
   mlpilot runs
 
 exit codes: 0 done, 1 internal error, 2 bad input or option, 3 hard time wall reached,
-            4 monitor verdict at or above --fail-on, 130 interrupted (Ctrl-C)
+            4 monitor verdict at or above --fail-on, 130 interrupted (Ctrl-C), 143 stopped by SIGTERM
 """
 
 
+# Each subcommand's examples, shown at the end of `mlpilot COMMAND --help`.
+EXAMPLES = {
+    "run": """examples:
+  mlpilot run examples/titanic.csv --goal "predict who survived; missing a survivor is worse than a false alarm"
+  mlpilot run examples/titanic.csv --goal "predict who survived from age, sex and pclass only; good probabilities"
+  mlpilot run examples/titanic.csv --target survived --metric roc_auc --drop ticket --max-trials 20 --seed 7 --json
+""",
+    "chat": """examples:
+  mlpilot chat examples/titanic.csv    # load the table, then say e.g. "predict who survived; 2 minutes"
+  mlpilot chat --resume                # the last session again: its conversation, data, goal and plan
+  mlpilot chat --llm gpt-4o-mini --llm-budget 0.50   # with a model (OPENAI_API_KEY): $0.50 at most for
+                                                     # the chat, and as much for each run it starts
+""",
+    "predict": """examples:
+  mlpilot predict runs/<run-id> new_passengers.csv --output predictions.csv
+  mlpilot predict <run-id> examples/titanic.csv -o scored.parquet --with-input   # <run-id>: a unique prefix will do
+""",
+    "monitor": """examples:
+  mlpilot monitor runs/<run-id> march.csv      # performance too when march.csv has the target column
+  mlpilot monitor runs/<run-id> examples/titanic.csv --json
+  mlpilot monitor runs/<run-id> march.csv --fail-on retrain   # exit code 4 when retraining is due (cron, CI)
+""",
+    "retrain": """examples:
+  mlpilot retrain runs/<run-id> march.csv      # the parent's rows and march.csv, with the parent's goal and plan
+  mlpilot retrain runs/<run-id> march.csv --window 5000 --budget 300   # the most recent 5,000 rows only
+  mlpilot retrain runs/<run-id> march.csv --old-data archive/titanic.csv   # the training file has moved
+""",
+    "resume": """examples:
+  mlpilot resume runs/<run-id>                 # after Ctrl-C, a killed process or a full disk
+  mlpilot resume <run-id> --budget 120         # a unique prefix of the run id is enough
+""",
+    "rerun": """examples:
+  mlpilot rerun runs/<run-id>                  # the same data, goal and settings: a new run to compare with
+  mlpilot rerun runs/<run-id> --replay         # a run planned by an LLM again, offline, with the same answers
+  mlpilot rerun runs/<run-id> --budget 300
+""",
+    "report": """examples:
+  mlpilot report runs/<run-id>                 # render report.md and report.html again and show report.md
+  mlpilot report <run-id> --open               # open report.html in the web browser
+  mlpilot report runs/<run-id> --path-only     # print only the report's path (for scripts)
+""",
+    "runs": """examples:
+  mlpilot runs                                 # the runs in ./runs (or $MLPILOT_RUNS_DIR), newest first
+  mlpilot runs --runs-dir ~/churn/runs
+  mlpilot runs --json                          # one record per run, for scripts
+""",
+}
+METRIC_NAMES = "{metric names}"  # in a help text: replaced by the metric registry's names per task when shown
+
+
+class _Parser(argparse.ArgumentParser):
+    """mlpilot's parser and, through `add_subparsers`, each subcommand's: a description is wrapped to 79
+    columns and the epilog (examples) keeps its lines; a help text holding `METRIC_NAMES` gets the metric
+    registry's names when help is shown, not before, since tools.metrics imports scikit-learn."""
+
+    def __init__(self, *args: Any, description: str | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", argparse.RawDescriptionHelpFormatter)
+        if description:
+            lines = description.splitlines()
+            description = "\n".join(textwrap.fill(line, 79, break_on_hyphens=False) for line in lines)
+        super().__init__(*args, description=description, **kwargs)
+
+    def format_help(self) -> str:
+        for action in self._actions:
+            if action.help and METRIC_NAMES in action.help:
+                action.help = action.help.replace(METRIC_NAMES, _metric_names())
+        return super().format_help()
+
+
+def _metric_names() -> str:
+    """The valid ``--metric`` names per task, from the metric registry, with each task's default."""
+    from tools.metrics import DEFAULT_METRIC, metrics_for
+
+    return "; ".join(f"{task}: {', '.join(metrics_for(task))} (default {DEFAULT_METRIC[task]})"
+                     for task in TASKS)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mlpilot", description="An AutoML assistant: a goal and a table in, a "
-                                     "tuned, honestly evaluated model, a decision log and a report out.",
-                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog="mlpilot", description="An AutoML assistant: a goal and a table in, a tuned, honestly "
+                     "evaluated model, a decision log and a report out.",
+                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version="mlpilot 0.1.0")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", help="train a model for a goal on a CSV or Parquet file",
                          description="Read the data, plan from the goal, select and tune models within the "
-                         "budget, evaluate on an untouched holdout, save the model and write a report.")
+                         "budget, evaluate on an untouched holdout, save the model and write a report.",
+                         epilog=EXAMPLES["run"])
     run.add_argument("data", help="CSV (any common delimiter/encoding) or Parquet file")
     run.add_argument("--goal", "-g", default="", help='what to predict and what matters, e.g. "predict churn; '
                      'recall matters most; 5 minutes"')
     run.add_argument("--target", "-t", help="the column to predict (default: read from the goal)")
     run.add_argument("--task", choices=TASKS, help="override the inferred task")
-    run.add_argument("--metric", "-m", help="metric to optimise (e.g. roc_auc, pr_auc, log_loss, f1, rmse, mae)")
+    run.add_argument("--metric", "-m", metavar="NAME", help="metric to compare models by, instead of the one the "
+                     f"goal asks for (else the task's default); by task: {METRIC_NAMES}")
     run.add_argument("--budget", "-b", type=float, help="wall-clock seconds for the whole run (default 120, or "
                      "from the goal)")
     run.add_argument("--seed", type=int, help="random seed (default 42; env MLPILOT_SEED)")
@@ -62,11 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
                      "are threaded (default: every core this process may use)")
     _llm_options(run)
     _common(run)
-    run.add_argument("--yes", "-y", action="store_true", help="do not ask for plan approval (the CLI never asks yet)")
+    run.add_argument("--yes", "-y", action="store_true", help="approve the plan without asking, as `mlpilot run` "
+                     "always does (to review a plan before training, use `mlpilot chat`)")
 
     chat = sub.add_parser("chat", help="chat in the terminal: load data, set a goal, approve a plan, ask why",
                           description="A terminal chat: load a table, say what to predict, approve or edit the plan, "
-                          "train, and ask about the decisions. `mlpilot` with no arguments opens it too.")
+                          "train, and ask about the decisions. `mlpilot` with no arguments opens it too.",
+                          epilog=EXAMPLES["chat"])
     chat.add_argument("data", nargs="?", help="a CSV or Parquet file to load at the start")
     chat.add_argument("--resume", action="store_true", help="restore the last session (conversation, data, run)")
     chat.add_argument("--yes", "-y", action="store_true", help="train without asking to approve the plan")
@@ -75,7 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
     _llm_options(chat)
     _common(chat)
 
-    predict = sub.add_parser("predict", help="predict new rows with a run's model")
+    predict = sub.add_parser("predict", help="predict new rows with a run's model",
+                             description="Predict new rows with a finished run's model. The rows are read like "
+                             "the training data and checked against its columns; the output has a `prediction` "
+                             "column and, for classification, one `proba_<class>` column per class (two classes: "
+                             "at the run's chosen threshold).", epilog=EXAMPLES["predict"])
     predict.add_argument("run", help="run folder or run id")
     predict.add_argument("data", help="CSV or Parquet file with the same columns as the training data")
     predict.add_argument("--output", "-o", required=True, help="file to write (CSV, or .parquet)")
@@ -88,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
                              description="Compare a new batch with the run's training reference: schema, data "
                              "quality, feature drift weighed by importance, prediction drift and, when the batch "
                              "has the target, performance. Gives a verdict (ok / warn / retrain) with reasons and "
-                             "writes a record under RUN/monitoring/.")
+                             "writes a record under RUN/monitoring/.", epilog=EXAMPLES["monitor"])
     monitor.add_argument("run", help="run folder or run id")
     monitor.add_argument("data", help="the new batch (CSV or Parquet), with or without the target column")
     monitor.add_argument("--fail-on", dest="fail_on", choices=["warn", "drift", "retrain"],
@@ -100,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     retrain = sub.add_parser("retrain", help="retrain a run on its data plus new rows and compare the models",
                              description="Start a new run with the run's goal and plan on its training data plus "
                              "NEW_DATA (or the most recent --window rows), then compare the new model with the old on "
-                             "new rows neither saw, and record which one to keep and why.")
+                             "new rows neither saw, and record which one to keep and why.", epilog=EXAMPLES["retrain"])
     retrain.add_argument("run", help="run folder or run id")
     retrain.add_argument("data", help="new rows with the target column (CSV or Parquet)")
     retrain.add_argument("--budget", "-b", type=float, help="seconds for the new run (default: the parent's)")
@@ -113,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     resume = sub.add_parser("resume", help="continue an interrupted run from its checkpoints",
                             description="Continue a run that was stopped (Ctrl-C) or whose process died: the data is "
                             "read again and checked, the saved results are reloaded, and the run goes on from "
-                            "tuning (or its last finished step) with a fresh budget.")
+                            "tuning (or its last finished step) with a fresh budget.", epilog=EXAMPLES["resume"])
     resume.add_argument("run", help="run folder or run id")
     resume.add_argument("--budget", "-b", type=float, help="seconds for the rest of the run (default: its budget)")
     _trust_option(resume)
@@ -121,19 +208,41 @@ def build_parser() -> argparse.ArgumentParser:
 
     rerun = sub.add_parser("rerun", help="run again with a run's data, goal and settings",
                            description="Start a new run with the same data, goal and settings as RUN. With "
-                           "--replay, the LLM's recorded answers are replayed offline, so its decisions repeat.")
+                           "--replay, the LLM's recorded answers are replayed offline, so its decisions repeat.",
+                           epilog=EXAMPLES["rerun"])
     rerun.add_argument("run", help="run folder or run id")
     rerun.add_argument("--replay", action="store_true", dest="replay_answers",
                        help="replay the LLM's recorded answers (no network)")
     rerun.add_argument("--budget", "-b", type=float, help="override the budget")
     _common(rerun)
 
-    report = sub.add_parser("report", help="re-render and show a run's report")
+    report = sub.add_parser("report", help="re-render and show a run's report (report.md and report.html)",
+                            description="Render a run's report again from its folder alone, report.md and the "
+                            "self-contained report.html, and show report.md in the terminal.",
+                            epilog=EXAMPLES["report"])
     report.add_argument("run", help="run folder or run id")
     report.add_argument("--path-only", action="store_true", help="print only the report's path")
+    report.add_argument("--open", action="store_true", dest="open_browser",
+                        help="open report.html in the web browser")
     _common(report)
 
-    runs = sub.add_parser("runs", help="list runs")
+    compare = sub.add_parser(
+        "compare", help="compare runs side by side (goals, data, plans, differing decisions, holdout metrics)",
+        description="Put two or more runs side by side: their goals, data fingerprints, plans, the decisions "
+        "that differ and their holdout metrics. Prints them and writes them as one HTML page.",
+        epilog="examples:\n  mlpilot compare 20261201-101500-titanic-3f2a 20261201-104200-titanic-9c1d\n"
+        "  mlpilot compare runs/A runs/B runs/C --output comparison.html\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    compare.add_argument("runs", nargs="+", metavar="RUN", help="run folders or run ids (two or more; the first "
+                         "is the one the others are read against)")
+    compare.add_argument("--output", "-o", help="where to write the HTML page (default: "
+                         "RUNS_DIR/comparisons/<time>.html)")
+    _common(compare)
+
+    runs = sub.add_parser("runs", help="list runs",
+                          description="List the runs in the runs folder, newest first: each run's id (whole, to "
+                          "copy), holdout score and age, then its status and goal; fits 80 columns.",
+                          epilog=EXAMPLES["runs"])
     _common(runs)
     return parser
 
@@ -214,6 +323,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _rerun(args, settings, term, argv)
         if args.command == "report":
             return _report(args, settings, term)
+        if args.command == "compare":
+            return _compare(args, settings, term)
         if args.command == "runs":
             return _runs(settings, term)
     except MlpilotError as exc:
@@ -358,14 +469,77 @@ def _report(args: argparse.Namespace, settings: object, term: object) -> int:
 
     run_dir = resolve_run(args.run, settings.runs_dir)
     path = render_report(run_dir)
+    page = path.with_name("report.html")
     if term.json_mode:
-        term.json({"report": str(path)})
+        term.json({"report": str(path), "html": str(page)})
     elif args.path_only or term.quiet:
         term.print(str(path))
     else:
         from rich.markdown import Markdown
-        term.print(Markdown(path.read_text(encoding="utf-8")))
-        term.print(f"\nreport: {path}")
+        if not args.open_browser:
+            term.print(Markdown(path.read_text(encoding="utf-8")))
+        term.print(f"\nreport: {path}\nin a browser: {page}", soft_wrap=True)  # paths stay whole to copy
+    if args.open_browser:
+        import webbrowser
+
+        if not webbrowser.open(page.resolve().as_uri()):
+            term.print(f"No web browser found to open it; open {page} yourself.", soft_wrap=True)
+    return 0
+
+
+def _compare(args: argparse.Namespace, settings: object, term: object) -> int:
+    from datetime import datetime, timezone
+
+    from agent.record.compare import compare, headline
+    from agent.record.html_report import render_comparison_html
+    from agent.record.runfolder import resolve_run
+    from tools.errors import ConfigError
+
+    dirs = list(dict.fromkeys(resolve_run(r, settings.runs_dir) for r in args.runs))
+    if len(dirs) < 2:
+        raise ConfigError("mlpilot compare needs two different runs (run folders or run ids); "
+                          f"got {len(dirs)}. `mlpilot runs` lists them.")
+    out = Path(args.output) if args.output else \
+        Path(settings.runs_dir) / "comparisons" / f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}.html"
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise ConfigError(f"--output {out} must end in .html: the comparison is written as an HTML page.")
+    if out.is_dir() or not out.parent.exists() and args.output:
+        raise ConfigError(f"--output {out}: " + ("is a folder" if out.is_dir() else
+                                                 f"the folder {out.parent} does not exist") + "; give a file path.")
+    c = compare(dirs)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    render_comparison_html(c, out)
+    if term.json_mode:
+        term.json({"runs": c.runs, "differences": c.differences, "metrics": c.metrics,
+                   "like_for_like": c.like_for_like, "best": c.runs[c.best]["run_id"] if c.best is not None else None,
+                   "notes": c.notes, "html": str(out)})
+        return 0
+    from rich.table import Table
+
+    term.print(headline(c))
+    for note in c.notes[1 if c.best is None else 0:]:
+        term.print(note)
+    ids = [r["run_id"] for r in c.runs]
+    table = Table(title="holdout metrics", title_justify="left")
+    table.add_column("metric")
+    for i, run_id in enumerate(ids):
+        table.add_column(chr(ord("A") + i), justify="right")
+    for name, values in c.metrics.items():
+        table.add_row(name, *("-" if v is None else f"{v:.4f}" for v in values))
+    term.print("\n".join(f"{chr(ord('A') + i)} = {run_id}: {c.runs[i]['goal'] or '(no goal)'}"
+                          for i, run_id in enumerate(ids)))
+    term.print(table)
+    if c.differences:
+        diff = Table(title="decisions that differ", title_justify="left")
+        diff.add_column("question")
+        for i in range(len(ids)):
+            diff.add_column(chr(ord("A") + i))
+        for d in c.differences:
+            diff.add_row(d["question"], *(choice[:60] for choice in d["choices"]))
+        term.print(diff)
+    else:
+        term.print("Every decision is the same in these runs.")
+    term.print(f"side by side in a browser: {out}", soft_wrap=True)
     return 0
 
 
@@ -388,25 +562,49 @@ def _runs(settings: object, term: object) -> int:
         rows.append({"run_id": m["run_id"], "status": status, "model_saved": m.get("model_saved"),
                      "goal": m.get("goal", ""),
                      "data": Path(m.get("settings", {}).get("data") or "").name, "metric": primary,
-                     "value": metrics.get("metrics", {}).get(primary), "run_dir": str(path.parent)})
+                     "value": metrics.get("metrics", {}).get(primary), "run_dir": str(path.parent),
+                     "started": _timestamp(m.get("created")) or path.stat().st_mtime})
     if term.json_mode:
         term.json(rows)
         return 0
     if not rows:
         term.print(f"no runs in {root}")
         return 0
-    from rich.table import Table
-
     from agent.record.status import short_status
-    table = Table(title=f"runs in {root}")
-    for col in ("run id", "status", "data", "holdout", "goal"):
-        table.add_column(col)
+
+    # 80 columns: each run on two lines, its id whole (to copy), score and age, then its status and goal.
+    width = max(len(r["run_id"]) for r in rows)
+    now = time.time()
+    lines = [f"runs in {root}", "", f"{'run id':<{width}}  {'holdout':>14}  {'when':>7}", "  status: goal"]
     for r in rows:
-        value = "" if r["value"] is None else f"{r['metric']} {r['value']:.4f}"
-        table.add_row(r["run_id"], short_status(r["status"] or "", r["model_saved"]), r["data"], value,
-                      (r["goal"] or "")[:50])
-    term.print(table)
+        metric = SHORT_METRICS.get(r["metric"], r["metric"])
+        value = "" if r["value"] is None else f"{metric} {r['value']:.3f}"
+        when = _ago(now - r["started"]) if r.get("started") else ""
+        lines.append(f"{r['run_id']:<{width}}  {value:>14}  {when:>7}")
+        about = f"{short_status(r['status'] or '', r['model_saved'])}: {r['goal'] or '(no goal)'}"
+        lines.append("  " + (about if len(about) <= 76 else about[:73] + "..."))
+    term.print("\n".join(lines), soft_wrap=True, markup=False, highlight=False)
     return 0
+
+
+SHORT_METRICS = {"balanced_accuracy": "bal_acc", "accuracy": "acc"}
+
+
+def _timestamp(text: str | None) -> float | None:
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(text).timestamp() if text else None
+    except ValueError:
+        return None
+
+
+def _ago(seconds: float) -> str:
+    """A run's age, short: 40s, 12m, 3h, 5d ago."""
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size:.0f}{unit} ago"
+    return f"{max(seconds, 0):.0f}s ago"
 
 
 if __name__ == "__main__":

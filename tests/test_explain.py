@@ -150,6 +150,60 @@ def test_compare_runs_names_both_runs_and_the_better_one(runs: dict[str, Path]) 
     assert "Not like for like" in unlike.text and "is better" not in unlike.text
 
 
+def test_mlpilot_compare_shows_the_decisions_that_differ(runs: dict[str, Path], tmp_path: Path) -> None:
+    """`mlpilot compare` on two real runs (Titanic with and without `sex`): the differing decisions printed at
+    80 columns and in JSON, the page written, and bad arguments answered clearly."""
+    from tests.browser import load
+    from tests.cli_helpers import mlpilot
+
+    a, b = runs["titanic"], runs["titanic_no_sex"]
+    page = tmp_path / "both.html"
+    proc = mlpilot("compare", str(a), str(b), "--output", str(page), runs_dir=a.parent, env={"COLUMNS": "80"})
+    assert proc.returncode == 0, proc.stderr
+    assert "decisions that differ" in proc.stdout and "drop:sex" in proc.stdout
+    assert f"side by side in a browser: {page}" in proc.stdout
+    assert all(len(line) <= 80 for line in proc.stdout.splitlines() if str(page) not in line), proc.stdout
+    data = json.loads(mlpilot("compare", a.name, b.name, "--output", str(page), "--json", runs_dir=a.parent).stdout)
+    differ = {d["question"]: d for d in data["differences"]}
+    assert differ["drop:sex"]["choices"] == ["(not decided)", "drop"]
+    assert "sex" in differ["column_plan"]["choices"][1] and data["like_for_like"]
+    better = a if METRICS["pr_auc"].better(_metrics(a)["metrics"]["pr_auc"], _metrics(b)["metrics"]["pr_auc"]) else b
+    assert data["best"] == better.name
+    loaded = load(page)
+    assert loaded.requests == ["/both.html"] and loaded.console == []
+    assert "drop:sex" in loaded.dom and better.name in loaded.dom
+    one = mlpilot("compare", str(a), runs_dir=a.parent)
+    assert one.returncode == 2 and "needs two different runs" in one.stderr
+    bad = mlpilot("compare", str(a), str(b), "--output", str(tmp_path / "x.csv"), runs_dir=a.parent)
+    assert bad.returncode == 2 and "must end in .html" in bad.stderr
+
+
+def test_mlpilot_runs_fits_80_columns_with_whole_ids(runs: dict[str, Path]) -> None:
+    from tests.cli_helpers import mlpilot
+
+    root = runs["bank"].parent
+    proc = mlpilot("runs", runs_dir=root, env={"COLUMNS": "80"})
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines), proc.stdout
+    for name, run_dir in runs.items():
+        row = next(line for line in lines if line.startswith(run_dir.name + " "))
+        metric = _metrics(run_dir)["primary"]
+        assert f"{metric} {_metrics(run_dir)['metrics'][metric]:.3f}" in row and row.rstrip().endswith("ago")
+        about = lines[lines.index(row) + 1]
+        assert about.startswith("  completed: "), about
+    assert RECALL_GOAL[:40] in proc.stdout
+
+
+def test_the_chat_comparison_writes_the_page(runs: dict[str, Path], tmp_path: Path) -> None:
+    from agent.chat.explain import side_by_side
+
+    said = side_by_side([runs["titanic"], runs["titanic_no_sex"]], tmp_path)
+    assert "Decisions that differ:" in said and "drop:sex" in said
+    written = sorted((tmp_path / "comparisons").glob("*.html"))
+    assert len(written) == 1 and str(written[0]) in said
+
+
 def test_missing_log_and_bad_topic(tmp_path: Path, runs: dict[str, Path]) -> None:
     answer = explain(tmp_path, "general")
     assert not answer.found and answer.events == () and "events.jsonl is missing" in answer.text

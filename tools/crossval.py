@@ -109,7 +109,8 @@ class CVResult:
 
     def summary(self) -> dict:
         return {"candidate": self.candidate, "mean": round(self.mean, 6), "sd": round(self.sd, 6),
-                "folds": len(self.scores), "fit_seconds": round(self.fit_seconds, 3),
+                "folds": len(self.scores), "scores": [round(float(s), 6) for s in self.scores],
+                "fit_seconds": round(self.fit_seconds, 3),
                 "complete": self.complete, "params": self.params}
 
 

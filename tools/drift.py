@@ -51,6 +51,8 @@ class ColumnCheck:
     unseen_examples: list[str] = field(default_factory=list)
     unseen: bool = False
     change: str = ""
+    # The distributions compared, for a chart: bin or level labels, reference and batch shares.
+    bins: dict = field(default_factory=dict)
 
     @property
     def quality_issue(self) -> bool:
@@ -76,6 +78,9 @@ def psi_threshold(bins: int, n_ref: int, n_new: int) -> float:
     noise alone gives batches of this size (about (bins - 1) x (1/n_ref + 1/n_new))."""
     noise = max(bins - 1, 1) * (1.0 / max(n_ref, 1) + 1.0 / max(n_new, 1))
     return max(PSI_FLOOR, PSI_NOISE_FACTOR * noise)
+
+
+CHART_LEVELS = 15
 
 
 def check_column(ref: dict, values: pd.Series, *, n_columns: int) -> ColumnCheck:
@@ -120,7 +125,10 @@ def _missing_jump(check: ColumnCheck, n: int, alpha: float) -> bool:
 def _compare_numbers(check: ColumnCheck, ref: dict, numbers: np.ndarray, alpha: float) -> None:
     edges, shares = ref.get("edges") or [], ref.get("shares") or []
     if len(edges) >= 2:
-        check.psi = psi(np.asarray(shares), bin_shares(numbers, edges))
+        batch_shares = bin_shares(numbers, edges)
+        check.psi = psi(np.asarray(shares), batch_shares)
+        check.bins = {"labels": [f"{e:.4g}" for e in edges[:-1]], "reference": [round(float(v), 5) for v in shares],
+                      "batch": [round(float(v), 5) for v in batch_shares]}
         check.psi_threshold = psi_threshold(len(shares), check.n_ref, check.n_new)
     quantiles = np.asarray(ref.get("quantiles") or [], dtype=float)
     if len(quantiles) >= 2 and np.ptp(quantiles) > 0:
@@ -153,6 +161,10 @@ def _compare_levels(check: ColumnCheck, ref: dict, labels: pd.Series, alpha: flo
     keep = (ref_shares > 0) | (new_counts > 0)
     check.psi = psi(ref_shares[keep], new_shares[keep])
     check.psi_threshold = psi_threshold(int(keep.sum()), check.n_ref, check.n_new)
+    shown = [i for i in np.argsort(-(ref_shares + new_shares), kind="stable") if keep[i]][:CHART_LEVELS]
+    names = levels + ["(other)"]
+    check.bins = {"labels": [names[i] for i in shown], "reference": [round(float(ref_shares[i]), 5) for i in shown],
+                  "batch": [round(float(new_shares[i]), 5) for i in shown]}
     ref_counts = ref_shares[keep] * check.n_ref
     table = np.vstack([ref_counts, new_counts[keep]])
     table = table[:, table.sum(axis=0) > 0]

@@ -19,7 +19,7 @@ from rich.markdown import Markdown
 from agent.chat.args import Budget, Columns, Explain, Goal, Llm, Load, Metric, Monitor, Predict, Report, RunRef, Target
 from agent.chat.board import run_leaderboard
 from agent.chat.controller import RunController
-from agent.chat.explain import compare_runs, explain
+from agent.chat.explain import compare_runs, explain, side_by_side
 from agent.chat.session import ChatState, Session
 from agent.chat.view import goal_text, in_chat_words, outcome_text, plan_table, profile_table, runs_table, summary_of
 from agent.console import Terminal
@@ -401,6 +401,7 @@ class Commands:
             self.say("I need two runs to compare; this session has fewer.")
             return
         self.say(compare_runs(other, current).text)
+        self.say(side_by_side([other, current], self.controller.runs_dir))
 
     def cmd_predict(self, args: Predict) -> None:
         """/predict FILE [OUTPUT] - predict new rows with the current run's model"""

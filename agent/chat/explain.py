@@ -423,3 +423,18 @@ def compare_runs(run_a: Path, run_b: Path) -> Answer:
             lines.append("The data or the seed differ, so the two holdouts are not the same rows: the gap mixes the "
                          "models' difference with the holdouts'.")
     return Answer("\n".join(lines), tuple(e["seq"] for e in sa["events"] + sb["events"]), True)
+
+
+def side_by_side(run_dirs: list[Path], runs_dir: Path) -> str:
+    """The decisions that differ between runs, and where the HTML page with everything side by side is."""
+    from datetime import datetime, timezone
+
+    from agent.record.compare import compare
+    from agent.record.html_report import render_comparison_html
+
+    c = compare(run_dirs)
+    path = Path(runs_dir) / "comparisons" / f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    render_comparison_html(c, path)
+    differ = ", ".join(d["question"] for d in c.differences) or "none"
+    return f"Decisions that differ: {differ}. Side by side in a browser: {path}"

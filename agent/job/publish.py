@@ -8,12 +8,15 @@ final model is scored first, and saved only if it is to replace the model alread
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
 
 from agent.job.context import RunContext, RunState
 from agent.record.runfolder import MODEL, dump_pickle, write_json
 from agent.record.trust import signed
+from tools.curves import holdout_curves, partial_dependence
 from tools.evaluate import (
     Evaluation,
     encode_labels,
@@ -21,7 +24,7 @@ from tools.evaluate import (
     holdout_predictions,
 )
 from tools.metrics import get_metric, labels_from_proba
-from tools.model import ModelSpec
+from tools.model import ModelSpec, class_probabilities
 from tools.preprocess import ColumnPlan
 from tools.reference import (
     bootstrap_spread,
@@ -32,6 +35,12 @@ from tools.reference import (
 
 # Distribution summaries for monitoring are as good from this many rows as from millions.
 REFERENCE_ROWS = 100_000
+# What the report's charts are drawn from (tools.curves), beside metrics.json.
+CURVES = "curves.json"
+# Partial dependence for the most important columns, in a share of the time permutation importance had.
+PD_FEATURES = 4
+PD_SHARE = 0.3
+PD_MAX_SECONDS = 5.0
 
 
 def score(ctx: RunContext, state: RunState, model: object, spec: ModelSpec, plan: ColumnPlan, *,
@@ -39,7 +48,9 @@ def score(ctx: RunContext, state: RunState, model: object, spec: ModelSpec, plan
     """The holdout evaluation of ``model`` and its metrics as saved in metrics.json."""
     w = ctx.workspace
     # Predicting a big holdout costs seconds: once per model, reused by every figure below.
+    began = time.monotonic()
     prediction = holdout_predictions(model, spec, w["X_hold"])
+    predict_seconds = time.monotonic() - began
     w["holdout_prediction"] = {"model": id(model), "values": prediction}
     # The training part only fits the baseline, which ignores the features: one column is enough.
     ev = evaluate_holdout(model, spec, w["X_train"][plan.features[:1]], w["labels_train"], w["X_hold"][plan.features],
@@ -47,9 +58,28 @@ def score(ctx: RunContext, state: RunState, model: object, spec: ModelSpec, plan
                           importance_seconds=importance_seconds, prediction=prediction)
     metrics = ev.to_dict()
     metrics["model"] = spec.label
-    metrics["spread"] = bootstrap_spread(get_metric(state["metric"]), holdout_truth(w, spec), prediction,
-                                         seed=ctx.settings.seed)
+    truth = holdout_truth(w, spec)
+    metrics["spread"] = bootstrap_spread(get_metric(state["metric"]), truth, prediction, seed=ctx.settings.seed)
+    metrics["predict_seconds_per_1000"] = round(predict_seconds / max(len(w["X_hold"]), 1) * 1000, 5)
+    curves = holdout_curves(spec.task, truth, prediction, spec.classes, spec.threshold)
+    top = [r["feature"] for r in ev.importances[:PD_FEATURES] if r["mean"] > 0]
+    if top and importance_seconds > 0:
+        curves["outputs"] = [] if spec.task == "regression" else \
+            [str(spec.classes[1])] if spec.task == "binary" else [str(c) for c in spec.classes]
+        curves["partial_dependence"] = partial_dependence(
+            lambda X: _outputs(model, spec, X), w["X_hold"][plan.features], top,
+            seconds=min(PD_SHARE * importance_seconds, PD_MAX_SECONDS), seed=ctx.settings.seed)
+    metrics["curves"] = curves
     return ev, metrics
+
+
+def _outputs(model: object, spec: ModelSpec, X: pd.DataFrame) -> np.ndarray:
+    """What partial dependence averages: the prediction, the positive class's probability, or every
+    class's."""
+    if spec.task == "regression":
+        return np.asarray(model.predict(X), dtype=float)
+    proba = class_probabilities(model, X, spec)
+    return proba[:, 1] if spec.task == "binary" else proba
 
 
 def holdout_truth(w: object, spec: ModelSpec) -> np.ndarray:
@@ -74,10 +104,13 @@ def publish(ctx: RunContext, state: RunState, model: object, spec: ModelSpec, pl
     published = {"spec": spec, "model": model, "plan": plan}
     if ev is not None and metrics is not None:
         published["prediction"] = cached_prediction(ctx.workspace, model, spec)
+        metrics = dict(metrics)
+        write_json(ctx.run_dir / CURVES, metrics.pop("curves", {}))
         write_json(ctx.run_dir / "metrics.json", metrics)
         ctx.events.emit("holdout_metrics", step=step, model=spec.label, metrics=ev.metrics, baseline=ev.baseline,
                         primary=ev.primary, threshold=ev.threshold, at_threshold=ev.at_threshold,
-                        confusion=ev.confusion, rows=ev.n_rows, spread=metrics["spread"])
+                        confusion=ev.confusion, rows=ev.n_rows, spread=metrics["spread"],
+                        predict_seconds_per_1000=metrics.get("predict_seconds_per_1000"))
         ctx.events.emit("importances", step=step, rows=ev.importances[:30], note=ev.importance_note)
         _write_reference(ctx, state, model, spec, plan, metrics)
     _save_model(ctx, model, spec, fitted_on=fitted_on, features=plan.features, step=step)

@@ -39,7 +39,7 @@ LEAK_SECONDS = 0.3
 # The fit's seconds: a share of the budget, but at least half a second.
 FIT_SHARE = 0.02
 # Files written with a model that a retraction removes with it.
-MODEL_FILES = (MODEL, "metrics.json", "reference.json")
+MODEL_FILES = (MODEL, "metrics.json", "reference.json", "curves.json")
 
 
 def quick_look(state: RunState, runtime: Runtime[RunContext]) -> RunState:

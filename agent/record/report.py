@@ -18,7 +18,8 @@ from tools.metrics import METRICS, metric_label
 
 
 def render_report(run_dir: Path) -> Path:
-    """Write ``report.md`` in ``run_dir`` from its events and artifacts; returns its path."""
+    """Write ``report.md`` and ``report.html`` in ``run_dir`` from its events and artifacts; returns the
+    Markdown's path (the HTML is beside it)."""
     run_dir = Path(run_dir)
     read_manifest(run_dir)   # a folder without a readable manifest is no run: its error says so
     run = RunRecord(run_dir)
@@ -27,6 +28,9 @@ def render_report(run_dir: Path) -> Path:
                                           _reproduce)]
     path = run_dir / "report.md"
     write_text(path, "\n".join(p for p in parts if p).rstrip() + "\n")
+    from agent.record.html_report import render_html  # it renders this module's sections as HTML
+
+    render_html(run_dir)
     return path
 
 
@@ -446,7 +450,9 @@ def _reproduce(run: RunRecord) -> str:
     run_dir = run.dir
     packages = manifest.get("packages", {})
     versions = ", ".join(f"{k} {v}" for k, v in packages.items() if k != "platform")
-    files = sorted(p.name for p in run_dir.iterdir() if p.is_file() and not p.name.startswith("."))
+    # The reports themselves are named last, so a first render lists the same files as a later one.
+    files = sorted(p.name for p in run_dir.iterdir() if p.is_file() and not p.name.startswith(".")
+                   and p.name not in ("report.md", "report.html")) + ["report.md", "report.html"]
     lines = ["## Reproduce and use", "",
              f"- Seed {manifest.get('seed')}; data sha256 `{manifest.get('data', {}).get('sha256')}`.",
              f"- Command: `{manifest.get('command', '')}`",

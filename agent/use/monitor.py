@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from agent.record.events import EventLog
+from agent.record.html_report import render_monitoring_html
 from agent.record.runfolder import read_json, write_json, write_text
 from agent.use.predict import load_run_model
 from agent.use.verdict import any_drift, decide_verdict
@@ -108,6 +109,7 @@ def monitor_run(run_dir: Path, data: Path, *, home: Path, trust: bool = False, d
                "performance": batch.performance.to_dict() if batch.performance else None}
     write_json(record / "summary.json", {**summary, "check": batch.to_dict()})
     write_text(record / "report.md", render_monitoring(manifest, summary, batch))
+    render_monitoring_html(record)
     return MonitorOutcome(decision.choice, summary["drift"], record, summary)
 
 
