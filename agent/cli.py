@@ -265,6 +265,9 @@ def _llm_options(p: argparse.ArgumentParser) -> None:
                    "waiting on the LLM (default 0.2); past it the rules decide")
     p.add_argument("--llm-max-tokens", dest="llm_max_tokens", type=int, help="cap on the tokens of each LLM "
                    "reply (default 1024)")
+    p.add_argument("--llm-context", dest="llm_context", type=int, metavar="TOKENS", help="the model's context "
+                   "window (e.g. 4096 for llama.cpp's default): prompts and chat history are fitted to it, "
+                   "dropping the oldest turns whole, and a reply gets at most a quarter of it")
 
 
 def _trust_option(p: argparse.ArgumentParser) -> None:

@@ -85,6 +85,7 @@ class Settings:
     llm_timeout: float = DEFAULT_LLM_TIMEOUT
     llm_share: float = DEFAULT_LLM_SHARE
     llm_max_tokens: int = DEFAULT_MAX_TOKENS
+    llm_context: int | None = None
     llm_prices: dict[str, tuple[float, float]] = field(default_factory=dict, repr=False)
     replay: Path | None = None
     parent: str | None = None
@@ -178,6 +179,7 @@ class Settings:
             llm_timeout=float(pick("llm_timeout", "MLPILOT_LLM_TIMEOUT", DEFAULT_LLM_TIMEOUT, float)),
             llm_share=float(pick("llm_share", "MLPILOT_LLM_SHARE", DEFAULT_LLM_SHARE, float)),
             llm_max_tokens=int(pick("llm_max_tokens", "MLPILOT_LLM_MAX_TOKENS", DEFAULT_MAX_TOKENS, int)),
+            llm_context=pick("llm_context", "MLPILOT_LLM_CONTEXT", None, int),
             llm_prices=load_prices(env.get("MLPILOT_LLM_PRICES"), flags.get("llm_prices")),
             replay=Path(flags["replay"]) if flags.get("replay") else None,
             parent=flags.get("parent"),
@@ -253,6 +255,9 @@ def _checked(s: Settings) -> Settings:
                           f"{s.llm_share:g}. It caps the time a run may wait on the language model.")
     if s.llm_max_tokens < 64:
         raise ConfigError(f"--llm-max-tokens must be at least 64; got {s.llm_max_tokens}.")
+    if s.llm_context is not None and s.llm_context < 1024:
+        raise ConfigError(f"--llm-context must be at least 1024 tokens (the model's context window, e.g. 4096 "
+                          f"for llama.cpp's default); got {s.llm_context}.")
     return s
 
 
@@ -279,6 +284,7 @@ _FROM_JSON: dict[str, Callable[[Any], Any]] = {
     "keep": tuple, "drop": tuple, "inherited": dict, "llm_prices": _price_table,
     "budget": float, "llm_budget_usd": float, "llm_timeout": float, "llm_share": float,
     "seed": int, "n_jobs": int, "max_trials": int, "folds": int, "llm_budget_tokens": int, "llm_max_tokens": int,
+    "llm_context": int,
 }
 
 

@@ -49,7 +49,9 @@ class _QuietServer(ThreadingHTTPServer):
 class ScriptedLLM:
     """The server; use as a context manager or call start()/stop()."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, context: int | None = None) -> None:
+        # With ``context``, a request whose prompt and max_tokens together exceed it gets llama.cpp's HTTP 400.
+        self.context = context
         self.script: deque[dict] = deque()
         self.requests: list[dict] = []
         self.headers: list[dict] = []
@@ -88,6 +90,14 @@ class ScriptedLLM:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    @staticmethod
+    def prompt_tokens(body: dict) -> int:
+        """The prompt's tokens as this server counts them: about 3.5 characters a token, as a real tokenizer
+        gives on English and JSON, plus the chat template's few tokens per message."""
+        messages = body.get("messages") or []
+        chars = len(json.dumps(messages, ensure_ascii=False)) + len(json.dumps(body.get("tools") or []))
+        return int(chars / 3.5) + 5 * len(messages)
+
     def tool_names_sent(self) -> list[list[str]]:
         return [[t["function"]["name"] for t in r.get("tools", [])] for r in self.requests]
 
@@ -99,13 +109,28 @@ class ScriptedLLM:
                 pass
 
             def do_GET(self) -> None:
+                if self.path == "/props" and server.context:  # llama.cpp's server says its context there
+                    self._json(200, {"default_generation_settings": {"n_ctx": server.context}})
+                    return
                 self._json(200, {"object": "list", "data": [{"id": "scripted", "object": "model"}]})
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
+                if not self.path.rstrip("/").endswith("/chat/completions"):  # as real servers: 404 elsewhere
+                    self._json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
+                    return
                 server.requests.append(body)
                 server.headers.append(dict(self.headers))
+                prompt = server.prompt_tokens(body)
+                if server.context and prompt + int(body.get("max_tokens") or 0) > server.context:
+                    requested = prompt + int(body.get("max_tokens") or 0)
+                    self._json(400, {"error": {"code": 400, "type": "invalid_request_error", "message":
+                                               f"This model's maximum context length is {server.context} tokens. "
+                                               f"However, you requested {requested} tokens ({prompt} in the "
+                                               "messages, "
+                                               f"{body.get('max_tokens')} in the completion)."}})
+                    return
                 item = server._take(body)
                 if item.get("delay"):
                     time.sleep(item["delay"])
@@ -116,7 +141,8 @@ class ScriptedLLM:
                 if item.get("tool_calls"):
                     message["tool_calls"] = item["tool_calls"]
                 finish = "tool_calls" if item.get("tool_calls") else "stop"
-                usage = item.get("usage", USAGE)
+                usage = item.get("usage") or ({"prompt_tokens": prompt, "completion_tokens": 50,
+                                               "total_tokens": prompt + 50} if server.context else USAGE)
                 if body.get("stream"):
                     self._stream(body, message, finish, usage)
                     return

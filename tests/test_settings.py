@@ -79,7 +79,7 @@ def everything_changed(tmp_path: Path) -> Settings:
         max_trials=9, folds=4, delimiter=";", encoding="latin-1", keep=("id", "zip"), drop=("notes",),
         inherited={"name": "an identifier"}, quiet=True, json=True, yes=True, interactive=True,
         llm_model="gpt-4.1-mini", llm_base_url="http://127.0.0.1:8000/v1", llm_budget_usd=0.5,
-        llm_budget_tokens=20_000, llm_timeout=12.5, llm_share=0.35, llm_max_tokens=300,
+        llm_budget_tokens=20_000, llm_timeout=12.5, llm_share=0.35, llm_max_tokens=300, llm_context=4096,
         llm_prices={"gpt-4.1-mini": (0.4, 1.6), "local": (0.0, 0.0)}, replay=tmp_path / "llm_calls.jsonl",
         parent="20240101T000000-data", api_key="sk-test")
 

@@ -14,6 +14,7 @@ from agent.chat.commands import Commands
 from agent.chat.explain import explain as explain_from_log
 from agent.llm.client import LLMClient, LLMUnavailable, Usage
 from agent.llm.config import LLMConfig
+from agent.llm.context import fit
 from agent.llm.loop import Conversation, Stage, StageFailed, ToolError
 from agent.llm.prompts import load_prompt
 from agent.record.reader import RunRecord
@@ -53,7 +54,8 @@ class ChatLLM:
         from agent.chat.intents import parse
 
         c = self.commands
-        del self.chat.messages[1:-MAX_HISTORY]
+        # Old turns go whole (a tool call never without its reply); the model's context is kept by the loop.
+        fit(self.chat.messages, 10**9, max_messages=MAX_HISTORY)
         stage = self._stage()
         c.transcript = []
         try:

@@ -30,6 +30,7 @@ class LLMConfig:
     timeout: float = DEFAULT_LLM_TIMEOUT
     max_retries: int = DEFAULT_LLM_RETRIES
     max_tokens: int = DEFAULT_MAX_TOKENS
+    context: int | None = None     # the model's context window in tokens, when known
     seed: int = 0
     budget_usd: float | None = None
     budget_tokens: int | None = None
@@ -55,13 +56,22 @@ class LLMConfig:
     @classmethod
     def from_settings(cls, s: Settings, model: str | None = None) -> LLMConfig:
         """The model, endpoint, timeout, budget and prices the settings give (``model`` overrides theirs)."""
+        context = s.llm_context
+        if context is None and s.llm_base_url and (model or s.llm_model):
+            from agent.llm.probe import server_context  # a local server says how much it holds
+
+            context = server_context(s.llm_base_url, model or s.llm_model or "", s.api_key)
+        # A reply may take at most a quarter of a small context: the prompt needs the rest.
+        max_tokens = min(s.llm_max_tokens, context // 4) if context else s.llm_max_tokens
         return cls(model=model or s.llm_model or "", base_url=s.llm_base_url, api_key=s.api_key,
-                   timeout=s.llm_timeout, seed=s.seed, max_tokens=s.llm_max_tokens, budget_usd=s.llm_budget_usd,
+                   timeout=s.llm_timeout, seed=s.seed, max_tokens=max_tokens, context=context,
+                   budget_usd=s.llm_budget_usd,
                    budget_tokens=s.llm_budget_tokens, prices=s.llm_prices or dict(PRICES))
 
     def public(self) -> dict:
         """For the manifest: no key."""
         return {"model": self.model, "base_url": redact_urls(self.base_url) if self.base_url else None,
                 "timeout": self.timeout,
-                "max_retries": self.max_retries, "max_tokens": self.max_tokens, "budget_usd": self.budget_usd, "budget_tokens": self.budget_tokens,
+                "max_retries": self.max_retries, "max_tokens": self.max_tokens, "context": self.context,
+                "budget_usd": self.budget_usd, "budget_tokens": self.budget_tokens,
                 "price_per_million": list(self._price()) if self._price() else None}

@@ -15,6 +15,7 @@ from functools import partial
 from typing import Any, Callable
 
 from agent.llm.client import LLMClient
+from agent.llm.context import CHARS_PER_TOKEN, estimate, fit, size
 from tools.schema import tool_schema
 
 MAX_INVALID = 3
@@ -72,6 +73,7 @@ class Conversation:
         self.client = client
         self.messages: list[dict] = [{"role": "system", "content": system}]
         self.log = log
+        self.chars_per_token = CHARS_PER_TOKEN
 
     def run(self, stage: Stage, prompt: str, *, deadline: float | None = None) -> Stage:
         """Run ``stage`` after the user message ``prompt``, every request ending by ``deadline``
@@ -83,7 +85,9 @@ class Conversation:
         for _ in range(stage.max_turns):
             if stage.done():
                 return stage
+            self._fit(schemas)
             reply = self.client.complete(self.messages, tools=schemas, purpose=stage.name, deadline=deadline)
+            self._learn(reply, schemas)
             message = (reply.get("choices") or [{}])[0].get("message") or {}
             calls = message.get("tool_calls") or []
             self.messages.append({k: v for k, v in {"role": "assistant", "content": message.get("content") or "",
@@ -102,6 +106,27 @@ class Conversation:
         if not stage.done():
             raise StageFailed(f"no complete answer after {stage.max_turns} turns")
         return stage
+
+    def _fit(self, schemas: list[dict]) -> None:
+        """Keep the request within the model's context (when it is known), less the reply's tokens."""
+        config = self.client.config
+        if not config.context:
+            return
+        limit = config.context - config.max_tokens
+        dropped = fit(self.messages, limit, tools=schemas, chars_per_token=self.chars_per_token)
+        if dropped:
+            self.log("llm_context", dropped=dropped, limit=limit)
+        left = estimate(self.messages, schemas, chars_per_token=self.chars_per_token)
+        if left > limit:
+            raise StageFailed(f"the prompt needs about {left:,} tokens, more than the model's context of "
+                              f"{config.context:,} less {config.max_tokens:,} for its reply")
+
+    def _learn(self, reply: dict, schemas: list[dict]) -> None:
+        """Lower the characters-per-token estimate to what the server counted, if it counts more tokens."""
+        tokens = (reply.get("usage") or {}).get("prompt_tokens")
+        if tokens:
+            chars = sum(size(m) for m in self.messages) + size(schemas)
+            self.chars_per_token = max(1.0, min(self.chars_per_token, chars / tokens))
 
     def _dispatch(self, stage: Stage, call: dict) -> str:
         fn = call.get("function") or {}
