@@ -143,6 +143,11 @@ def test_resume_restores_the_session(tmp_path: Path) -> None:
     leave(child)
 
 
+def chat_requests(server: ScriptedLLM) -> list[dict]:
+    """The chat's requests to the model (those offering its reply tool), not the run's."""
+    return [r for r in server.requests if any(t["function"]["name"] == "reply" for t in r.get("tools", []))]
+
+
 def test_the_same_session_with_the_scripted_llm(tmp_path: Path) -> None:
     with ScriptedLLM() as server:
         env = {"OPENAI_BASE_URL": server.url, "OPENAI_API_KEY": "sk-test"}
@@ -158,9 +163,9 @@ def test_the_same_session_with_the_scripted_llm(tmp_path: Path) -> None:
                        tool_calls(("reply", {"text": "Here is the plan; shall I go ahead?"})), route="chat")
         out = say(child, "I want to know who survived, take 20 seconds", "shall I go ahead", timeout=120)
         assert "plan for run" in out and "recall >= 0.85" in out, "the model's plan"
-        server.enqueue(tool_calls(("act", {"action": "approve"})), tool_calls(("reply", {"text": "Training."})),
-                       route="chat")
+        asked = len(chat_requests(server))
         say(child, "yes, go ahead", r"Run \S+ completed", timeout=120)
+        assert len(chat_requests(server)) == asked, "a plain yes is carried out here, not sent to the model"
         run_dir, log = events_of(tmp_path / "runs")
         chosen = {e["question"]: e["actor"] for e in log if e["kind"] == "decision"}
         assert chosen["target"] == chosen["drop:ticket"] == chosen["final_model"] == "llm"
@@ -206,6 +211,8 @@ def test_the_chat_obeys_llm_off_and_the_llm_budget(tmp_path: Path) -> None:
         say(child, f"load {DATASETS / 'titanic.csv'}", "Tell me what to predict")
         assert server.requests == [], "with the LLM off, the chat's words stay on this machine"
         say(child, "/llm gpt-4o-mini", "LLM: gpt-4o-mini")
+        say(child, f"load {DATASETS / 'titanic.csv'}", "Tell me what to predict")
+        assert server.requests == [], "'load PATH' is carried out here even with a model on"
         server.enqueue(tool_calls(("reply", {"text": "Passengers of the Titanic, one row each."})), route="chat")
         say(child, "what's in it?", "Passengers of the Titanic")
         assert [r["model"] for r in server.requests] == ["gpt-4o-mini"]

@@ -178,7 +178,7 @@ def handle(commands: Commands, models: ChatModels | None, text: str, home: Path)
         intent = parse(text, columns=commands.state.get("columns") or [],
                        pending_plan=commands.controller.plan is not None)
         chat = models.for_turn() if models is not None else None
-        if chat is None or intent.action in LOCAL:
+        if chat is None or intent.action in LOCAL or plainly(text, intent):
             dispatch(commands, intent)
         else:
             chat.handle(text)
@@ -188,6 +188,16 @@ def handle(commands: Commands, models: ChatModels | None, text: str, home: Path)
         with open(home / "chat.log", "a", encoding="utf-8") as log:
             log.write(traceback.format_exc() + "\n")
         commands.say(f"Something went wrong ({type(exc).__name__}: {exc}); details in {home / 'chat.log'}.")
+
+
+def plainly(text: str, intent: Intent) -> bool:
+    """Whether a turn is clear enough to carry out here even with a model on: a short yes or no to a plan
+    ("yes", "ok go", "no"), or "load PATH" alone. Asking a model costs seconds to minutes on a local one
+    (seen: 85 s for "yes"), and it may garble a path."""
+    words = text.split()
+    if intent.action in ("approve", "cancel"):
+        return len(words) <= 3
+    return intent.action == "load" and len(words) == 2 and words[0].lower() == "load"
 
 
 def dispatch(commands: Commands, intent: Intent) -> None:
