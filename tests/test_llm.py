@@ -71,6 +71,7 @@ def test_a_good_plan_end_to_end(tmp_path: Path) -> None:
     assert all(len(p["sha256"]) == 64 for p in prompts)
     report = (run_dir / "report.md").read_text()
     assert "## In the model's words" in report and "sex and class matter most" in report
+    assert "checked by the guard, with the rules as fallback (" in report and " by the model" in report
     assert "Where the model and the rule policy differ" in report
     assert_no_key(run_dir)
 
@@ -132,7 +133,9 @@ def test_server_errors_fall_back_to_the_rules(tmp_path: Path) -> None:
     assert {f["question"] for f in fallbacks} >= {"target", "task", "metric", "candidates", "tuning", "final_model"}
     assert "HTTP 500" in fallbacks[0]["problem"]
     assert summary["status"] == "completed" and summary["metrics"]["roc_auc"] > 0.75
-    assert "Where the rules took over" in (run_dir / "report.md").read_text()
+    report = (run_dir / "report.md").read_text()
+    assert "Where the rules took over" in report
+    assert "| decided by | the rules: the language model `" in report and "was asked but decided nothing" in report
 
 
 def test_prose_without_tool_calls_falls_back(tmp_path: Path) -> None:

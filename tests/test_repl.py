@@ -216,6 +216,8 @@ def test_the_chat_obeys_llm_off_and_the_llm_budget(tmp_path: Path) -> None:
         server.enqueue(tool_calls(("reply", {"text": "Passengers of the Titanic, one row each."})), route="chat")
         say(child, "what's in it?", "Passengers of the Titanic")
         assert [r["model"] for r in server.requests] == ["gpt-4o-mini"]
+        out = say(child, "/llm", r"s waiting, \$0\.\d+")
+        assert "This session: 1 call(s), 1,100 tokens (1,000 in, 100 out)" in out
         out = say(child, "what's in it?", "891 rows x 11 columns")
         assert "budget is spent" in out and len(server.requests) == 1, "past the budget the offline parser answers"
         leave(child, "bye")

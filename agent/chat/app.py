@@ -66,6 +66,9 @@ def status_line(commands: Commands) -> str:
     s = commands.state
     data = Path(s["data"]).name if s.get("data") else "no data"
     llm = commands.llm_model or "offline"
+    used = commands.llm_usage() if commands.llm_model else None
+    if used and used.get("calls"):
+        llm += f" ({used['tokens'] / 1000:.1f}k tokens, {used['seconds']:.0f} s waited)"
     runs = commands.controller
     run = "running" if runs.running else ("plan waiting for approval" if runs.plan else (s.get("run_id") or "no run"))
     seconds, source = commands.budget
@@ -94,6 +97,7 @@ def run_chat(settings: Settings, *, data: str | None = None, resume: bool = Fals
         from agent.chat.chat_llm import ChatModels
 
         models = ChatModels(commands)
+        commands.llm_usage = lambda: models.current.client.usage.to_dict() if models.current else None
     prompt = PromptSession(history=FileHistory(str(settings.home / "history")), completer=ChatCompleter(commands),
                            bottom_toolbar=lambda: status_line(commands), complete_while_typing=False)
     with patch_stdout(raw=True):

@@ -12,7 +12,7 @@ The module is one class, the command table, a little over 450 lines; the /help t
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from rich.markdown import Markdown
 
@@ -45,6 +45,9 @@ class Commands:
         self.profile: dict | None = None
         self.quit_requested = False
         self.transcript: list[str] | None = None   # set while the LLM acts, to hand it what was said
+        # What the chat's own conversation with the model has used this session (set by the chat when a
+        # model may be on): calls, tokens, seconds waited, cost.
+        self.llm_usage: Callable[[], dict | None] = lambda: None
         self.controller = RunController(session, runs_dir=settings.runs_dir, listen=term.on_event,
                                         on_finished=self._finished)
 
@@ -433,7 +436,13 @@ class Commands:
         """/llm [MODEL|off] - show or switch the language model (off: the offline rules)"""
         model = args.model
         if not model:
-            self.say(f"LLM: {self.llm_model or 'offline (rule policy)'}.")
+            used = self.llm_usage() if self.llm_model else None
+            spent = (f" This session: {used['calls']} call(s), {used['tokens']:,} tokens ({used['prompt_tokens']:,} "
+                     f"in, {used['completion_tokens']:,} out), {used['seconds']:.1f} s waiting, "
+                     f"${used['cost_usd']:.4f}" + (f" of a ${self.settings.llm_budget_usd:.2f} budget"
+                                                    if self.settings.llm_budget_usd else "") + "."
+                     if used and used.get("calls") else "")
+            self.say(f"LLM: {self.llm_model or 'offline (rule policy)'}.{spent}")
             return
         if model.lower() == "off":
             self.remember(llm=None)

@@ -142,10 +142,22 @@ def _asked(run: RunRecord) -> str:
             rows.append([f"--{key}", ", ".join(s[key])])
     started = run.first("run_started")
     if started:
-        rows.append(["decided by", "the rule policy (offline)" if started.get("policy") == "rules"
-                     else f"the language model `{started.get('model')}`, checked by the guard, with the rules "
-                          "as fallback"])
+        rows.append(["decided by", _deciders(run, started)])
     return "## What was asked\n\n" + _table(["", ""], rows)
+
+
+def _deciders(run: RunRecord, started: dict) -> str:
+    """Who decided, as counted in the log: a model that was asked may have decided nothing."""
+    if started.get("policy") == "rules":
+        return "the rule policy (offline)"
+    actors: dict[str, int] = {}
+    for e in run.all("decision"):
+        actors[e["actor"]] = actors.get(e["actor"], 0) + 1
+    model, by_model = started.get("model"), actors.get("llm", 0)
+    counts = ", ".join(f"{n} by {'the model' if a == 'llm' else 'the ' + a}" for a, n in sorted(actors.items()))
+    if not by_model:
+        return f"the rules: the language model `{model}` was asked but decided nothing ({counts})"
+    return f"the language model `{model}`, checked by the guard, with the rules as fallback ({counts})"
 
 
 def _data(run: RunRecord) -> str:
