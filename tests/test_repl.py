@@ -183,6 +183,26 @@ def test_the_same_session_with_the_scripted_llm(tmp_path: Path) -> None:
         leave(child)
 
 
+def test_the_models_wrong_calls_go_back_to_it_not_to_the_screen(tmp_path: Path) -> None:
+    """A small model garbles paths and column names; what is wrong goes back to it as a tool error, and the
+    person sees only the outcome."""
+    with ScriptedLLM() as server:
+        child = spawn(tmp_path, env={"OPENAI_BASE_URL": server.url, "OPENAI_API_KEY": "sk-test"})
+        server.enqueue(tool_calls(("load", {"path": "titanic.csv&#34;"})),
+                       tool_calls(("load", {"path": str(DATASETS / "titanic.csv")})),
+                       tool_calls(("reply", {"text": "Loaded the passenger list."})), route="chat")
+        out = say(child, "please open the titanic passenger file", "Loaded the passenger list")
+        assert "891 rows" in out and "No file" not in out and "no file" not in out
+        back = [m["content"] for m in chat_requests(server)[1]["messages"] if m["role"] == "tool"]
+        assert back and "no file at" in back[-1]
+        server.enqueue(tool_calls(("columns", {"action": "drop", "names": ["10.5,24,36,78&amp;#34;"]})),
+                       tool_calls(("columns", {"action": "drop", "names": ["ticket"]})),
+                       tool_calls(("reply", {"text": "The ticket number will be left out."})), route="chat")
+        out = say(child, "leave the ticket number out of it", "will be left out")
+        assert "Will drop ticket" in out and "No column" not in out and "10.5" not in out
+        leave(child)
+
+
 def test_the_status_line_shows_data_target_metric_budget_and_llm(tmp_path: Path) -> None:
     """The bottom toolbar needs a terminal that reports the cursor position (as real ones do); this one
     answers every position request, so prompt_toolkit draws the status line."""

@@ -7,6 +7,8 @@ model as an error. When the model cannot be reached, the offline intent parser t
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Callable, Literal
 
 from agent.chat.args import ARGS, Columns, Goal, Load, Monitor, Predict
@@ -18,8 +20,11 @@ from agent.llm.context import fit
 from agent.llm.loop import Conversation, Stage, StageFailed, ToolError
 from agent.llm.prompts import load_prompt
 from agent.record.reader import RunRecord
+from tools.errors import MlpilotError
 
 MAX_HISTORY = 40
+# HTML entities or escaped quotes in an argument: a small model's garbling of what the person wrote.
+GARBLED = re.compile(r"&(?:#\d+|amp|quot|lt|gt);|\\\"")
 
 
 class ChatModels:
@@ -77,8 +82,26 @@ class ChatLLM:
 
         def said(action: Callable[..., None], *args: object) -> str:
             before = len(c.transcript or [])
-            action(*args)
+            try:
+                action(*args)
+            except MlpilotError as exc:  # the model's call was wrong: it hears why, the person does not
+                raise ToolError(str(exc)) from None
             return "\n".join((c.transcript or [])[before:]) or "done"
+
+        def checked_path(path: str) -> str:
+            if not path or GARBLED.search(path) or not Path(path).expanduser().is_file():
+                raise ToolError(f"no file at {path!r}; use the path exactly as the person wrote it")
+            return path
+
+        def checked_columns(names: list[str]) -> list[str]:
+            known = {str(col).lower(): str(col) for col in c.state.get("columns") or []}
+            unknown = [n for n in names if n.lower() not in known and n.lower().replace(" ", "_") not in known]
+            if not known:
+                raise ToolError("no data is loaded yet; load a file first")
+            if unknown:
+                raise ToolError(f"no column {', '.join(map(repr, unknown))}; the columns are "
+                                f"{', '.join(list(known.values())[:40])}")
+            return names
 
         def load(path: str) -> str:
             """Load a CSV or Parquet file and profile it.
@@ -86,7 +109,7 @@ class ChatLLM:
             Args:
                 path: the file's path as the person gave it.
             """
-            return said(c.cmd_load, Load.parse(path))
+            return said(c.cmd_load, Load.parse(checked_path(path)))
 
         def set_goal(goal: str) -> str:
             """Set the goal: what to predict and what matters, in the person's words.
@@ -94,6 +117,8 @@ class ChatLLM:
             Args:
                 goal: the goal text.
             """
+            if GARBLED.search(goal) or not any(ch.isalpha() for ch in goal):
+                raise ToolError(f"the goal {goal!r} looks garbled; give the person's words as plain text")
             return said(c.cmd_goal, Goal.parse(goal))
 
         def set_option(option: Literal["target", "metric", "budget"], value: str) -> str:
@@ -113,7 +138,7 @@ class ChatLLM:
                 action: keep or drop.
                 names: exact column names.
             """
-            return said(getattr(c, f"cmd_{action}"), Columns(tuple(names)))
+            return said(getattr(c, f"cmd_{action}"), Columns(tuple(checked_columns(names))))
 
         def act(action: Literal["profile", "plan", "approve", "cancel", "stop", "runs", "report", "leaderboard",
                                 "compare", "resume"]) -> str:
@@ -133,6 +158,7 @@ class ChatLLM:
                 action: predict or monitor.
                 path: the file.
             """
+            path = checked_path(path)
             return said(c.cmd_predict, Predict(path)) if action == "predict" else said(c.cmd_monitor, Monitor(path))
 
         def explain(topic: Literal["column", "model", "baseline", "metric", "threshold", "target", "budget",
