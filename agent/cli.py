@@ -231,8 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Put two or more runs side by side: their goals, data fingerprints, plans, the decisions "
         "that differ and their holdout metrics. Prints them and writes them as one HTML page.",
         epilog="examples:\n  mlpilot compare 20261201-101500-titanic-3f2a 20261201-104200-titanic-9c1d\n"
-        "  mlpilot compare runs/A runs/B runs/C --output comparison.html\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        "  mlpilot compare runs/A runs/B runs/C --output comparison.html\n")
     compare.add_argument("runs", nargs="+", metavar="RUN", help="run folders or run ids (two or more; the first "
                          "is the one the others are read against)")
     compare.add_argument("--output", "-o", help="where to write the HTML page (default: "
@@ -491,10 +490,8 @@ def _report(args: argparse.Namespace, settings: object, term: object) -> int:
 
 
 def _compare(args: argparse.Namespace, settings: object, term: object) -> int:
-    from datetime import datetime, timezone
-
     from agent.record.compare import compare, headline
-    from agent.record.html_report import render_comparison_html
+    from agent.record.html_report import comparison_page, render_comparison_html
     from agent.record.runfolder import resolve_run
     from tools.errors import ConfigError
 
@@ -502,15 +499,13 @@ def _compare(args: argparse.Namespace, settings: object, term: object) -> int:
     if len(dirs) < 2:
         raise ConfigError("mlpilot compare needs two different runs (run folders or run ids); "
                           f"got {len(dirs)}. `mlpilot runs` lists them.")
-    out = Path(args.output) if args.output else \
-        Path(settings.runs_dir) / "comparisons" / f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}.html"
+    out = Path(args.output) if args.output else comparison_page(settings.runs_dir)
     if out.suffix.lower() not in (".html", ".htm"):
         raise ConfigError(f"--output {out} must end in .html: the comparison is written as an HTML page.")
     if out.is_dir() or not out.parent.exists() and args.output:
         raise ConfigError(f"--output {out}: " + ("is a folder" if out.is_dir() else
                                                  f"the folder {out.parent} does not exist") + "; give a file path.")
     c = compare(dirs)
-    out.parent.mkdir(parents=True, exist_ok=True)
     render_comparison_html(c, out)
     if term.json_mode:
         term.json({"runs": c.runs, "differences": c.differences, "metrics": c.metrics,

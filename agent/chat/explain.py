@@ -427,14 +427,10 @@ def compare_runs(run_a: Path, run_b: Path) -> Answer:
 
 def side_by_side(run_dirs: list[Path], runs_dir: Path) -> str:
     """The decisions that differ between runs, and where the HTML page with everything side by side is."""
-    from datetime import datetime, timezone
-
     from agent.record.compare import compare
-    from agent.record.html_report import render_comparison_html
+    from agent.record.html_report import comparison_page, render_comparison_html
 
     c = compare(run_dirs)
-    path = Path(runs_dir) / "comparisons" / f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}.html"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    render_comparison_html(c, path)
+    path = render_comparison_html(c, comparison_page(runs_dir))
     differ = ", ".join(d["question"] for d in c.differences) or "none"
     return f"Decisions that differ: {differ}. Side by side in a browser: {path}"

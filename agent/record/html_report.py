@@ -90,22 +90,17 @@ def _decisions(run: RunRecord) -> list[dict]:
     for d in run.all("decision"):
         choice = d["choice"]
         if isinstance(choice, dict):
-            text = ", ".join(f"{k}={_short(v)}" for k, v in choice.items())
+            text = ", ".join(f"{k}={md._short(v)}" for k, v in choice.items())
         elif isinstance(choice, list):
             text = ", ".join(map(str, choice))
         else:
             text = str(choice)
         out.append({"seq": d.get("seq"), "step": d.get("step") or "", "question": d["question"],
-                    "choice": _short(text, 120), "actor": d.get("actor", ""), "reason": d.get("reason", ""),
-                    "alternatives": [(_short(a.get("choice"), 60), a.get("why_not", ""))
+                    "choice": md._short(text, 120), "actor": d.get("actor", ""), "reason": d.get("reason", ""),
+                    "alternatives": [(md._short(a.get("choice"), 60), a.get("why_not", ""))
                                      for a in d.get("alternatives") or []],
                     "evidence": d.get("evidence") or {}})
     return out
-
-
-def _short(value: Any, width: int = 40) -> str:
-    text = str(value)
-    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _profile(run: RunRecord) -> list[dict]:
@@ -216,13 +211,21 @@ def render_monitoring_html(record: Path) -> Path:
     return path
 
 
+def comparison_page(runs_dir: Path) -> Path:
+    """Where a comparison's page goes unless the person says: ``RUNS_DIR/comparisons/<time>.html``."""
+    from datetime import datetime, timezone
+
+    return Path(runs_dir) / "comparisons" / f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}.html"
+
+
 def render_comparison_html(comparison: object, path: Path) -> Path:
-    """Write a comparison of runs (agent.record.compare) as one HTML page at ``path``."""
+    """Write a comparison of runs (agent.record.compare) as one HTML page at ``path`` (its folder made)."""
     from agent.record.compare import headline
 
     labels = {name: metric_label(name) for name in comparison.metrics}
     ids = " / ".join(r["run_id"] for r in comparison.runs)
     page = _ENV.get_template("compare.html.j2").render(title=f"Comparing {ids}", c=comparison,
                                                        headline=headline(comparison), labels=labels)
+    path.parent.mkdir(parents=True, exist_ok=True)
     write_text(path, page)
     return path
