@@ -175,6 +175,9 @@ def _column(run: RunRecord, subject: str | None) -> Answer:
     if row:
         notes.add(f"Permutation importance on the holdout: rank {rows.index(row) + 1} of {len(rows)}, "
                   f"{number(row['mean'])} +- {number(row['sd'])} ({imp.get('note')}) {_cite(imp)}.", imp)
+    elif imp and not rows and notes.seqs:
+        # A short run can skip importances for time; saying so keeps "no rank" from reading as "unimportant".
+        notes.add(f"Permutation importance was not computed ({imp.get('note') or 'no reason logged'}) {_cite(imp)}.", imp)
     for w in run.all("warning"):
         if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", w.get("message", "")):
             notes.add(f"Warning {_cite(w)}: {w['message']}", w)
