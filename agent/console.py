@@ -49,6 +49,8 @@ class Terminal:
         line = self._line(event)
         if line:
             self._print(f"[dim]{t:6.1f}s[/dim] {line}")
+        if kind == "run_started":  # a chat session runs many; each counts its own trials
+            self._trials, self._best = 0, None
         if kind in ("trial", "tuning_started"):
             self._update_live(event)
         if kind in ("tuning_finished", "tuning_skipped", "run_finished", "error"):

@@ -84,6 +84,39 @@ def test_skipped_importances_are_said_to_be_skipped(runs: dict[str, Path], tmp_p
     assert "rank" not in answer.text.split("Permutation importance")[1]
 
 
+def test_a_lone_candidate_is_not_its_own_runner_up(runs: dict[str, Path], tmp_path: Path) -> None:
+    import shutil
+
+    from agent.record.events import EventLog
+
+    run = shutil.copytree(runs["titanic"], tmp_path / runs["titanic"].name)
+    log = EventLog(run / "events.jsonl")
+    row = {"candidate": "lightgbm", "label": "LightGBM", "rank": 1, "mean": 0.86, "sd": 0.02, "complete": True,
+           "folds": 5}
+    for stage in ("selection", "tuning"):
+        log.emit("leaderboard", step="select", stage=stage, metric="roc_auc", rows=[row])
+    log.decision("final_model", {"kind": "single", "candidate": "lightgbm"}, reason="the only one", step="finalize")
+    text = explain(run, "model", "lightgbm").text
+    assert "the only candidate scored, CV ROC AUC 0.8600 +- 0.0200" in text
+    assert "runner-up" not in text and "rank 1 of 1" not in text
+
+
+def test_an_ensemble_is_explained_by_its_strongest_members_scores(runs: dict[str, Path], tmp_path: Path) -> None:
+    import shutil
+
+    from agent.record.events import EventLog
+
+    run = shutil.copytree(runs["titanic"], tmp_path / runs["titanic"].name)
+    board = next(e for e in events(run) if e["kind"] == "leaderboard" and e["stage"] == "selection")
+    first, second = (r["candidate"] for r in sorted(board["rows"], key=lambda r: r["rank"])[:2])
+    EventLog(run / "events.jsonl").decision(
+        "final_model", {"kind": "ensemble", "weights": {f"{first}#3": 2, f"{second}#7": 1}},
+        reason="a blend", step="finalize", evidence={"ensemble": {"best_single": f"{first}#3"}})
+    text = explain(run, "model", None).text
+    assert f"Its strongest member is {first}#3:" in text and "not on the selection leaderboard" not in text
+    assert f"rank 1 of {len(board['rows'])}" in text
+
+
 def test_target_column_and_unknown_column(runs: dict[str, Path]) -> None:
     target = explain(runs["titanic"], "column", "survived")
     assert target.found and "is the target" in target.text

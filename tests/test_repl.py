@@ -208,10 +208,13 @@ def test_the_status_line_shows_data_target_metric_budget_and_llm(tmp_path: Path)
     answers every position request, so prompt_toolkit draws the status line."""
     child = spawn(tmp_path, env={"PROMPT_TOOLKIT_NO_CPR": "0"})
 
-    def turn(text: str, status: str) -> None:
+    def turn(text: str, status: str) -> str:
         child.sendline(text)
+        seen = ""
         while child.expect([re.escape("\x1b[6n"), re.escape(status)], timeout=30) == 0:
+            seen += child.before
             child.send("\x1b[10;1R")
+        return ANSI.sub("", seen + child.before)
 
     turn(f"load {DATASETS / 'titanic.csv'}", " titanic.csv | target: not set | metric: default | budget: default | ")
     turn("predict who survived; recall matters; 20 seconds",
@@ -219,6 +222,19 @@ def test_the_status_line_shows_data_target_metric_budget_and_llm(tmp_path: Path)
          "budget: 20 s (from the goal) | LLM: offline | no run ")
     turn("use F1 instead", " | metric: f1 | ")
     turn("budget 30 seconds", " | budget: 30 s | ")
+    turn("go", " | target: survived | metric: f1 | budget: 30 s | LLM: offline | plan waiting for approval ")
+    turn("budget 12 seconds", " | budget: 12 s | "), "the waiting plan's budget, as edited, not the session's"
+    turn("drop ticket", "Your edits")
+    out = turn("target sex", "plan waiting for approval")  # the plan is made again: the edits carry over
+    assert "your edits (budget 12; drop ticket) carry over" in out
+    turn("cancel", "Plan cancelled")
+    out = turn("go", " | target: sex | metric: f1 | budget: 12 s | ")
+    assert re.search(r"ticket\s+│ you asked to drop it", out), "a new plan keeps them"
+    turn("yes", "| running ")
+    turn("/stop", "| stopping ")
+    # The run ends on another thread; the status line follows without a key pressed.
+    while child.expect([re.escape("\x1b[6n"), r"\| (\d{8}-\d{6}-titanic-\w+) "], timeout=90) == 0:
+        child.send("\x1b[10;1R")
     leave(child)
 
 

@@ -24,7 +24,7 @@ from agent.chat.args import Args, parse_slash
 from agent.chat.commands import Commands
 from agent.chat.intents import Intent, help_text, parse
 from agent.chat.session import Session, SessionStore
-from agent.chat.view import in_chat_words
+from agent.chat.view import edited, in_chat_words
 from agent.console import Terminal
 from agent.decide.goal import read_goal
 from agent.settings import Settings
@@ -70,10 +70,12 @@ def status_line(commands: Commands) -> str:
     if used and used.get("calls"):
         llm += f" ({used['tokens'] / 1000:.1f}k tokens, {used['seconds']:.0f} s waited)"
     runs = commands.controller
-    run = "running" if runs.running else ("plan waiting for approval" if runs.plan else (s.get("run_id") or "no run"))
+    run = ("stopping" if runs.stopping else "running") if runs.running else ("plan waiting for approval" if runs.plan else (s.get("run_id") or "no run"))
     seconds, source = commands.budget
-    budget = f"{seconds:g} s" + (f" ({source})" if source else "") if seconds else "default"
     target, metric = s.get("target"), s.get("metric")
+    if runs.plan is not None:  # what the waiting plan will do, with the person's edits, not the session's wishes
+        (metric, seconds), source, target = edited(runs.plan, runs.edits), "", runs.plan["target"]
+    budget = f"{seconds:g} s" + (f" ({source})" if source else "") if seconds else "default"
     if s.get("goal") and not (target and metric):
         match, intent = read_goal(s["goal"], tuple(s.get("columns") or ()))
         target = target or (f"{match.column} (from the goal)" if match else None)
@@ -99,7 +101,8 @@ def run_chat(settings: Settings, *, data: str | None = None, resume: bool = Fals
         models = ChatModels(commands)
         commands.llm_usage = lambda: models.current.client.usage.to_dict() if models.current else None
     prompt = PromptSession(history=FileHistory(str(settings.home / "history")), completer=ChatCompleter(commands),
-                           bottom_toolbar=lambda: status_line(commands), complete_while_typing=False)
+                           bottom_toolbar=lambda: status_line(commands), complete_while_typing=False,
+                           refresh_interval=0.5)  # a run's end, on another thread, must not leave "running" shown
     with patch_stdout(raw=True):
         _greet(commands, resume, data)
         while not commands.quit_requested:

@@ -62,7 +62,8 @@ class Commands:
         self.session.remember(**changes)
 
     def say(self, text: str) -> None:
-        self.out.print(text, soft_wrap=True, markup=False, highlight=False)
+        # Wrapped by rich at word boundaries; left to the terminal, lines broke mid-word at its edge.
+        self.out.print(text, markup=False, highlight=False)
         if self.transcript is not None:
             self.transcript.append(text)
         self.session.log("assistant", text)
@@ -169,7 +170,7 @@ class Commands:
             return
         if self.controller.plan:
             # The intent parser gives seconds only; the edit then quotes them as a slash command's text would.
-            self._edit({"kind": "budget", "seconds": seconds, "text": f"budget {args.text or seconds}"})
+            self._edit({"kind": "budget", "seconds": seconds, "text": f"budget {args.text or format(seconds, 'g')}"})
             return
         self.remember(budget=seconds)
         self.say(f"Budget: {seconds:g} s.")
@@ -271,6 +272,7 @@ class Commands:
                      "'optimise precision'), or 'cancel'.")
             return
         self.say("Approved. Training in the background; ask me anything meanwhile, /stop or Ctrl-C stops it.")
+        self._carry(ctl.edits)
         ctl.approve()
 
     def cmd_approve(self) -> None:
@@ -333,9 +335,27 @@ class Commands:
 
     def _replan_if_pending(self, what: str) -> None:
         if self.controller.plan is not None:
-            self.say(f"The {what} changed, so the plan is made again.")
+            edits = self.controller.edits
+            self._carry(edits)
+            kept = f"; your edits ({'; '.join(e.get('text', e['kind']) for e in edits)}) carry over" if edits else ""
+            self.say(f"The {what} changed, so the plan is made again{kept}.")
             self.cmd_cancel()
             self.cmd_plan()
+
+    def _carry(self, edits: list[dict]) -> None:
+        """A plan's edits stay the person's wishes for the session's next plans: the plan made again after a
+        change, and the next run's (a new 'go' used to start from the goal alone, forgetting them)."""
+        keep, drop = set(self.state.get("keep") or ()), set(self.state.get("drop") or ())
+        changes: dict[str, Any] = {}
+        for e in edits:
+            if e["kind"] in ("keep", "drop"):
+                (keep if e["kind"] == "keep" else drop).add(e["column"])
+                (drop if e["kind"] == "keep" else keep).discard(e["column"])
+            elif e["kind"] == "metric":
+                changes["metric"] = e["metric"]
+            elif e["kind"] == "budget":
+                changes["budget"] = e["seconds"]
+        self.remember(keep=sorted(keep), drop=sorted(drop), **changes)
 
     def _show_plan(self) -> None:
         edits = self.controller.edits

@@ -71,6 +71,11 @@ class RunController:
         return self.worker is not None and self.worker.active
 
     @property
+    def stopping(self) -> bool:
+        """A stop was asked for and the run is finishing with its best model so far."""
+        return self.running and self.worker.stopping
+
+    @property
     def plan(self) -> dict | None:
         """The plan waiting for approval, as the paused run shows it."""
         return self.pending.pending if self.pending is not None else None

@@ -194,10 +194,14 @@ def _board_line(run: RunRecord, stage: str, name: str) -> tuple[str, dict | None
     row = next((r for r in rows if r["candidate"] == name), None)
     if row is None:
         return f"It is not on the {stage} leaderboard {_cite(board)}.", board
-    other = rows[1] if row["rank"] == 1 and len(rows) > 1 else rows[0]
     cut = "" if row.get("complete", True) else f", over {row['folds']} folds cut short by time"
-    return (f"{'With default settings' if stage == 'selection' else 'After tuning'}: rank {row['rank']} of "
-            f"{len(rows)}, CV {metric_label(board.get('metric'))} {number(row['mean'])} +- {number(row['sd'])}{cut}; "
+    head = f"{'With default settings' if stage == 'selection' else 'After tuning'}: "
+    score = f"CV {metric_label(board.get('metric'))} {number(row['mean'])} +- {number(row['sd'])}{cut}"
+    others = [r for r in rows if r["candidate"] != name]
+    if not others:
+        return f"{head}the only candidate scored, {score} {_cite(board)}.", board
+    other = min(others, key=lambda r: r["rank"])  # the runner-up for the leader, else the leader
+    return (f"{head}rank {row['rank']} of {len(rows)}, {score}; "
             f"{'runner-up' if row['rank'] == 1 else 'leader'} {other['candidate']} {number(other['mean'])} "
             f"{_cite(board)}.", board)
 
@@ -228,9 +232,10 @@ def _model(run: RunRecord, subject: str | None) -> Answer:
             notes.add(_alternatives(final))
     # A blend is measured against its strongest member, so the leaderboards speak about that member.
     strongest = (final or {}).get("evidence", {}).get("ensemble", {}).get("best_single") if blend else None
-    focus = name if name != "ensemble" else (strongest or members[0] if blend else "")
+    # The strongest member is a configuration ("lightgbm#11"); the leaderboards name its candidate.
+    focus = name if name != "ensemble" else (str(strongest or members[0]).split("#")[0] if blend else "")
     if focus and focus != name:
-        notes.add(f"Its strongest member is {focus}:")
+        notes.add(f"Its strongest member is {strongest or focus}:")
     for stage in ("selection", "tuning") if focus else ():
         notes.add(*_board_line(run, stage, focus))
     tuning = run.decision("tuning")

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 # The runs' messages name the command line's options; in the chat the same thing is said differently.
 _CHAT_WORDS = ((re.compile(r"\bPass --target with one of"), "Say 'target COLUMN' with one of"),
+               (re.compile(r" \(--(keep|drop)\)"), ""),
                (re.compile(r"--(keep|drop) ([\w.-]*\w)"), r"'\1 \2'"),
                (re.compile(r"--target\b"), "'target COLUMN'"))
 
@@ -32,11 +33,22 @@ def in_chat_words(text: str) -> str:
     return text
 
 
+def edited(plan: dict, edits: list[dict]) -> tuple[str, float]:
+    """The waiting plan's metric and budget with the person's edits applied."""
+    metric, budget = plan["metric"], plan["budget"]
+    for e in edits:
+        if e["kind"] == "metric":
+            metric = e["metric"]
+        elif e["kind"] == "budget":
+            budget = e["seconds"]
+    return metric, budget
+
+
 def plan_table(plan: dict, edits: list[dict]) -> list[Any]:
     """The plan as printable pieces, with pending edits applied to what is shown."""
     shown = copy_plan({**plan["features"], "dropped": plan["dropped"]})
     kept: list[str] = []
-    metric, budget = plan["metric"], plan["budget"]
+    metric, budget = edited(plan, edits)
     for e in edits:
         if e["kind"] == "keep":
             shown["dropped"].pop(e["column"], None)
@@ -44,10 +56,6 @@ def plan_table(plan: dict, edits: list[dict]) -> list[Any]:
         elif e["kind"] == "drop":
             drop_column(shown, e["column"], "you asked to drop it")
             kept = [c for c in kept if c != e["column"]]
-        elif e["kind"] == "metric":
-            metric = e["metric"]
-        elif e["kind"] == "budget":
-            budget = e["seconds"]
     table = Table(title=f"plan for run {plan['run_id']}", show_header=False)
     table.add_column("what", style="bold")
     table.add_column("decided")

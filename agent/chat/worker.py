@@ -17,6 +17,7 @@ class RunWorker:
         self._step = step
         self._on_done = on_done
         self.thread = threading.Thread(target=self._work, daemon=True, name="mlpilot-run")
+        self.stopping = False
 
     def start(self) -> None:
         self.thread.start()
@@ -26,6 +27,7 @@ class RunWorker:
         return self.thread.is_alive()
 
     def stop(self) -> None:
+        self.stopping = True
         self.run.stop()
 
     def wait(self, timeout: float | None = None) -> None:
