@@ -5,6 +5,13 @@ mlpilot talks to it over HTTP, streamed or not, exactly as it would to OpenAI, O
 Every request body is kept for assertions. When the script runs out, the server answers in prose, so a
 run that asks more than the test expected falls back to the rules instead of hanging.
 
+Like a local server, it can be slow (``seconds_per_call`` plus ``seconds_per_1k_prompt`` for each
+thousand prompt tokens it has not read before: llama.cpp keeps the last prompt and reads only what
+follows the part a new one shares with it; one request at a time, as its single slot serves them), hold a small
+context (HTTP 400 past it), and ramble: a ``ramble()`` reply runs to the request's ``max_tokens`` (2,408
+tokens when it has none, as a weak model did) and ends with ``finish_reason: length``. A one-word probe
+(``max_tokens`` 1, no tools) is answered "OK" without using the script and kept in ``probes``.
+
 A chat and the run it started ask at the same time; replies enqueued with ``route="chat"`` go only to
 requests that offer the chat's ``reply`` tool, and ``route="run"`` only to the others.
 """
@@ -12,6 +19,7 @@ requests that offer the chat's ``reply`` tool, and ``route="run"`` only to the o
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections import deque
@@ -32,6 +40,11 @@ def prose(text: str) -> dict:
     return {"content": text}
 
 
+def ramble(tool: str | None = None) -> dict:
+    """A reply that runs on to its token cap: prose, or a tool call whose arguments are cut off."""
+    return {"ramble": True, "tool": tool}
+
+
 def error(status: int, message: str = "server error") -> dict:
     return {"status": status, "error": message}
 
@@ -49,9 +62,15 @@ class _QuietServer(ThreadingHTTPServer):
 class ScriptedLLM:
     """The server; use as a context manager or call start()/stop()."""
 
-    def __init__(self, *, context: int | None = None) -> None:
+    def __init__(self, *, context: int | None = None, seconds_per_call: float = 0.0,
+                 seconds_per_1k_prompt: float = 0.0) -> None:
         # With ``context``, a request whose prompt and max_tokens together exceed it gets llama.cpp's HTTP 400.
         self.context = context
+        self.seconds_per_call = seconds_per_call
+        self.seconds_per_1k_prompt = seconds_per_1k_prompt
+        self.probes: list[dict] = []
+        self._slot = threading.Lock()
+        self._cached = ""
         self.script: deque[dict] = deque()
         self.requests: list[dict] = []
         self.headers: list[dict] = []
@@ -98,6 +117,13 @@ class ScriptedLLM:
         chars = len(json.dumps(messages, ensure_ascii=False)) + len(json.dumps(body.get("tools") or []))
         return int(chars / 3.5) + 5 * len(messages)
 
+    def _seconds(self, body: dict, prompt: int) -> float:
+        """How long a local server would take: the call's overhead and the prompt tokens past the cached prefix."""
+        text = json.dumps(body.get("messages") or [], ensure_ascii=False)
+        shared = len(os.path.commonprefix([text, self._cached]))
+        self._cached = text
+        return self.seconds_per_call + self.seconds_per_1k_prompt * prompt * (1 - shared / max(len(text), 1)) / 1000
+
     def tool_names_sent(self) -> list[list[str]]:
         return [[t["function"]["name"] for t in r.get("tools", [])] for r in self.requests]
 
@@ -120,7 +146,8 @@ class ScriptedLLM:
                 if not self.path.rstrip("/").endswith("/chat/completions"):  # as real servers: 404 elsewhere
                     self._json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
                     return
-                server.requests.append(body)
+                probe = body.get("max_tokens") == 1 and not body.get("tools")
+                (server.probes if probe else server.requests).append(body)
                 server.headers.append(dict(self.headers))
                 prompt = server.prompt_tokens(body)
                 if server.context and prompt + int(body.get("max_tokens") or 0) > server.context:
@@ -131,16 +158,22 @@ class ScriptedLLM:
                                                "messages, "
                                                f"{body.get('max_tokens')} in the completion)."}})
                     return
-                item = server._take(body)
+                item = {**prose("OK"), "usage": {"prompt_tokens": prompt, "completion_tokens": 1,
+                                                 "total_tokens": prompt + 1}} if probe else server._take(body)
+                if server.seconds_per_call or server.seconds_per_1k_prompt:
+                    with server._slot:  # one request at a time, as a local server's single slot
+                        time.sleep(server._seconds(body, prompt))
                 if item.get("delay"):
                     time.sleep(item["delay"])
+                finish = "tool_calls" if item.get("tool_calls") else "stop"
+                if item.get("ramble"):
+                    item, finish = _rambling(item, int(body.get("max_tokens") or 2408)), "length"
                 if "status" in item:
                     self._json(item["status"], {"error": {"message": item["error"], "type": "server_error"}})
                     return
                 message = {"role": "assistant", "content": item.get("content")}
                 if item.get("tool_calls"):
                     message["tool_calls"] = item["tool_calls"]
-                finish = "tool_calls" if item.get("tool_calls") else "stop"
                 usage = item.get("usage") or ({"prompt_tokens": prompt, "completion_tokens": 50,
                                                "total_tokens": prompt + 50} if server.context else USAGE)
                 if body.get("stream"):
@@ -178,3 +211,15 @@ class ScriptedLLM:
                 self.wfile.write(b"data: [DONE]\n\n")
 
         return Handler
+
+
+def _rambling(item: dict, tokens: int) -> dict:
+    """``tokens`` worth of a reply that never ends: prose, or one tool call whose JSON is cut off."""
+    text = ("Let me think about this carefully, step by step, considering every column in turn. " * 200)
+    text = text[: int(tokens * 3.5)]
+    if item.get("tool"):
+        cut = json.dumps({"reason": text})[: int(tokens * 3.5)]
+        return {"tool_calls": [{"id": "call_ramble", "type": "function",
+                                "function": {"name": item["tool"], "arguments": cut}}],
+                "usage": {"prompt_tokens": 1000, "completion_tokens": tokens, "total_tokens": 1000 + tokens}}
+    return {"content": text, "usage": {"prompt_tokens": 1000, "completion_tokens": tokens, "total_tokens": 1000 + tokens}}

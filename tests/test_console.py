@@ -51,3 +51,20 @@ def test_chat_answers_wrap_between_words() -> None:
     lines = buffer.getvalue().splitlines()
     assert len(lines) > 2 and all(len(line) <= 40 for line in lines)
     assert " ".join(line.strip() for line in lines) == text, "every break falls between two words"
+
+
+def test_the_status_line_shows_the_models_tokens_waiting_and_spend(tmp_path) -> None:  # noqa: ANN001
+    from agent.chat.app import status_line
+    from agent.chat.commands import Commands
+    from agent.chat.session import Session, SessionStore
+    from agent.settings import Settings
+
+    store = SessionStore(tmp_path / "home")
+    settings = Settings(runs_dir=tmp_path / "runs", home=tmp_path / "home", llm_model="gpt-4o-mini")
+    commands = Commands(settings, Session(store, store.new_session()), Terminal(chat=True))
+    assert " | LLM: gpt-4o-mini | " in status_line(commands), "nothing used yet"
+    commands.llm_usage = lambda: {"calls": 3, "tokens": 4200, "seconds": 12.4, "cost_usd": 0.00123}
+    assert " | LLM: gpt-4o-mini (4.2k tokens, 12 s waited, $0.0012) | " in status_line(commands)
+    commands.llm_usage = lambda: {"calls": 3, "tokens": 4200, "seconds": 31.0, "cost_usd": 0.0}
+    assert "(4.2k tokens, 31 s waited) |" in status_line(commands), "a local model costs nothing: no spend shown"
+    store.close()

@@ -82,12 +82,15 @@ def test_costs_are_summed(tmp_path: Path) -> None:
         _, run_dir = run_with(server, tmp_path)
         n = len(server.requests)
     calls = [e for e in events(run_dir) if e["kind"] == "llm_call"]
-    assert len(calls) == n == 5
-    assert all(c["prompt_tokens"] == 1000 and c["completion_tokens"] == 100 and c["latency"] >= 0 for c in calls)
+    (probe,), asked = [c for c in calls if c["purpose"] == "probe"], [c for c in calls if c["purpose"] != "probe"]
+    assert len(asked) == n == 5 and probe["completion_tokens"] == 1, "the endpoint's probe is a call like any"
+    assert all(c["prompt_tokens"] == 1000 and c["completion_tokens"] == 100 and c["latency"] >= 0 for c in asked)
     usage = json.loads((run_dir / "manifest.json").read_text())["llm"]["usage"]
-    assert usage["calls"] == 5 and usage["tokens"] == 5500
-    assert usage["cost_usd"] == pytest.approx(5 * PER_CALL) == pytest.approx(sum(c["cost_usd"] for c in calls))
-    assert f"${5 * PER_CALL:.4f}" in (run_dir / "report.md").read_text()
+    assert usage["calls"] == 6 and usage["tokens"] == 5500 + probe["prompt_tokens"] + 1
+    total = 5 * PER_CALL + (probe["prompt_tokens"] * 0.15 + 0.60) / 1e6
+    assert usage["cost_usd"] == pytest.approx(total, abs=2e-6) == pytest.approx(sum(c["cost_usd"] for c in calls),
+                                                                                 abs=2e-6)
+    assert f"${total:.4f}" in (run_dir / "report.md").read_text()
 
 
 def test_invalid_arguments_then_a_corrected_call(tmp_path: Path) -> None:

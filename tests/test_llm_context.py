@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.llm.client import LLMClient, LLMUnavailable
+from agent.llm.client import LLMClient
 from agent.llm.config import LLMConfig
 from agent.llm.context import estimate, fit, orphan_tool_calls
 from agent.llm.loop import Conversation, Stage
@@ -54,11 +54,15 @@ def test_a_long_chat_fits_a_small_context_and_never_gets_a_400() -> None:
     assert not any("turn 0:" in str(m.get("content")) for m in chat.messages), "the oldest turns were dropped"
 
 
-def test_without_the_context_the_same_chat_gets_the_servers_400() -> None:
+def test_without_the_context_one_400_names_it_and_the_chat_fits_from_then_on() -> None:
+    """A server that does not publish its context (llama-cpp-python's) says it in its HTTP 400: the
+    conversation takes the size from there, fits the request and sends it once more."""
     with ScriptedLLM(context=CONTEXT) as server:
-        with pytest.raises(LLMUnavailable, match="maximum context length is 2048"):
-            _chat(server, None)
-    assert 1 < len(server.requests) < TURNS
+        chat, done = _chat(server, None)
+    over = [b for b in server.requests if server.prompt_tokens(b) + b["max_tokens"] > CONTEXT]
+    assert done == TURNS and len(over) == 1 and len(server.requests) == TURNS + 1
+    assert chat.context == CONTEXT
+    assert orphan_tool_calls(chat.messages) == []
 
 
 def test_fit_drops_whole_turns_and_keeps_the_last() -> None:

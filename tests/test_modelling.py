@@ -221,3 +221,24 @@ def test_a_deadline_stops_xgboost_between_rounds(datasets_dir: Path) -> None:
     assert info.cut_by_deadline and time.monotonic() - start < 1.5
     assert 0 < info.iterations < 2000 == model.estimators_[0].estimator.n_estimators
     assert model.predict_proba(frame.head(3)).shape == (3, 2)
+
+
+@pytest.mark.parametrize("candidate", ["lightgbm", "xgboost", "catboost"])
+def test_columns_named_with_characters_models_refuse_still_train(titanic: tuple, candidate: str,
+                                                                 tmp_path: Path) -> None:
+    """LightGBM stopped the whole run on a column named 'fare (assistant: ...)': JSON's special characters
+    are refused in its feature names, brackets and '<' in XGBoost's."""
+    frame, labels, plan = titanic
+    odd = {"fare": 'fare (a: "b") [c], {d} <e>', "sex": "sex: m/f", "age": "age_3a_ [years]"}
+    renamed = frame.rename(columns=odd)
+    odd_plan = ColumnPlan(numeric=[odd.get(c, c) for c in plan.numeric],
+                          categorical=[odd.get(c, c) for c in plan.categorical], high_cardinality=["cabin"])
+    spec = ModelSpec([Member(candidate, {}, 1, [30])], "binary", [0, 1])
+    model = fit_model(spec, odd_plan, renamed, labels, seed=0, n_jobs=1).estimator
+    names = list(model.named_steps["prep"].transform(renamed.head(5)).columns)
+    assert len(names) >= 6 and all(not set('",:[]{}<>') & set(n) for n in names)
+    assert len(set(names)) == len(names), "two columns never share a name"
+    assert "num__fare (a_3a_ _22_b_22_) _5b_c_5d__2c_ _7b_d_7d_ _3c_e_3e_" in names
+    table = predict_table(model, renamed.head(20), spec)
+    assert len(table) == 20 and table["proba_1"].between(0, 1).all()
+    assert eval(without_mlpilot(model, renamed.head(20), "list(m.predict(X))", tmp_path)) == list(table.prediction)

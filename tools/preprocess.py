@@ -18,6 +18,7 @@ Encodings by model family:
 from __future__ import annotations
 
 import operator
+import re
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -33,6 +34,8 @@ DATETIME_PARTS = ("year", "month", "day", "day_of_week", "hour")
 ROLES = ("numeric", "boolean", "categorical", "high_cardinality", "datetime")
 # More levels than this and one-hot columns outnumber what a model can learn from: target-encode instead.
 HIGH_CARDINALITY = 50
+
+_UNSAFE = re.compile(r'["\',:\[\]{}<>\\]')
 
 
 @dataclass
@@ -72,6 +75,27 @@ class ColumnPlan:
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 
+def safe_names(parts: list[tuple[str, object, list[str]]]) -> dict[str, str]:
+    """New names for the features whose names a model refuses, with those characters written as their
+    code ("num__fare (a: b)" -> "num__fare (a_3a_ b)"), each unique. LightGBM stops the process on JSON's
+    special characters and XGBoost refuses brackets and "<", and a column may be named anything. A plain
+    mapping, so the saved pipeline still loads without mlpilot; one-hot columns are not in it (only the
+    linear models, which take any name, see them)."""
+    names = [f"{part}__{col}" for part, _, cols in parts for col in cols]
+    taken, renamed = set(names), {}
+    for name in names:
+        if not _UNSAFE.search(name):
+            continue
+        safe = base = _UNSAFE.sub(lambda m: f"_{ord(m.group()):x}_", name)
+        n = 1
+        while safe in taken:
+            n += 1
+            safe = f"{base}_{n}"
+        taken.add(safe)
+        renamed[name] = safe
+    return renamed
+
+
 def _one_to_one(func: object) -> FunctionTransformer:
     return FunctionTransformer(func, feature_names_out="one-to-one")
 
@@ -87,8 +111,9 @@ def _date_part(part: str) -> FunctionTransformer:
 
 
 def build_preprocessor(plan: ColumnPlan, *, encoding: str, task: str, seed: int = 0,
-                       min_frequency: int = 5) -> ColumnTransformer:
-    """A `ColumnTransformer` (pandas output) that cleans raw columns for one model family.
+                       min_frequency: int = 5) -> ColumnTransformer | Pipeline:
+    """A `ColumnTransformer` (pandas output) that cleans raw columns for one model family, followed by a
+    renaming of the features whose names a model would refuse, when there are any (see `safe_names`).
 
     Args:
         plan: the column plan.
@@ -135,8 +160,12 @@ def build_preprocessor(plan: ColumnPlan, *, encoding: str, task: str, seed: int 
         if impute:
             steps.append(("scale", StandardScaler()))
         parts.append(("te", Pipeline(steps), plan.high_cardinality))
-    transformer = ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=True)
-    return transformer.set_output(transform="pandas")
+    transformer = ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=True).set_output(transform="pandas")
+    renamed = safe_names(parts)
+    if not renamed:
+        return transformer
+    return Pipeline([("columns", transformer), ("names", FunctionTransformer(operator.methodcaller("rename",
+                                                                                               columns=renamed)))])
 
 
 def _categorical(encoding: str, min_frequency: int) -> object:

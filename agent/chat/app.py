@@ -68,7 +68,8 @@ def status_line(commands: Commands) -> str:
     llm = commands.llm_model or "offline"
     used = commands.llm_usage() if commands.llm_model else None
     if used and used.get("calls"):
-        llm += f" ({used['tokens'] / 1000:.1f}k tokens, {used['seconds']:.0f} s waited)"
+        spend = f", ${used['cost_usd']:.4f}" if used.get("cost_usd") else ""
+        llm += f" ({used['tokens'] / 1000:.1f}k tokens, {used['seconds']:.0f} s waited{spend})"
     runs = commands.controller
     run = ("stopping" if runs.stopping else "running") if runs.running else ("plan waiting for approval" if runs.plan else (s.get("run_id") or "no run"))
     seconds, source = commands.budget

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -40,7 +39,8 @@ def make_llm_policy(ctx: RunContext) -> LLMPolicy:
         # Read when the goal stage asks, after intake: the table is not loaded when the policy is made.
         return ctx.workspace["table"].frame[column]
 
-    return LLMPolicy(client, ctx.events, column_values, timing=ctx.plan, can_iterate=can_iterate)
+    return LLMPolicy(client, ctx.events, column_values, timing=ctx.plan, can_iterate=can_iterate,
+                     probe=s.replay is None)
 
 
 def write_narrative(ctx: RunContext, policy: LLMPolicy) -> None:
@@ -49,15 +49,7 @@ def write_narrative(ctx: RunContext, policy: LLMPolicy) -> None:
     clock = ctx.clock
     if not clock.running or not policy.client.budget_left() or policy.down:
         return
-    deadline = ctx.plan.llm_deadline("narrative")
-    if deadline is not None:
-        deadline = min(deadline, clock.hard_end - 6.0)
-    if deadline is None or deadline - time.monotonic() < 3.0:
-        ctx.plan.llm_stage_done("narrative", 0.0)
-        ctx.events.emit("llm_stage_failed", stage="narrative", problem="no time left in the LLM's share for the "
-                                                                       "summary")
-        return
-    text = policy.write_narrative(run_facts(ctx.run_dir), deadline)
+    text = policy.write_narrative(run_facts(ctx.run_dir), latest=clock.hard_end - 6.0)
     if text:
         write_text(ctx.run_dir / NARRATIVE, text + "\n")
         ctx.events.emit("narrative", model=policy.client.config.model, file=NARRATIVE, chars=len(text))

@@ -28,21 +28,22 @@ RETRYABLE_STATUS = (408, 409, 429, 500, 502, 503, 504)
 class LLMUnavailable(Exception):
     """The endpoint could not give an answer (after retries), or the LLM budget is spent.
 
-    ``down`` says the endpoint should not be asked again in this run (it refused the connection, kept
-    failing, or the money budget is spent); a request that only ran out of time is not.
+    ``down`` says the endpoint should not be asked again in this run: it could not be reached, kept
+    failing through the retries, refused the key or the model (HTTP 401, 403, 404), or the money budget
+    is spent. One refused request (HTTP 400 or 422: a prompt too long for it, say) fails its stage only.
     """
 
-    down = True
+    def __init__(self, message: str, *, down: bool = True) -> None:
+        super().__init__(message)
+        self.down = down
 
 
 class LLMTimedOut(LLMUnavailable):
     """No answer within the time the run could give this request: the rules answer this stage only.
     ``waited`` is the longest a request of it waited for nothing."""
 
-    down = False
-
     def __init__(self, message: str, waited: float = 0.0) -> None:
-        super().__init__(message)
+        super().__init__(message, down=False)
         self.waited = waited
 
 
@@ -91,17 +92,25 @@ class LLMClient:
         return not (c.budget_tokens is not None and self.usage.tokens >= c.budget_tokens)
 
     def complete(self, messages: list[dict], *, tools: list[dict] | None = None, purpose: str,
-                 deadline: float | None = None, stream: bool = False) -> dict:
-        """One chat completion as a dict; raises `LLMUnavailable` when no answer can be had."""
+                 deadline: float | None = None, stream: bool = False, max_tokens: int | None = None,
+                 record: bool = True) -> dict:
+        """One chat completion as a dict; raises `LLMUnavailable` when no answer can be had.
+
+        ``max_tokens`` caps this reply (never above the configured cap): every request carries one, so a
+        rambling model stops on the server too, not only in our wait. ``record`` False keeps the call out
+        of the recording that a replay repeats (the endpoint probe).
+        """
         if not self.budget_left():
             raise LLMUnavailable(f"the LLM budget is spent ({self._spent()})")
+        cap = min(max_tokens, self.config.max_tokens) if max_tokens else self.config.max_tokens
         request = {"model": self.config.model, "messages": messages, "temperature": 0.0, "seed": self.config.seed,
-                   "max_tokens": self.config.max_tokens}
+                   "max_tokens": cap}
         if tools:
             request["tools"] = tools
             # "required" breaks some local servers (HTTP 500); the prompt asks for a tool call instead.
             request["tool_choice"] = "auto"
         attempt, delay, last_error, timed_out, waited = 0, 1.0, "", False, 0.0
+        last_exc: Exception | None = None
         while attempt <= self.config.max_retries:
             attempt += 1
             timeout = self.config.timeout
@@ -115,7 +124,7 @@ class LLMClient:
                 reply = self._send(request, timeout, stream and not tools)
             except Exception as exc:  # classified below; anything unknown is not retried
                 status = getattr(exc, "status_code", None)
-                last_error = _describe(exc)
+                last_error, last_exc = _describe(exc), exc
                 self.usage.failures += 1
                 self._account(purpose, time.monotonic() - start, None, error=last_error, attempt=attempt)
                 timed_out = type(exc).__name__ in ("APITimeoutError", "TimeoutError", "ReadTimeout")
@@ -132,18 +141,29 @@ class LLMClient:
                 delay *= 2
                 continue
             self._account(purpose, time.monotonic() - start, reply, attempt=attempt)
-            self._record(purpose, request, reply)
+            if record:
+                self._record(purpose, request, reply)
             return reply
         if timed_out:
             raise LLMTimedOut(f"no answer in time ({last_error})", waited)
-        raise LLMUnavailable(last_error or "no answer")
+        # Retried to the end, unreachable, or refusing the key or the model: asking again will not help.
+        # A single refusal of this request (400, 422, an unknown error) is this request's problem.
+        status = getattr(last_exc, "status_code", None)
+        down = attempt > 1 or status in (401, 403, 404) or type(last_exc).__name__ in (
+            "APIConnectionError", "ConnectionError", "AuthenticationError", "PermissionDeniedError", "NotFoundError")
+        raise LLMUnavailable(last_error or "no answer", down=down)
 
-    def _send(self, request: dict, timeout: float, stream: bool) -> dict:
+    def connect(self) -> None:
+        """Make the HTTP client now (importing openai takes most of a second), so that a timed request
+        measures the endpoint, not the import."""
         if self._client is None:
             import openai
 
             self._client = openai.OpenAI(api_key=self.config.api_key or "not-needed", base_url=self.config.base_url,
                                          max_retries=0, timeout=self.config.timeout)
+
+    def _send(self, request: dict, timeout: float, stream: bool) -> dict:
+        self.connect()
         if not stream:
             response = self._client.chat.completions.create(**request, timeout=timeout)
             return response.model_dump(exclude_none=True)
@@ -195,7 +215,7 @@ class ReplayClient(LLMClient):
 
     def _send(self, request: dict, timeout: float, stream: bool) -> dict:
         if self._cursor >= len(self._replies):
-            raise LLMUnavailable("the recording has no more replies")
+            raise LLMUnavailable("the recording has no more replies", down=True)
         reply = self._replies[self._cursor]["reply"]
         self._cursor += 1
         return reply

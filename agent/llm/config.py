@@ -19,6 +19,16 @@ from agent.settings import (
 )
 from tools.redact import redact_urls
 
+LOCAL_CONTEXT = 4096
+
+
+def is_local(base_url: str) -> bool:
+    """Whether ``base_url`` is a server on this machine (loopback), where small local models run."""
+    from urllib.parse import urlsplit
+
+    host = (urlsplit(base_url).hostname or "").lower()
+    return host in ("localhost", "::1") or host.startswith("127.")
+
 
 @dataclass(frozen=True)
 class LLMConfig:
@@ -61,6 +71,10 @@ class LLMConfig:
             from agent.llm.probe import server_context  # a local server says how much it holds
 
             context = server_context(s.llm_base_url, model or s.llm_model or "", s.api_key)
+            if context is None and is_local(s.llm_base_url):
+                # A server on this machine that does not say (llama-cpp-python's) most likely holds llama.cpp's
+                # usual 4,096 or less; a smaller one's first HTTP 400 names its size and the run fits to it.
+                context = LOCAL_CONTEXT
         # A reply may take at most a quarter of a small context: the prompt needs the rest.
         max_tokens = min(s.llm_max_tokens, context // 4) if context else s.llm_max_tokens
         return cls(model=model or s.llm_model or "", base_url=s.llm_base_url, api_key=s.api_key,

@@ -10,15 +10,24 @@ run's earlier decisions.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Callable
 
-from agent.llm.client import LLMClient
+from agent.llm.client import LLMClient, LLMUnavailable
 from agent.llm.context import CHARS_PER_TOKEN, estimate, fit, size
 from tools.schema import tool_schema
 
 MAX_INVALID = 3
+# The longest reply each stage needs, in tokens: its tool calls with a sentence of reason each. A weak
+# model let run on generated 2,408 tokens in 131 s for one answer; the cap stops it on the server too.
+REPLY_TOKENS = {"plan_goal": 600, "plan_columns": 800, "review_selection": 400, "review_tuning": 400,
+                "chat": 600, "narrative": 500}
+DEFAULT_REPLY_TOKENS = 500
+# How servers name their context in the HTTP 400 for a prompt too long: OpenAI, vLLM and llama.cpp's
+# "maximum context length is 4096 tokens", llama-cpp-python's "exceed context window of 4096".
+CONTEXT_ERROR = re.compile(r"(?:maximum context length is|context window of|context length of)\s*(\d{3,7})", re.I)
 
 
 class ToolError(Exception):
@@ -74,6 +83,7 @@ class Conversation:
         self.messages: list[dict] = [{"role": "system", "content": system}]
         self.log = log
         self.chars_per_token = CHARS_PER_TOKEN
+        self.context = client.config.context
 
     def run(self, stage: Stage, prompt: str, *, deadline: float | None = None) -> Stage:
         """Run ``stage`` after the user message ``prompt``, every request ending by ``deadline``
@@ -81,45 +91,85 @@ class Conversation:
         `LLMTimedOut`) if the model cannot answer."""
         self.messages.append({"role": "user", "content": prompt})
         schemas = [tool_schema(fn, name=name) for name, fn in stage.tools.items()]
+        cap = self.reply_tokens(stage.name)
         reminded = False
         for _ in range(stage.max_turns):
             if stage.done():
                 return stage
-            self._fit(schemas)
-            reply = self.client.complete(self.messages, tools=schemas, purpose=stage.name, deadline=deadline)
+            self._fit(schemas, cap)
+            try:
+                reply = self.client.complete(self.messages, tools=schemas, purpose=stage.name, deadline=deadline,
+                                             max_tokens=cap)
+            except LLMUnavailable as exc:
+                # A server whose context was unknown, or smaller than said, names its size when a prompt is
+                # too long: fit to it and ask once more.
+                if not self._learn_context(str(exc)):
+                    raise
+                self._fit(schemas, cap)
+                reply = self.client.complete(self.messages, tools=schemas, purpose=stage.name, deadline=deadline,
+                                             max_tokens=cap)
             self._learn(reply, schemas)
-            message = (reply.get("choices") or [{}])[0].get("message") or {}
+            choice = (reply.get("choices") or [{}])[0]
+            message = choice.get("message") or {}
             calls = message.get("tool_calls") or []
             self.messages.append({k: v for k, v in {"role": "assistant", "content": message.get("content") or "",
                                                     "tool_calls": calls or None}.items() if v is not None})
-            if not calls:
-                if reminded:
-                    raise StageFailed("the model answered in prose twice without calling a tool")
-                reminded = True
-                self.log("llm_prose", stage=stage.name, chars=len(message.get("content") or ""))
-                self.messages.append({"role": "user", "content": "Please act by calling the tools "
-                                      f"({', '.join(stage.tools)}), not in prose."})
-                continue
+            # Every tool call gets its reply, even in a reply cut short: an API rejects a call left unanswered.
             for call in calls:
                 result = self._dispatch(stage, call)
                 self.messages.append({"role": "tool", "tool_call_id": call.get("id") or "call", "content": result})
+            cut = choice.get("finish_reason") == "length"
+            if cut:
+                self.log("llm_cut", stage=stage.name, max_tokens=cap)
+            if calls and not cut:
+                continue
+            if reminded:
+                raise StageFailed("the model's replies ran past the step's limit of "
+                                  f"{cap} tokens twice" if cut else "the model answered in prose twice without "
+                                  "calling a tool")
+            reminded = True
+            if not calls:
+                self.log("llm_prose", stage=stage.name, chars=len(message.get("content") or ""))
+            self.messages.append({"role": "user", "content": (
+                f"Your reply was cut off at {cap} tokens, the limit for a reply in this step. Answer with short "
+                "tool calls and a one-sentence reason each." if cut else
+                f"Please act by calling the tools ({', '.join(stage.tools)}), not in prose.")})
         if not stage.done():
             raise StageFailed(f"no complete answer after {stage.max_turns} turns")
         return stage
 
-    def _fit(self, schemas: list[dict]) -> None:
+    def request_tokens(self, stage: Stage, prompt: str) -> int:
+        """Estimated tokens of ``stage``'s first request after ``prompt``: the conversation, the prompt, the tools."""
+        schemas = [tool_schema(fn, name=name) for name, fn in stage.tools.items()]
+        return estimate(self.messages + [{"role": "user", "content": prompt}], schemas,
+                        chars_per_token=self.chars_per_token)
+
+    def reply_tokens(self, stage: str) -> int:
+        """The reply cap for ``stage``'s requests: what it needs, never above the configured cap."""
+        return min(REPLY_TOKENS.get(stage, DEFAULT_REPLY_TOKENS), self.client.config.max_tokens)
+
+    def _learn_context(self, error: str) -> bool:
+        """Take the context size a server's refusal names, if it is news; True when it is."""
+        found = CONTEXT_ERROR.search(error)
+        size = int(found.group(1)) if found else None
+        if size is None or (self.context is not None and size >= self.context):
+            return False
+        self.context = size
+        self.log("llm_context", dropped=0, limit=size)
+        return True
+
+    def _fit(self, schemas: list[dict], reply_tokens: int) -> None:
         """Keep the request within the model's context (when it is known), less the reply's tokens."""
-        config = self.client.config
-        if not config.context:
+        if not self.context:
             return
-        limit = config.context - config.max_tokens
+        limit = self.context - reply_tokens
         dropped = fit(self.messages, limit, tools=schemas, chars_per_token=self.chars_per_token)
         if dropped:
             self.log("llm_context", dropped=dropped, limit=limit)
         left = estimate(self.messages, schemas, chars_per_token=self.chars_per_token)
         if left > limit:
             raise StageFailed(f"the prompt needs about {left:,} tokens, more than the model's context of "
-                              f"{config.context:,} less {config.max_tokens:,} for its reply")
+                              f"{self.context:,} less {reply_tokens:,} for its reply")
 
     def _learn(self, reply: dict, schemas: list[dict]) -> None:
         """Lower the characters-per-token estimate to what the server counted, if it counts more tokens."""

@@ -33,14 +33,21 @@ from agent.decide.policy import (
 from agent.decide.rules import RulePolicy
 from agent.llm.checks import Declined, with_rules
 from agent.llm.client import LLMClient, LLMTimedOut, LLMUnavailable
+from agent.llm.context import estimate
 from agent.llm.loop import Conversation, Stage, StageFailed
+from agent.llm.pace import PaceProbe
 from agent.llm.prompts import load_prompt
 from agent.llm.tools_columns import apply_column_changes, columns_prompt_values, columns_stage
 from agent.llm.tools_goal import ColumnValues, goal_prompt_values, goal_stage
 from agent.llm.tools_reviews import final_prompt_values, final_stage, selection_prompt_values, selection_stage
 from agent.record.events import EventLog
-from agent.timing.timeplan import TimePlan
+from agent.timing.timeplan import MIN_LLM_REQUEST, TimePlan
 from tools.metrics import get_metric
+
+# Seconds a summary needs at the least; with less left the report goes without it.
+MIN_NARRATIVE_SECONDS = 3.0
+# The least a probe of the endpoint is given (a chat's paused clock gives the model 20 s to plan).
+MIN_PROBE_SECONDS = 5.0
 
 
 class LLMPolicy:
@@ -55,7 +62,8 @@ class LLMPolicy:
     name = "llm"
 
     def __init__(self, client: LLMClient, events: EventLog, values: ColumnValues, *,
-                 timing: TimePlan | None = None, can_iterate: Callable[[], bool] = lambda: False) -> None:
+                 timing: TimePlan | None = None, can_iterate: Callable[[], bool] = lambda: False,
+                 probe: bool = True) -> None:
         self.client = client
         self.events = events
         self.values = values
@@ -69,6 +77,12 @@ class LLMPolicy:
         self.columns: Stage | None = None
         self.failures: dict[str, str] = {}
         self.down: str | None = None
+        self.errors_in_a_row = 0
+        self._probe_waited = False
+        # Timed while the data is read, so the first stage's deadline fits this endpoint (see agent.llm.pace).
+        # The budget is not decided yet: the probe may take the request timeout, the wait for it is bounded
+        # by the model's share when the first stage needs it.
+        self.probe = PaceProbe(client, system, client.config.timeout) if probe and timing is not None else None
 
     # ---- plumbing ---------------------------------------------------------------------------------
 
@@ -80,33 +94,81 @@ class LLMPolicy:
         return prompt.format(**values) if values else prompt.text
 
     def _run(self, stage: Stage, prompt: str) -> Stage:
+        if self.probe is not None:
+            self._await_probe()
         if self.down:
             # An endpoint that refused or kept failing is not asked again in this run.
             return self._skip(stage, f"the LLM is unavailable since an earlier step ({self.down})")
-        deadline = self.timing.llm_deadline(stage.name) if self.timing else None
+        need, slow = None, ""
+        pace = self.probe.pace if self.probe is not None else None
+        if pace is not None and self.timing is not None:
+            # Each stage's first request is read whole by a local server: its tools, which come first in
+            # the prompt, differ from the last stage's.
+            tokens = self.chat.request_tokens(stage, prompt)
+            need = pace.first_request(tokens)
+            slow = (f"; a one-word probe took {pace.seconds:.1f} s, so this step's first request of about "
+                    f"{tokens:,} tokens may take {need:.0f} s")
+        deadline = self.timing.llm_deadline(stage.name, need) if self.timing else None
         if self.timing and deadline is None:
             silent = self.timing.llm_silent_for
-            return self._skip(stage, f"the LLM's share of the run's time ({self.timing.llm_cap:.0f} s) has "
-                                     "too little left for this step" + (
-                                         f" (it gave no answer in {silent:.1f} s before)" if silent else ""))
+            return self._skip(stage, f"the LLM's share of the run's time ({self.timing.llm_cap:.0f} s, "
+                                     f"{self.timing.llm_left():.0f} s left) is too little for this step" + (
+                                         f" (it gave no answer in {silent:.1f} s before)" if silent else "") + slow
+                                     + "; a longer budget or --llm-share gives it more")
         start = time.monotonic()
         try:
             with self.timing.spending("llm") if self.timing else nullcontext():
                 self.chat.run(stage, prompt, deadline=deadline)
+            self.errors_in_a_row = 0
         except (LLMUnavailable, StageFailed) as exc:
-            self.failures[stage.name] = f"{type(exc).__name__}: {exc}"
-            if isinstance(exc, LLMUnavailable) and exc.down:
-                self.down = str(exc)
-                if self.timing:
-                    self.timing.llm_off()
-            elif isinstance(exc, LLMTimedOut) and self.timing:
-                self.timing.llm_timed_out(exc.waited)
+            self.failures[stage.name] = f"{type(exc).__name__}: {exc}" + self._consequence(exc)
             self.events.emit("llm_stage_failed", stage=stage.name, problem=self.failures[stage.name],
                              seconds=round(time.monotonic() - start, 2))
         finally:
             if self.timing:
                 self.timing.llm_stage_done(stage.name, time.monotonic() - start)
         return stage
+
+    def _consequence(self, exc: Exception) -> str:
+        """What a stage's failure means for the rest of the run, said where it is logged: one failure, one
+        consequence. A timeout costs its stage; an error costs its stage unless the previous stage ended in
+        an error too; an unreachable or refusing endpoint, or a spent budget, ends the model's part."""
+        if isinstance(exc, LLMTimedOut):
+            if self.timing:
+                self.timing.llm_timed_out(exc.waited)
+                if self.timing.llm_left() < MIN_LLM_REQUEST:
+                    return " - the rules decide this step; the model's share of the run's time is used up"
+            return " - the rules decide this step; later steps are still asked"
+        if isinstance(exc, LLMUnavailable):
+            self.errors_in_a_row += 1
+            if exc.down or self.errors_in_a_row >= 2:
+                self.down = str(exc) if exc.down else f"two steps in a row ended in an error ({exc})"
+                if self.timing:
+                    self.timing.llm_off()
+                return " - the model is not asked again in this run"
+            return " - the rules decide this step; a second error in a row stops asking the model"
+        return " - the rules decide this step"
+
+    def _await_probe(self) -> None:
+        """Wait for the endpoint's probe (its time is the model's); an endpoint that failed it, or gave no
+        answer within the model's share, is down for this run."""
+        probe = self.probe
+        if probe is None or self.down or self._probe_waited:
+            return
+        self._probe_waited = True
+        with self.timing.spending("llm") if self.timing else nullcontext():
+            allowed = min(probe.limit, probe.waited + max(self.timing.llm_left(), MIN_PROBE_SECONDS)) \
+                if self.timing else probe.limit
+            answered = probe.wait(allowed - probe.waited)
+        if not answered:
+            self.down = f"the endpoint did not answer a one-word probe in {probe.waited:.0f} s"
+        elif probe.failure is not None and probe.failure.down:
+            self.down = f"the endpoint failed a one-word probe: {probe.failure}"
+        if self.down:
+            self.events.emit("llm_stage_failed", stage="probe", problem=self.down + " - the model is not asked "
+                             "in this run")
+            if self.timing:
+                self.timing.llm_off()
 
     def _skip(self, stage: Stage, why: str) -> Stage:
         self.failures[stage.name] = why
@@ -211,16 +273,31 @@ class LLMPolicy:
 
     # ---- the narrative -------------------------------------------------------------------------------
 
-    def write_narrative(self, facts: str, deadline: float | None) -> str | None:
-        """The model's short summary of the run, or None if it cannot give one."""
+    def write_narrative(self, facts: str, latest: float | None = None) -> str | None:
+        """The model's short summary of the run, or None if it cannot give one (in its share, by ``latest``)."""
         if self.down:
             return None
         prompt = self._prompt("narrative", facts=facts)
         messages = [{"role": "system", "content": self._prompt("system")}, {"role": "user", "content": prompt}]
+        need, slow = None, ""
+        pace = self.probe.pace if self.probe is not None else None
+        if pace is not None and self.timing is not None:
+            tokens = estimate(messages, chars_per_token=self.chat.chars_per_token)
+            need = pace.first_request(tokens)
+            slow = f" (a one-word probe took {pace.seconds:.1f} s, so the summary may take {need:.0f} s)"
+        deadline = self.timing.llm_deadline("narrative", need) if self.timing else None
+        if deadline is not None and latest is not None:
+            deadline = min(deadline, latest)
+        if self.timing and (deadline is None or deadline - time.monotonic() < MIN_NARRATIVE_SECONDS):
+            self.timing.llm_stage_done("narrative", 0.0)
+            self.events.emit("llm_stage_failed", stage="narrative",
+                             problem=f"no time left in the LLM's share for the summary{slow}")
+            return None
         start = time.monotonic()
         try:
             with self.timing.spending("llm") if self.timing else nullcontext():
-                reply = self.client.complete(messages, purpose="narrative", deadline=deadline, stream=True)
+                reply = self.client.complete(messages, purpose="narrative", deadline=deadline, stream=True,
+                                             max_tokens=self.chat.reply_tokens("narrative"))
         except LLMUnavailable as exc:
             self.events.emit("llm_stage_failed", stage="narrative", problem=str(exc))
             return None

@@ -77,6 +77,7 @@ KINDS: dict[str, Kind] = {
                      ("purpose", "model", "attempt", "latency", "replay")),
     "llm_tool": Kind("a tool call of the language model, accepted or refused", ("stage", "tool", "ok")),
     "llm_prose": Kind("the language model answered in prose instead of a tool call", ("stage", "chars")),
+    "llm_cut": Kind("a reply of the language model's stopped at its token cap", ("stage", "max_tokens")),
     "llm_context": Kind("the oldest turns were dropped to fit the model's context window", ("dropped", "limit")),
     "llm_stage_failed": Kind("a stage of the language model's gave no valid answer", ("stage", "problem")),
     "narrative": Kind("the language model's summary written for the report", ("file", "chars", "model")),

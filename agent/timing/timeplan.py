@@ -189,13 +189,16 @@ class TimePlan:
         pace = max(self.llm_stage_seconds)
         return min(self.llm_left(), 1.5 * pace * len(remaining))
 
-    def llm_deadline(self, stage: str) -> float | None:
+    def llm_deadline(self, stage: str, need: float | None = None) -> float | None:
         """When the model's ``stage`` must have answered, or None when its pool has too little left
         for a request (the rules answer that stage).
 
         A stage may use what is not held back for the stages after it. Each later stage holds back its
         weighted part of the pool, or, once stages have been timed, half again the slowest one so far if
         that is less: a quick model's early stages are not starved for stages it will answer in seconds.
+        ``need`` is what the stage's first request is expected to take (measured by a probe of the
+        endpoint, on the safe side): it gets that much with a margin, from the later stages' part if need
+        be, up to the whole pool left; None when even half of it would not fit there.
         """
         if self.llm_cap <= 0 or not self.clock.has_budget:
             return None
@@ -206,6 +209,10 @@ class TimePlan:
         pace = 1.5 * max(self.llm_stage_seconds) if self.llm_stage_seconds else None
         held = sum(min(left * LLM_STAGES[s] / total, pace) if pace else left * LLM_STAGES[s] / total for s in later)
         slice_ = left - held
+        if need is not None:
+            if need / 2 > left:
+                return None
+            slice_ = max(slice_, min(left, NEED_MARGIN * need))
         # A model that gave no answer in some seconds will not answer in fewer: don't wait for nothing.
         if slice_ < max(MIN_LLM_REQUEST, 1.2 * self.llm_silent_for):
             return None
