@@ -211,9 +211,13 @@ def test_a_slow_model_leaves_training_most_of_the_budget(scenarios: dict) -> Non
     run_dir = Path(summary["run_dir"])
     spent = json.loads((run_dir / "manifest.json").read_text())["time_plan"]["spent"]
     training = sum(spent.get(s, 0.0) for s in ("first_model", "select", "tune", "final", "evaluate"))
-    assert training >= 0.7 * LLM_BUDGET, f"training had {training:.1f} s of {LLM_BUDGET:g}: {spent}"
-    assert spent.get("llm", 0.0) <= 0.2 * LLM_BUDGET + 1.0
     log = _events(run_dir)
+    # The clock starts with the process; four processes starting side by side on two cores took up to 4.8 s
+    # to reach the first step, which no share of the budget can give back to training.
+    startup = next(e["t"] for e in log if e["kind"] == "step_started")
+    assert training >= 0.7 * (LLM_BUDGET - startup) - 1.0, \
+        f"training had {training:.1f} s of {LLM_BUDGET:g} ({startup:.1f} s to start): {spent}"
+    assert spent.get("llm", 0.0) <= 0.2 * LLM_BUDGET + 1.0
     assert not [e for e in log if e["kind"] == "llm_call" and e.get("latency", 0) > 0.2 * LLM_BUDGET + 1]
     assert any(e["kind"] == "fallback" for e in log), "the rules answered what the model could not in time"
     report = (run_dir / "report.md").read_text()
