@@ -202,11 +202,13 @@ def test_the_command_line_watchdog_ends_the_process_with_what_is_saved(tmp_path:
     script = ("import time, sys; from agent.job.runner import Run, _exit_at_the_wall; "
               "from agent.settings import Settings; "
               f"s = Settings.from_flags({{'data': {str(DATASETS / 'titanic.csv')!r}, 'goal': 'predict who survived', "
-              f"'budget': 30, 'runs_dir': {str(tmp_path)!r}}}, env={{}}); "
+              f"'budget': 30, 'runs_dir': {str(tmp_path)!r}, 'json': True}}, env={{}}); "
               "run = Run.create(s, started=time.monotonic()); _exit_at_the_wall(run.ctx)")
     proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == EXIT_WALL, proc.stderr
     run_dir = next(p for p in tmp_path.iterdir() if p.is_dir())
+    summary = json.loads(proc.stdout)  # --json still prints the summary: a script learns the status
+    assert summary["status"] == "timed_out" and summary["run_dir"] == str(run_dir)
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["status"] == "timed_out" and manifest["model_saved"] is False
     report = (run_dir / "report.md").read_text()

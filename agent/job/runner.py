@@ -357,6 +357,12 @@ def _exit_at_the_wall(ctx: RunContext) -> None:
     ctx.request_stop("wall")
     ctx.events.emit("watchdog", message="the hard time wall was reached; the run ends with what is saved")
     try:
-        _finish(ctx, "timed_out", EXIT_WALL, "the run reached its hard time wall (budget x 1.1 + 10 s)")
+        outcome = _finish(ctx, "timed_out", EXIT_WALL, "the run reached its hard time wall (budget x 1.1 + 10 s)")
+        if ctx.settings.json:  # a script reading --json learns the status from stdout, as from any other end
+            import json
+            import sys
+
+            sys.stdout.write(json.dumps(outcome.summary, indent=2, default=str) + "\n")
+            sys.stdout.flush()
     finally:
         os._exit(EXIT_WALL)

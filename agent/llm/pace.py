@@ -40,11 +40,9 @@ class PaceProbe:
     Args:
         client: the run's client (the probe is accounted like any call, but not recorded for replay).
         system: the run's system prompt (a local server may keep it cached for the first real request).
-        limit: the longest the probe may be waited for, in seconds (its request has the client's timeout).
     """
 
-    def __init__(self, client: LLMClient, system: str, limit: float) -> None:
-        self.limit = limit
+    def __init__(self, client: LLMClient, system: str) -> None:
         self.pace: Pace | None = None
         self.failure: LLMUnavailable | None = None
         self._messages = [{"role": "system", "content": system}, {"role": "user", "content": PROBE_QUESTION}]

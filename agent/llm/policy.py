@@ -79,10 +79,10 @@ class LLMPolicy:
         self.down: str | None = None
         self.errors_in_a_row = 0
         self._probe_waited = False
-        # Timed while the data is read, so the first stage's deadline fits this endpoint (see agent.llm.pace).
-        # The budget is not decided yet: the probe may take the request timeout, the wait for it is bounded
-        # by the model's share when the first stage needs it.
-        self.probe = PaceProbe(client, system, client.config.timeout) if probe and timing is not None else None
+        # Timed while the data is read, so each stage's deadline fits this endpoint (see agent.llm.pace). The
+        # budget is not decided yet: the probe's request has the client's timeout, and the wait for it is
+        # bounded by the model's share when the first stage needs it.
+        self.probe = PaceProbe(client, system) if probe and timing is not None else None
 
     # ---- plumbing ---------------------------------------------------------------------------------
 
@@ -157,9 +157,9 @@ class LLMPolicy:
             return
         self._probe_waited = True
         with self.timing.spending("llm") if self.timing else nullcontext():
-            allowed = min(probe.limit, probe.waited + max(self.timing.llm_left(), MIN_PROBE_SECONDS)) \
-                if self.timing else probe.limit
-            answered = probe.wait(allowed - probe.waited)
+            # Not bounded by the request's timeout from when it was sent: importing the HTTP client on a
+            # busy machine can take longer than a short --llm-timeout, and that is not the endpoint's delay.
+            answered = probe.wait(max(self.timing.llm_left() if self.timing else 0.0, MIN_PROBE_SECONDS))
         if not answered:
             self.down = f"the endpoint did not answer a one-word probe in {probe.waited:.0f} s"
         elif probe.failure is not None and probe.failure.down:
