@@ -359,10 +359,8 @@ def _exit_at_the_wall(ctx: RunContext) -> None:
     try:
         outcome = _finish(ctx, "timed_out", EXIT_WALL, "the run reached its hard time wall (budget x 1.1 + 10 s)")
         if ctx.settings.json:  # a script reading --json learns the status from stdout, as from any other end
-            import json
-            import sys
+            from agent.console import Terminal
 
-            sys.stdout.write(json.dumps(outcome.summary, indent=2, default=str) + "\n")
-            sys.stdout.flush()
+            Terminal(json_mode=True).json(outcome.summary)
     finally:
         os._exit(EXIT_WALL)

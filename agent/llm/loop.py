@@ -96,18 +96,7 @@ class Conversation:
         for _ in range(stage.max_turns):
             if stage.done():
                 return stage
-            self._fit(schemas, cap)
-            try:
-                reply = self.client.complete(self.messages, tools=schemas, purpose=stage.name, deadline=deadline,
-                                             max_tokens=cap)
-            except LLMUnavailable as exc:
-                # A server whose context was unknown, or smaller than said, names its size when a prompt is
-                # too long: fit to it and ask once more.
-                if not self._learn_context(str(exc)):
-                    raise
-                self._fit(schemas, cap)
-                reply = self.client.complete(self.messages, tools=schemas, purpose=stage.name, deadline=deadline,
-                                             max_tokens=cap)
+            reply = self._ask(stage.name, schemas, cap, deadline)
             self._learn(reply, schemas)
             choice = (reply.get("choices") or [{}])[0]
             message = choice.get("message") or {}
@@ -137,6 +126,19 @@ class Conversation:
         if not stage.done():
             raise StageFailed(f"no complete answer after {stage.max_turns} turns")
         return stage
+
+    def _ask(self, purpose: str, schemas: list[dict], cap: int, deadline: float | None) -> dict:
+        """One request, fitted to the context; a server whose context was unknown, or smaller than said,
+        names its size when a prompt is too long: fit to it and ask once more."""
+        send = partial(self.client.complete, tools=schemas, purpose=purpose, deadline=deadline, max_tokens=cap)
+        self._fit(schemas, cap)
+        try:
+            return send(self.messages)
+        except LLMUnavailable as exc:
+            if not self._learn_context(str(exc)):
+                raise
+        self._fit(schemas, cap)
+        return send(self.messages)
 
     def request_tokens(self, stage: Stage, prompt: str) -> int:
         """Estimated tokens of ``stage``'s first request after ``prompt``: the conversation, the prompt, the tools."""

@@ -4,9 +4,9 @@ A hosted API answers a planning request in a second or two; a small local model 
 20-29 s for the first one (a prompt of ~1,500 tokens), because a local server reads the prompt token by
 token. A deadline made for the one starves the other, and a deadline made for the other wastes the run's
 time on a model that will not answer. So the run asks a one-word question with the real system prompt
-while it reads and profiles the data, and times the answer: the first planning request is allowed that
-time scaled by its prompt's size (local servers are prompt-bound; for an API this overestimates, which
-its share easily covers). Later requests are timed by the stages themselves (`TimePlan`).
+while it reads and profiles the data, and times the answer: each step's first request is allowed that
+time scaled by its prompt's size (local servers are prompt-bound, and read a step's prompt whole since
+its tools come first; for an API this overestimates, which its share easily covers).
 """
 
 from __future__ import annotations

@@ -99,15 +99,10 @@ class LLMPolicy:
         if self.down:
             # An endpoint that refused or kept failing is not asked again in this run.
             return self._skip(stage, f"the LLM is unavailable since an earlier step ({self.down})")
-        need, slow = None, ""
-        pace = self.probe.pace if self.probe is not None else None
-        if pace is not None and self.timing is not None:
-            # Each stage's first request is read whole by a local server: its tools, which come first in
-            # the prompt, differ from the last stage's.
-            tokens = self.chat.request_tokens(stage, prompt)
-            need = pace.first_request(tokens)
-            slow = (f"; a one-word probe took {pace.seconds:.1f} s, so this step's first request of about "
-                    f"{tokens:,} tokens may take {need:.0f} s")
+        # Each stage's first request is read whole by a local server: its tools, which come first in the
+        # prompt, differ from the last stage's.
+        need, slow = self._need(self.chat.request_tokens(stage, prompt), "this step's first request")
+        slow = f"; {slow}" if slow else ""
         deadline = self.timing.llm_deadline(stage.name, need) if self.timing else None
         if self.timing and deadline is None:
             silent = self.timing.llm_silent_for
@@ -128,6 +123,16 @@ class LLMPolicy:
             if self.timing:
                 self.timing.llm_stage_done(stage.name, time.monotonic() - start)
         return stage
+
+    def _need(self, tokens: int, what: str) -> tuple[float | None, str]:
+        """Seconds a request of ``tokens`` may take at the endpoint's measured pace, and the reason in words;
+        (None, "") when the pace is not known."""
+        pace = self.probe.pace if self.probe is not None else None
+        if pace is None or self.timing is None:
+            return None, ""
+        need = pace.first_request(tokens)
+        return need, (f"a one-word probe took {pace.seconds:.1f} s, so {what} of about {tokens:,} tokens may "
+                      f"take {need:.0f} s")
 
     def _consequence(self, exc: Exception) -> str:
         """What a stage's failure means for the rest of the run, said where it is logged: one failure, one
@@ -279,12 +284,8 @@ class LLMPolicy:
             return None
         prompt = self._prompt("narrative", facts=facts)
         messages = [{"role": "system", "content": self._prompt("system")}, {"role": "user", "content": prompt}]
-        need, slow = None, ""
-        pace = self.probe.pace if self.probe is not None else None
-        if pace is not None and self.timing is not None:
-            tokens = estimate(messages, chars_per_token=self.chat.chars_per_token)
-            need = pace.first_request(tokens)
-            slow = f" (a one-word probe took {pace.seconds:.1f} s, so the summary may take {need:.0f} s)"
+        need, slow = self._need(estimate(messages, chars_per_token=self.chat.chars_per_token), "the summary")
+        slow = f" ({slow})" if slow else ""
         deadline = self.timing.llm_deadline("narrative", need) if self.timing else None
         if deadline is not None and latest is not None:
             deadline = min(deadline, latest)
