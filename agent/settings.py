@@ -90,6 +90,8 @@ class Settings:
     replay: Path | None = None
     parent: str | None = None
     api_key: str | None = field(default=None, repr=False)
+    # `mlpilot serve`'s bearer token (MLPILOT_SERVE_TOKEN): a secret, so never in the manifest.
+    serve_token: str | None = field(default=None, repr=False)
 
     @property
     def llm_enabled(self) -> bool:
@@ -109,6 +111,8 @@ class Settings:
         for f in fields(self):
             if f.name == "api_key":
                 out["api_key_set"] = self.api_key is not None
+            elif f.name == "serve_token":
+                continue
             elif f.name == "llm_base_url" and self.llm_base_url:
                 out[f.name] = redact_urls(self.llm_base_url)
             else:
@@ -184,6 +188,7 @@ class Settings:
             replay=Path(flags["replay"]) if flags.get("replay") else None,
             parent=flags.get("parent"),
             api_key=env.get("OPENAI_API_KEY") or None,
+            serve_token=env.get("MLPILOT_SERVE_TOKEN") or None,
         ))
 
     @classmethod
@@ -206,7 +211,8 @@ class Settings:
         # A run folder may be someone else's: it never chooses where this user's signing key lives (home) nor
         # which endpoint receives this user's API key (the base URL); both come from this environment.
         local = {"home": _home(env), "api_key": env.get("OPENAI_API_KEY") or None,
-                 "llm_base_url": env.get("MLPILOT_LLM_BASE_URL") or env.get("OPENAI_BASE_URL") or None}
+                 "llm_base_url": env.get("MLPILOT_LLM_BASE_URL") or env.get("OPENAI_BASE_URL") or None,
+                 "serve_token": env.get("MLPILOT_SERVE_TOKEN") or None}
         names = [f.name for f in fields(cls) if f.name not in local]
         recorded = {n: _from_json(n, manifest_settings[n]) for n in names if n in manifest_settings}
         # Only when something is missing: a bad MLPILOT_* variable should not stop a complete manifest.

@@ -17,12 +17,12 @@ import pandas as pd
 from agent.record.events import EventLog
 from agent.record.html_report import render_monitoring_html
 from agent.record.runfolder import read_json, write_json, write_text
+from agent.use.batch import read_batch
 from agent.use.predict import load_run_model
 from agent.use.verdict import any_drift, decide_verdict
 from tools.conform import conform
 from tools.errors import ConfigError
 from tools.fmt import number
-from tools.intake import read_table
 from tools.model import ModelSpec, predict_table
 from tools.monitor import BatchCheck, check_batch
 
@@ -62,8 +62,9 @@ def batch_labels(frame: pd.DataFrame, target: str, schema: list[dict]) -> pd.Ser
 
 
 def monitor_run(run_dir: Path, data: Path, *, home: Path, trust: bool = False, delimiter: str | None = None,
-                encoding: str | None = None, seed: int = 0) -> MonitorOutcome:
-    """Check ``data`` against the run in ``run_dir`` and write the monitoring record."""
+                encoding: str | None = None, seed: int = 0, since: str | None = None) -> MonitorOutcome:
+    """Check ``data`` (a file, or a folder of batches: see `agent.use.batch`) against the run in ``run_dir``
+    and write the monitoring record."""
     reference_path = run_dir / "reference.json"
     if not reference_path.exists():
         raise ConfigError(f"The run '{run_dir.name}' has no reference.json (it ended before evaluating a model), "
@@ -72,7 +73,7 @@ def monitor_run(run_dir: Path, data: Path, *, home: Path, trust: bool = False, d
     reference = read_json(reference_path)
     spec = ModelSpec.from_dict(manifest["model"]["spec"])
     features = manifest["model"]["features"]
-    table = read_table(data, delimiter=delimiter, encoding=encoding)
+    table = read_batch(data, delimiter=delimiter, encoding=encoding, since=since)
     target = reference["target"]
     frame, notes = conform(table, manifest["data"]["schema"], required=features, expected_absent=[target])
     notes = warnings + list(table.notes) + notes

@@ -18,7 +18,7 @@ from agent.record.trust import check_pickle
 from agent.use.outputfile import output_format, write_table
 from tools.conform import conform
 from tools.errors import ConfigError
-from tools.intake import read_table
+from tools.intake import Table, read_table
 from tools.model import ModelSpec, predict_table
 
 
@@ -51,21 +51,66 @@ def load_run_model(run_dir: Path, *, home: Path, trust: bool = False) -> tuple[o
     return joblib.load(path), manifest, [warning] if warning else []
 
 
+@dataclass
+class RunModel:
+    """A run's model loaded once, with what predicting needs: its manifest, spec, input columns, target,
+    training schema and reference (for unseen categories). `mlpilot predict` and `mlpilot serve` both
+    predict through it, so the same rows get the same predictions and the same notes."""
+
+    run_dir: Path
+    model: object
+    manifest: dict
+    warnings: list[str]
+    reference: dict = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, run_dir: Path, *, home: Path, trust: bool = False) -> RunModel:
+        model, manifest, warnings = load_run_model(run_dir, home=home, trust=trust)
+        path = Path(run_dir) / "reference.json"
+        return cls(Path(run_dir), model, manifest, warnings, read_json(path) if path.exists() else {})
+
+    @property
+    def spec(self) -> ModelSpec:
+        return ModelSpec.from_dict(self.manifest["model"]["spec"])
+
+    @property
+    def features(self) -> list[str]:
+        return list(self.manifest["model"]["features"])
+
+    @property
+    def target(self) -> str | None:
+        return (self.manifest.get("plan") or {}).get("target") or self.manifest.get("settings", {}).get("target")
+
+    @property
+    def schema(self) -> list[dict]:
+        return list(self.manifest["data"]["schema"])
+
+    def predict(self, batch: pd.DataFrame | Table) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+        """(the batch conformed to the training schema, its predictions, notes) for a batch as read by
+        `read_table` (or a frame built from records).
+
+        Raises:
+            DataError: a column the model needs is missing.
+        """
+        target = self.target
+        frame, notes = conform(batch, self.schema, required=self.features,
+                               expected_absent=[target] if target else [])
+        if isinstance(batch, Table):  # the batch's own reading warnings (infinite values, short rows, names)
+            notes = list(batch.warnings) + notes
+        notes += _unseen_levels(frame, self.reference) + _empty_rows(frame, self.features)
+        return frame, predict_table(self.model, frame, self.spec), notes
+
+
 def predict_run(run_dir: Path, data: Path, output: Path, *, home: Path, trust: bool = False,
                 delimiter: str | None = None, encoding: str | None = None, with_input: bool = False) -> PredictOutcome:
     """Predict ``data`` with the run's model and write ``output`` (CSV, TSV or Parquet by its suffix)."""
     output = Path(output)
     fmt = output_format(output, inputs=(Path(data),))
-    model, manifest, warnings = load_run_model(run_dir, home=home, trust=trust)
-    spec = ModelSpec.from_dict(manifest["model"]["spec"])
-    features: list[str] = manifest["model"]["features"]
-    target = (manifest.get("plan") or {}).get("target") or manifest.get("settings", {}).get("target")
+    run = RunModel.load(run_dir, home=home, trust=trust)
+    target = run.target
     table = read_table(data, delimiter=delimiter, encoding=encoding)
-    schema = manifest["data"]["schema"]
-    frame, notes = conform(table, schema, required=features, expected_absent=[target] if target else [])
-    # The batch's own reading warnings (infinite values read as missing, short rows, repeated names) too.
-    notes = warnings + list(table.warnings) + notes + _unseen_levels(frame, run_dir) + _empty_rows(frame, features)
-    result = predict_table(model, frame, spec)
+    _frame, result, notes = run.predict(table)
+    notes = run.warnings + notes
     if with_input:
         result = pd.concat([table.frame.reset_index(drop=True), result.reset_index(drop=True)], axis=1)
     write_table(result, output, fmt)
@@ -91,14 +136,10 @@ def _empty_rows(frame: pd.DataFrame, features: list[str]) -> list[str]:
             "are the same guess for all of them, not informed by the row"]
 
 
-def _unseen_levels(frame: pd.DataFrame, run_dir: Path) -> list[str]:
+def _unseen_levels(frame: pd.DataFrame, reference: dict) -> list[str]:
     """A note per categorical column with values the model never saw (handled as unknown, worth knowing)."""
-    path = run_dir / "reference.json"
-    if not path.exists():
-        return []
-    features = read_json(path).get("features", {})
     notes = []
-    for col, ref in features.items():
+    for col, ref in reference.get("features", {}).items():
         complete = ref.get("kind") == "categorical" and ref.get("n_levels", 0) == len(ref.get("levels", {}))
         if not complete or col not in frame.columns:
             continue
