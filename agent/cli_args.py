@@ -132,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--folds", type=int, help="cross-validation folds (default 5, or 3 for short budgets or big data)")
     run.add_argument("--keep", action="append", metavar="COLUMN", help="keep a column the plan would drop (repeatable)")
     run.add_argument("--drop", action="append", metavar="COLUMN", help="drop a column (repeatable)")
+    run.add_argument("--sensitive", action="append", metavar="COLUMN", help="also compare the model's results "
+                     "across this column's groups in the fairness audit (repeatable); it stays a feature unless "
+                     "dropped")
+    run.add_argument("--not-sensitive", dest="not_sensitive", action="append", metavar="COLUMN",
+                     help="leave a column the audit would compare groups by out of it (repeatable)")
     _reading_options(run)
     run.add_argument("--n-jobs", type=int, dest="n_jobs",
                      help="cores to use: with 2 or more, cross-validation fits folds side by side and final fits "

@@ -10,6 +10,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -167,6 +168,8 @@ class Terminal:
         if summary.get("model"):
             self.out.print(f"model: {summary['model']}" + (f", threshold {summary['threshold']:.3f}"
                                                            if summary.get("threshold") is not None else ""))
+        for warning in summary.get("fairness_warnings") or []:
+            self.out.print(f"[yellow]{escape(warning)}[/yellow]", soft_wrap=True)
         self.out.print(f"report: {summary['report']}")
         if summary.get("model_file"):
             self.out.print(f"model file: {summary['model_file']}")
@@ -191,6 +194,8 @@ class Terminal:
         if perf:
             self.out.print(f"{perf['metric']}: {perf['batch']:.4g} on this batch vs {perf['holdout']:.4g} on the "
                            f"holdout ({perf['lift_lost']:.0%} of the gain over the baseline lost)")
+        for warning in (summary.get("groups") or {}).get("warnings", []):
+            self.out.print(f"[yellow]groups: {escape(warning)}[/yellow]", soft_wrap=True)
         self.out.print(f"record: {summary['record']}")
 
     def print(self, *args: Any, **kwargs: Any) -> None:

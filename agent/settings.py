@@ -73,6 +73,8 @@ class Settings:
     encoding: str | None = None
     keep: tuple[str, ...] = ()
     drop: tuple[str, ...] = ()
+    sensitive: tuple[str, ...] = ()       # columns the fairness audit must compare groups by (--sensitive)
+    not_sensitive: tuple[str, ...] = ()   # columns it must not (--not-sensitive)
     inherited: dict = field(default_factory=dict)
     quiet: bool = False
     json: bool = False
@@ -171,6 +173,8 @@ class Settings:
             encoding=flags.get("encoding"),
             keep=tuple(flags.get("keep") or ()),
             drop=tuple(flags.get("drop") or ()),
+            sensitive=tuple(flags.get("sensitive") or ()),
+            not_sensitive=tuple(flags.get("not_sensitive") or ()),
             inherited=dict(flags.get("inherited") or {}),
             quiet=bool(flags.get("quiet")),
             json=bool(flags.get("json")),
@@ -287,7 +291,8 @@ def _price_table(table: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
 # every field changed and checks that it survives the manifest, so a new field cannot be forgotten here.
 _FROM_JSON: dict[str, Callable[[Any], Any]] = {
     "data": Path, "runs_dir": Path, "home": Path, "replay": Path,
-    "keep": tuple, "drop": tuple, "inherited": dict, "llm_prices": _price_table,
+    "keep": tuple, "drop": tuple, "sensitive": tuple, "not_sensitive": tuple, "inherited": dict,
+    "llm_prices": _price_table,
     "budget": float, "llm_budget_usd": float, "llm_timeout": float, "llm_share": float,
     "seed": int, "n_jobs": int, "max_trials": int, "folds": int, "llm_budget_tokens": int, "llm_max_tokens": int,
     "llm_context": int,

@@ -108,6 +108,7 @@ def test_metadata_and_openapi_describe_the_run(finished_run: Path) -> None:
         meta = service.request("/metadata")[1]
         api = service.request("/openapi.json")[1]
         docs_status, _ = service.request("/docs")
+        assert service.stop() == 0, "a stop (SIGTERM) is the normal end of a service: exit 0\n" + service.output
     assert meta["run_id"] == manifest["run_id"] and meta["goal"] == manifest["goal"]
     assert meta["model"]["sha256"] == manifest["model"]["sha256"]
     assert meta["task"] == "binary" and meta["target"] == "survived" and meta["metric"] == metrics["primary"]
@@ -175,3 +176,17 @@ def test_an_untrusted_run_is_not_served_and_a_busy_port_is_named(finished_run: P
         port = busy.getsockname()[1]
         proc = mlpilot("serve", str(finished_run), "--port", str(port), runs_dir=tmp_path, timeout=60)
     assert proc.returncode == 2 and f"Port {port}" in proc.stderr and "--port" in proc.stderr, proc.stderr
+
+
+def test_predictions_from_the_probabilities_equal_the_models_own_predict(finished_run: Path, housing_run: Path,
+                                                                          tmp_path: Path) -> None:
+    from agent.use.predict import RunModel
+    from tools.intake import read_table
+    from tools.model import predict_table
+
+    for run_dir, data in ((finished_run, TITANIC), (housing_run, HOUSING)):
+        run = RunModel.load(run_dir, home=tmp_path / "home")
+        frame, result, _ = run.predict(read_table(data))
+        own = run.model.predict(frame)
+        assert list(result["prediction"]) == list(own) and result["prediction"].dtype == np.asarray(own).dtype
+        assert predict_table(run.model, frame, run.spec)["prediction"].equals(result["prediction"])

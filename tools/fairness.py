@@ -264,7 +264,11 @@ def audit_fairness(task: str, y_true: np.ndarray, prediction: np.ndarray, groups
     sentences = []
     for col, audit, col_gaps in zip(columns, audits, gaps):
         audit.disparities = [_finish(g, col) for g in col_gaps]
-        sentences += [_sentence(audit, d, g, data) for d, g in zip(audit.disparities, col_gaps) if d.flagged]
+        flagged = [(d, g) for d, g in zip(audit.disparities, col_gaps) if d.flagged]
+        # The parity ratio restates the parity difference of the same two groups: one sentence for both.
+        said = {d.between for d, g in flagged if d.name == "demographic_parity_difference"}
+        sentences += [_sentence(audit, d, g, data) for d, g in flagged
+                      if not (d.name == "demographic_parity_ratio" and d.between in said)]
     return FairnessAudit(task=task, positive_class=data.positive, threshold=threshold, n_rows=n_rows,
                          columns=audits, warnings=sentences, seconds=round(time.monotonic() - start, 3),
                          min_group=min_group, notes=notes)

@@ -217,7 +217,14 @@ def predict_table(model: Any, X: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
         out["prediction"] = model.predict(X)
         return out
     proba = class_probabilities(model, X, spec)
-    out["prediction"] = model.predict(X)
+    # From the probabilities, as the model's own predict would (the threshold wrapper's rule, else argmax),
+    # rather than a second pass through every member of an ensemble.
+    if spec.task == "binary" and spec.threshold is not None and abs(spec.threshold - 0.5) > 1e-9:
+        chosen = (proba[:, 1] >= spec.threshold).astype(int)
+    else:
+        chosen = np.argmax(proba, axis=1)
+    own = np.asarray(model.classes_)
+    out["prediction"] = own[[list(own).index(c) for c in spec.classes]][chosen]
     for i, cls in enumerate(spec.classes):
         out[f"proba_{cls}"] = proba[:, i]
     return out

@@ -141,10 +141,10 @@ class ChatLLM:
             return said(getattr(c, f"cmd_{action}"), Columns(tuple(checked_columns(names))))
 
         def act(action: Literal["profile", "plan", "approve", "cancel", "stop", "runs", "report", "leaderboard",
-                                "compare", "resume"]) -> str:
+                                "compare", "resume", "serve"]) -> str:
             """Do one of the chat's actions: show the profile, make the plan, approve or cancel it, stop the run,
             list runs, show the report, show the models tried and their scores, compare with the previous run,
-            resume an interrupted run.
+            resume an interrupted run, say how to serve the model over HTTP.
 
             Args:
                 action: which one.
@@ -162,12 +162,12 @@ class ChatLLM:
             return said(c.cmd_predict, Predict(path)) if action == "predict" else said(c.cmd_monitor, Monitor(path))
 
         def explain(topic: Literal["column", "model", "baseline", "metric", "threshold", "target", "budget",
-                                   "general"], subject: str | None = None) -> str:
+                                   "fairness", "general"], subject: str | None = None) -> str:
             """What the current run's event log says about a topic, with the event numbers.
 
             Args:
                 topic: what the question is about.
-                subject: the column or model asked about, if any.
+                subject: the column or model asked about, if any; for fairness, the groups asked about.
             """
             run_dir = c.controller.run_dir()
             if run_dir is None:

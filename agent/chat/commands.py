@@ -441,6 +441,25 @@ class Commands:
             self.say(f"note: {note}")
         self.say(f"Wrote {out.rows:,} predictions to {out.output} ({', '.join(out.columns)}).")
 
+    def cmd_serve(self) -> None:
+        """/serve - the command that serves the current run's model over HTTP (POST /predict)"""
+        import shlex
+
+        from agent.record.runfolder import read_manifest
+
+        run_dir = self.controller.run_dir()
+        manifest = read_manifest(run_dir) if run_dir is not None and (run_dir / "manifest.json").exists() else {}
+        if not manifest.get("model"):
+            self.say("No model to serve yet: train one first (say 'go'), then ask again.")
+            return
+        where = shlex.quote(str(run_dir))
+        example = ", ".join(f'"{name}": ...' for name in manifest["model"]["features"][:4])
+        more = ", ..." if len(manifest["model"]["features"]) > 4 else ""
+        self.say(f"In another terminal, run:\n  mlpilot serve {where}\nIt listens on http://127.0.0.1:8000: POST "
+                 f"rows to /predict as JSON ([{{{example}{more}}}]) or CSV; GET /metadata lists the inputs and "
+                 "their types; Ctrl-C stops it. Add --log-inputs live/ to keep what it receives, then "
+                 f"`mlpilot monitor {where} live/` checks it for drift. README, Serving, has a Dockerfile too.")
+
     def cmd_monitor(self, args: Monitor) -> None:
         """/monitor FILE - check a new batch for drift against the current run"""
         from agent.use.monitor import monitor_run

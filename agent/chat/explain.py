@@ -20,7 +20,7 @@ from agent.record.status import describe_status
 from tools.fmt import number
 from tools.metrics import METRICS, metric_label
 
-TOPICS = ("column", "model", "baseline", "metric", "threshold", "target", "budget", "general")
+TOPICS = ("column", "model", "baseline", "metric", "threshold", "target", "budget", "fairness", "general")
 ACTORS = {"rules": "by the rules", "llm": "by the language model", "user": "at your request"}
 
 
@@ -101,9 +101,10 @@ def explain(run_dir: Path, topic: str, subject: str | None = None) -> Answer:
 
     Args:
         run_dir: the run folder (it holds ``events.jsonl``).
-        topic: one of column, model, baseline, metric, threshold, target, budget, general.
+        topic: one of column, model, baseline, metric, threshold, target, budget, fairness, general.
         subject: a column name (topic column) or a registry model name such as ``lightgbm`` or
-            ``ensemble`` (topic model; None means the final model); ignored by the other topics.
+            ``ensemble`` (topic model; None means the final model); for fairness, the words naming the
+            groups asked about ("women", "older people"); ignored by the other topics.
 
     Returns:
         An `Answer` quoting the logged reasons and citing the events it uses; ``found`` is False when
@@ -373,8 +374,14 @@ def _general(run: RunRecord, subject: str | None) -> Answer:
     return notes.answer()
 
 
+def _fairness(run: RunRecord, subject: str | None) -> Answer:
+    from agent.chat.fairness_answer import answer_fairness  # it builds on this module's Answer and notes
+
+    return answer_fairness(run, subject)
+
+
 _ANSWERS: dict[str, Callable[[RunRecord, str | None], Answer]] = {
-    "column": _column, "model": _model, "baseline": _baseline, "general": _general,
+    "column": _column, "model": _model, "baseline": _baseline, "general": _general, "fairness": _fairness,
     "metric": _decisions(("metric", "threshold_rule"), "metric"),
     "threshold": _decisions(("threshold_rule", "threshold"), "decision threshold", _threshold_extra),
     "target": _decisions(("target", "task", "positive_class", "rare_class:"), "target"),

@@ -14,8 +14,9 @@ vague one that the same words would also satisfy.
    `monitor` (drift, check, still ok), `predict` ("predict on F", "score F", "predictions for F into O"),
    `goal` with the file as its data ("predict churn in telco.csv"), else `load`; the words inside a path
    never count. A bare "load"/"open" of any other path-like word loads it.
-4. Questions: about the LLM, the models tried (`leaderboard`), then `explain` (first among the rest, so
-   "why is the llm off?" is not an order), then `compare`, `llm`.
+4. Questions: about the LLM, the models tried (`leaderboard`), fairness ("is it fair to women?": `explain`
+   fairness), "serve it" (`serve`), then `explain` (first among the rest, so "why is the llm off?" is not an
+   order), then `compare`, `llm`.
 5. Whole-turn commands: `stop`, `run` ("keep going" before `keep`), `approve`; assent or refusal with no
    plan waiting is still `approve` or `cancel`, whose commands say there is nothing to approve.
 6. Plan edits led by their verb: `keep`/`drop` (negations first: "don't drop" keeps, "don't use" drops),
@@ -53,8 +54,8 @@ from agent.chat.args import (
 from agent.decide.goal import STOPWORDS, column_words, parse_budget
 
 ACTIONS = ("load", "profile", "goal", "target", "metric", "budget", "keep", "drop", "plan", "run", "approve",
-           "cancel", "stop", "runs", "report", "leaderboard", "explain", "compare", "predict", "monitor", "llm",
-           "help", "quit", "unknown")
+           "cancel", "stop", "runs", "report", "leaderboard", "explain", "compare", "predict", "monitor", "serve",
+           "llm", "help", "quit", "unknown")
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,13 @@ _BOARD_RX = _rx(r"\bleader ?board\b|\bstandings\b|\branking of (?:the )?models\b
                 r"test|tested|compare|compared)\b|\bmodels? (?:that )?(?:you )?(?:tried|tested)\b|\bhow did (?:the |each |"
                 r"all the |other )?(?:models|candidates) (?:do|score|compare|perform)\b|\bcompare the (?:models|candidates)\b|"
                 r"\b(?:show|list)(?: me)? (?:all )?the (?:models|candidates)\b")
+# "is the model fair to women", "any bias against older people", "does it discriminate by race"
+_FAIR_RX = _rx(r"\b(?:fair(?:ly|ness)?|unfair(?:ly|ness)?|bias(?:ed)?|discriminat\w*|(?:treat|treats|treated)\b.*"
+               r"\b(?:equally|the same|differently|alike))\b(?:\s+(?:to|for|towards?|against|across|between|by|among|"
+               r"with|of|on))?(?:\s+(?P<g>.+))?$")
+_SERVE_RX = _rx(r"(?:(?:how (?:do|can|would) i|can (?:i|you)|let'?s|please) )?(?:serve|deploy|host|expose|publish)"
+                r"(?: (?:it|this|that|the model|the run|my model|this model|the last run))?(?: (?:over|via|as|behind|"
+                r"on|with) (?:http|https|an? (?:rest )?api|an? web service|the web|fastapi|an? endpoint|docker))?")
 _COMPARE_RX = _rx(r"\bcompar|\bvs\.?(?!\w)|\bversus\b|\bdiff(?:erence)? (?:from|with|to|between)\b|"
                   r"better than (?:the )?(?:last|previous|earlier|old)")
 
@@ -262,6 +270,10 @@ def _rules(orig: str, columns: list[str], pending: bool) -> tuple[str, Args | No
         return "llm", Llm("")
     if _BOARD_RX.search(core):
         return "leaderboard", None
+    if m := _FAIR_RX.search(core):
+        return "explain", Explain("fairness", (m.group("g") or "").strip() or None)
+    if _SERVE_RX.fullmatch(core):
+        return "serve", None
     if _EXPLAIN_RX.search(core):
         return "explain", _explain_args(core, columns)
     if _COMPARE_RX.search(core) and not _BASELINE_RX.search(core):
@@ -457,8 +469,8 @@ def help_text() -> str:
         "  the target is Churn | use F1 instead | budget 10 minutes | drop customer_id | keep age",
         "  show the plan | go (or yes / no while a plan waits) | stop | list runs | show the report",
         "  which models did you try? | why did you pick LightGBM? | why was duration dropped?",
-        "  how good is it compared to guessing? | compare with the last run",
-        "  predict on march.csv into out.csv | check march.csv for drift | use gpt-4o | llm off | help | quit",
+        "  how good is it compared to guessing? | is it fair to women? | compare with the last run",
+        "  predict on march.csv into out.csv | check march.csv for drift | serve it | use gpt-4o | llm off | quit",
         "Commands: /load /profile /goal /target /metric /budget /keep /drop /plan /run /approve /cancel /stop "
-        "/resume /runs /report /leaderboard /explain /compare /predict /monitor /llm /help /quit",
+        "/resume /runs /report /leaderboard /explain /compare /predict /monitor /serve /llm /help /quit",
     ])

@@ -61,6 +61,9 @@ _USE = re.compile(r"\b(?:only\s+use|use\s+only|use|using|based\s+on|from)\s+(?:o
                   r"(?:columns?\s+|features?\s+)?([^;.!?]+)", re.IGNORECASE)
 
 
+_NEGATED = re.compile(r"\b(?:without|not|don'?t|never|no)\s*$", re.IGNORECASE)
+
+
 @dataclass
 class GoalColumns:
     """The columns a goal says to use, the phrase that said it, and the items of it that are no column."""
@@ -76,6 +79,8 @@ def goal_columns(goal: str, columns: list[str], target: str | None = None) -> Go
     model" and "with high recall" name none), or when most are and the rest are reported as ``unknown``."""
     by_name = {c.lower(): c for c in columns if c != target}
     for match in _USE.finditer(goal):
+        if _NEGATED.search(goal[:match.start()]):
+            continue  # "without using sex", "do not use race": a column kept out, not the columns to use
         phrase = re.sub(r"\s+only$", "", match.group(1).strip(), flags=re.IGNORECASE)
         items = [i.strip().strip("'\"`") for i in re.split(r",|\band\b|&|/", phrase) if i.strip()]
         items = [re.sub(r"^(?:the|columns?)\s+", "", i, flags=re.IGNORECASE) for i in items]

@@ -70,6 +70,7 @@ class ColumnBrief:
     train_rows: int | None = None   # rows in the training part (None where the caller does not know)
     only: list[str] = field(default_factory=list)   # the columns the goal says to use, when it names them
     only_phrase: str = ""
+    goal_drop: dict[str, str] = field(default_factory=dict)   # column -> the goal's phrase keeping it out
 
     @classmethod
     def from_training(cls, target: str, task: str, profile: Any, leakage: Any, X_train: Any, y_train: Any,

@@ -342,6 +342,10 @@ class RulePolicy:
         evidence = {k: col.get(k) for k in ("kind", "missing_share", "n_unique", "unique_share")}
         if name in brief.drop:
             return "you asked to drop it (--drop)", evidence, []
+        if name in brief.goal_drop and name not in brief.keep:
+            return (f"the goal says not to use it ('{brief.goal_drop[name]}'); the fairness audit still compares "
+                    "the model's results across its groups", evidence,
+                    [{"choice": "keep", "why_not": "the goal rules it out; --keep would overrule it"}])
         if brief.only and name not in brief.only and name not in brief.keep:
             return (f"the goal says which columns to use ('{brief.only_phrase}'), and this is not one of them",
                     evidence, [{"choice": "keep", "why_not": "the goal names the columns to use; --keep adds one"}])

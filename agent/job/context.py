@@ -44,6 +44,7 @@ class RunState(TypedDict, total=False):
     validation: dict
     column_plan: dict
     candidates: list[str]
+    sensitive: dict   # column -> category: what the fairness audit compares groups by
     quick_look: dict
     first_model: dict
     sample: dict

@@ -23,6 +23,7 @@ from tools.evaluate import (
     evaluate_holdout,
     holdout_predictions,
 )
+from tools.fairness import audit_fairness
 from tools.metrics import get_metric, labels_from_proba
 from tools.model import ModelSpec, class_probabilities
 from tools.preprocess import ColumnPlan
@@ -32,6 +33,7 @@ from tools.reference import (
     level_shares,
     numeric_summary,
 )
+from tools.sensitive import group_labels
 
 # Distribution summaries for monitoring are as good from this many rows as from millions.
 REFERENCE_ROWS = 100_000
@@ -112,9 +114,30 @@ def publish(ctx: RunContext, state: RunState, model: object, spec: ModelSpec, pl
                         confusion=ev.confusion, rows=ev.n_rows, spread=metrics["spread"],
                         predict_seconds_per_1000=metrics.get("predict_seconds_per_1000"))
         ctx.events.emit("importances", step=step, rows=ev.importances[:30], note=ev.importance_note)
+        _audit(ctx, state, spec, published["prediction"], step=step)
         _write_reference(ctx, state, model, spec, plan, metrics)
     _save_model(ctx, model, spec, fitted_on=fitted_on, features=plan.features, step=step)
     ctx.workspace["published"] = published
+
+
+def _audit(ctx: RunContext, state: RunState, spec: ModelSpec, prediction: np.ndarray, *, step: str) -> None:
+    """The fairness audit of the published model on the holdout, across the groups of each sensitive column
+    the plan chose (those dropped from the features too: the holdout keeps every column)."""
+    sensitive = state.get("sensitive") or {}
+    hold = ctx.workspace["X_hold"]
+    present = {c: k for c, k in sensitive.items() if c in hold.columns}
+    if not present:
+        return
+    groups, notes = {}, {}
+    for column, category in present.items():
+        groups[column], notes[column] = group_labels(hold[column], category)
+    # A share of what is left, between half a second and five: the intervals are worth less than the model.
+    seconds = min(5.0, max(0.5, 0.03 * ctx.seconds_left()))
+    audit = audit_fairness(spec.task, holdout_truth(ctx.workspace, spec), prediction, groups,
+                           classes=[str(c) for c in spec.classes] if spec.task != "regression" else None,
+                           threshold=spec.threshold, categories=present, group_notes=notes,
+                           seed=ctx.settings.seed, seconds=seconds)
+    ctx.events.emit("fairness_audit", step=step, model=spec.label, **audit.to_dict())
 
 
 def _save_model(ctx: RunContext, model: object, spec: ModelSpec, *, fitted_on: str, features: list[str],
@@ -162,4 +185,5 @@ def _write_reference(ctx: RunContext, state: RunState, model: object, spec: Mode
         "holdout": {"metrics": metrics["metrics"], "baseline": metrics["baseline"], "spread": metrics["spread"],
                     "rows": metrics["n_rows"]},
         "importances": metrics["importances"], "importance_note": metrics.get("importance_note", ""),
+        "sensitive": state.get("sensitive") or {},
     })

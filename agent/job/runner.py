@@ -35,6 +35,7 @@ from agent.job.llm import make_llm_policy, write_narrative
 from agent.llm.policy import LLMPolicy
 from agent.record.checkpoints import checkpoint_serializer
 from agent.record.events import EventLog
+from agent.record.fairness_report import fairness_warnings
 from agent.record.reader import RunRecord
 from agent.record.report import render_report
 from agent.record.runfolder import EVENTS, MODEL, Manifest, new_run_dir, read_json
@@ -297,7 +298,8 @@ def summarize(run_dir: Path) -> dict[str, Any]:
             "primary_metric": metrics.get("primary"), "metrics": metrics.get("metrics", {}),
             "baseline": metrics.get("baseline", {}), "threshold": metrics.get("threshold"),
             "report": str(run_dir / "report.md"),
-            "model_file": str(run_dir / MODEL) if (run_dir / MODEL).exists() else None}
+            "model_file": str(run_dir / MODEL) if (run_dir / MODEL).exists() else None,
+            "fairness_warnings": fairness_warnings(RunRecord(run_dir))}
 
 
 def _install_interrupt(ctx: RunContext, received: list[int]) -> Callable[[], None]:

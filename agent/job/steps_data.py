@@ -12,6 +12,7 @@ from langgraph.runtime import Runtime
 from agent.decide.goal import goal_columns, says_hard
 from agent.decide.planedit import copy_plan, drop_column, features
 from agent.decide.policy import ColumnBrief, Decision, GoalBrief, TimeBrief
+from agent.decide.sensitive import GoalFairness, choose_sensitive, goal_fairness
 from agent.job.context import RunContext, RunState
 from agent.job.steps_quick import quick_model_stands
 from agent.record.runfolder import write_json
@@ -22,6 +23,7 @@ from tools.placeholders import capped_target, find_placeholders
 from tools.preprocess import ColumnPlan, build_preprocessor
 from tools.profile import profile_frame
 from tools.screen import WIDE, screen_features
+from tools.sensitive import find_sensitive
 from tools.split import holdout_split
 from tools.target import (
     MIN_CLASS_ROWS,
@@ -114,8 +116,10 @@ def plan(state: RunState, runtime: Runtime[RunContext]) -> RunState:
         candidates = ctx.decider.one(lambda p: p.choose_candidates(task, train_rows, n_features,
                                                                    ctx.seconds_left()),
                                      facts, step="plan").choice
+        sensitive = ctx.workspace.get("sensitive", {})
         ctx.manifest.update(plan={"target": target, "task": task, "metric": metric, "threshold_rule": rule,
-                                  "dropped": column_plan.dropped, "features": column_plan.features})
+                                  "dropped": column_plan.dropped, "features": column_plan.features,
+                                  "sensitive": sensitive})
         time_brief = TimeBrief(budget=ctx.clock.budget, seconds_left=ctx.plan.pool(), llm_cap=ctx.plan.llm_cap,
                                n_rows=train_rows, n_features=n_features, candidates=list(candidates),
                                max_trials=s.max_trials)
@@ -123,7 +127,7 @@ def plan(state: RunState, runtime: Runtime[RunContext]) -> RunState:
         ctx.plan.set_weights(time_plan.choice["weights"])
     return {"step": "plan", "target": target, "task": task, "classes": info.to_dict()["classes"],
             "metric": metric, "threshold_rule": rule, "validation": validation,
-            "column_plan": column_plan.to_dict(), "candidates": list(candidates)}
+            "column_plan": column_plan.to_dict(), "candidates": list(candidates), "sensitive": sensitive}
 
 
 def split_rows(ctx: RunContext, target: str, info: object, validation: dict) -> tuple[int, int]:
@@ -187,12 +191,16 @@ def _plan_columns(ctx: RunContext, target: str, task: str, prof: object) -> Colu
         ctx.events.emit("warning", step="plan", message=(
             f"the goal says which columns to use ('{named.phrase}'), but {', '.join(repr(u) for u in named.unknown)} "
             "is not a column of the table, so every usable column was used; name the columns as the table does"))
-    brief = ColumnBrief.from_training(target, task, prof, leakage, X_train, y_train, keep=list(s.keep),
-                                      drop=list(s.drop), inherited=dict(s.inherited), only=only, only_phrase=phrase)
-    unknown = [c for c in list(s.keep) + list(s.drop) if c not in table.frame.columns]
+    unknown = [c for c in list(s.keep) + list(s.drop) + list(s.sensitive) + list(s.not_sensitive)
+               if c not in table.frame.columns]
     if unknown:
         from tools.errors import DataError
-        raise DataError(f"--keep/--drop name columns that are not in the data: {', '.join(unknown)}.")
+        raise DataError(f"--keep/--drop/--sensitive/--not-sensitive name columns that are not in the data: "
+                        f"{', '.join(unknown)}. Columns: {', '.join(map(str, table.frame.columns[:30]))}.")
+    sensitive = _sensitive(ctx, target)
+    brief = ColumnBrief.from_training(target, task, prof, leakage, X_train, y_train, keep=list(s.keep),
+                                      drop=list(s.drop), inherited=dict(s.inherited), only=only, only_phrase=phrase,
+                                      goal_drop=sensitive.drop)
     facts = {"columns": [str(c) for c in table.frame.columns], "target": target, "task": task}
     decisions = ctx.decider.ask(lambda p: p.choose_columns(brief), facts, step="plan")
     for d in decisions:
@@ -207,6 +215,21 @@ def _plan_columns(ctx: RunContext, target: str, task: str, prof: object) -> Colu
     if len(features(plan_dict)) > WIDE:
         plan_dict = _screen_columns(ctx, plan_dict, task)
     return ColumnPlan.from_dict(plan_dict)
+
+
+def _sensitive(ctx: RunContext, target: str) -> GoalFairness:
+    """Decide which columns the fairness audit compares groups by (into the workspace) and return what the
+    goal said about them (the columns it keeps out of the model)."""
+    s = ctx.settings
+    frame = ctx.workspace["table"].frame
+    columns = [str(c) for c in frame.columns]
+    found = find_sensitive(frame, target=target)
+    said = goal_fairness(s.goal, columns, {c.column: ",".join([c.category, *c.also]) for c in found}, target)
+    decision = choose_sensitive([c.to_dict() for c in found], said, added=list(s.sensitive),
+                                removed=list(s.not_sensitive), columns=columns)
+    ctx.decider.record(decision, step="plan")
+    ctx.workspace["sensitive"] = decision.choice
+    return said
 
 
 def _screen_columns(ctx: RunContext, plan: dict, task: str) -> dict:

@@ -62,7 +62,8 @@ def context(run: RunRecord) -> dict[str, Any]:
     sections = {name: _html(_strip_heading(fn(run))) for name, fn in (
         ("plan", md._plan), ("asked", md._asked), ("data", md._data), ("leakage", md._leakage),
         ("tuning", md._tuning), ("holdout", md._holdout), ("narrative", md._narrative), ("llm", md._llm),
-        ("time", md._time), ("warnings", md._warnings), ("reproduce", md._reproduce), ("retrained", md._retrained))}
+        ("time", md._time), ("warnings", md._warnings), ("reproduce", md._reproduce), ("retrained", md._retrained),
+        ("fairness", md.fairness_section))}
     # The profile table is drawn below with a chart per column; the Markdown's plain one is left out.
     sections["data"] = _html(_strip_heading(md._data(run)).split("\n| column |")[0])
     header = md._header(run).splitlines()

@@ -70,6 +70,8 @@ KINDS: dict[str, Kind] = {
     "candidate_holdout": Kind("a model scored on the holdout that did not replace the saved one",
                               ("model", "metrics", "primary")),
     "importances": Kind("permutation importances of the published model", ("rows", "note")),
+    "fairness_audit": Kind("the published model's results across groups of people on the holdout",
+                           ("model", "task", "columns", "warnings", "n_rows")),
     "model_saved": Kind("a model written to the run folder", ("file", "sha256", "bytes", "model", "fitted_on")),
     # the language model
     "prompt": Kind("a prompt file used, by name and hash", ("name", "sha256")),
@@ -87,6 +89,8 @@ KINDS: dict[str, Kind] = {
     "column_check": Kind("one column's drift and quality in a batch", ("weight",)),
     "prediction_check": Kind("the drift of the model's predictions on a batch"),
     "performance_check": Kind("the model's scores on a labelled batch"),
+    "group_check": Kind("the model's results across groups of people on a labelled batch",
+                        ("task", "columns", "warnings", "n_rows")),
 }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from agent.record.fairness_report import MODEL_CARD, fairness_section, fairness_warnings, render_model_card
 from agent.record.reader import RunRecord
 from agent.record.runfolder import MODEL, read_json, read_manifest, write_text
 from agent.record.runlock import effective_status
@@ -24,13 +25,14 @@ def render_report(run_dir: Path) -> Path:
     read_manifest(run_dir)   # a folder without a readable manifest is no run: its error says so
     run = RunRecord(run_dir)
     parts = [section(run) for section in (_header, _retrained, _plan, _asked, _data, _decisions, _leakage, _selection,
-                                          _tuning, _holdout, _importances, _narrative, _llm, _time, _warnings,
-                                          _reproduce)]
+                                          _tuning, _holdout, _importances, fairness_section, _narrative, _llm, _time,
+                                          _warnings, _reproduce)]
     path = run_dir / "report.md"
     write_text(path, "\n".join(p for p in parts if p).rstrip() + "\n")
     from agent.record.html_report import render_html  # it renders this module's sections as HTML
 
     render_html(run_dir)
+    render_model_card(run_dir)
     return path
 
 
@@ -444,7 +446,7 @@ def _seconds(value: Any) -> str:
 
 
 def _warnings(run: RunRecord) -> str:
-    items = [e["message"] for e in run.all("warning")]
+    items = fairness_warnings(run) + [e["message"] for e in run.all("warning")]
     items += [f"{e['candidate']} was cut by its time share: {e.get('note')}" for e in run.all("candidate_scored")
               if not e.get("complete")]
     items += [e["message"] for e in run.events if e["kind"] in ("interrupt", "watchdog")]
@@ -464,12 +466,14 @@ def _reproduce(run: RunRecord) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in packages.items() if k != "platform")
     # The reports themselves are named last, so a first render lists the same files as a later one.
     files = sorted(p.name for p in run_dir.iterdir() if p.is_file() and not p.name.startswith(".")
-                   and p.name not in ("report.md", "report.html")) + ["report.md", "report.html"]
+                   and p.name not in ("report.md", "report.html", MODEL_CARD)) + ["report.md", "report.html",
+                                                                                  MODEL_CARD]
     lines = ["## Reproduce and use", "",
              f"- Seed {manifest.get('seed')}; data sha256 `{manifest.get('data', {}).get('sha256')}`.",
              f"- Command: `{manifest.get('command', '')}`",
              f"- Packages: {versions}.", f"- Files: {', '.join(files)}.",
              f"- Predict: `mlpilot predict {run_dir} new_rows.csv --output predictions.csv`",
+             f"- Serve over HTTP: `mlpilot serve {run_dir}` (POST /predict, GET /metadata; see README, Serving).",
              "- Load in Python without mlpilot: `joblib.load('model.joblib').predict(frame)` (scikit-learn and "
              "LightGBM needed; columns typed as at training, see `manifest.json` data.schema)."]
     return "\n".join(lines) + "\n"

@@ -22,9 +22,12 @@ from agent.use.predict import load_run_model
 from agent.use.verdict import any_drift, decide_verdict
 from tools.conform import conform
 from tools.errors import ConfigError
+from tools.evaluate import usable_labels
+from tools.fairness import audit_fairness
 from tools.fmt import number
 from tools.model import ModelSpec, predict_table
 from tools.monitor import BatchCheck, check_batch
+from tools.sensitive import group_labels
 
 # Monitoring figures (p-values, PSI) read best with three significant digits; a missing one is blank.
 _sig = partial(number, digits=3, significant=True, missing="")
@@ -83,6 +86,7 @@ def monitor_run(run_dir: Path, data: Path, *, home: Path, trust: bool = False, d
                      "include the outcomes to check it")
     predictions = predict_table(model, frame[features], spec)
     batch = check_batch(reference, frame, predictions, labels=labels, seed=seed)
+    groups = group_check(reference, frame, predictions, labels, spec, seed=seed)
     decision = decide_verdict(batch)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     record = _new_record(run_dir / "monitoring", stamp)
@@ -96,6 +100,8 @@ def monitor_run(run_dir: Path, data: Path, *, home: Path, trust: bool = False, d
         events.emit("prediction_check", **batch.prediction.to_dict())
     if batch.performance is not None:
         events.emit("performance_check", **batch.performance.to_dict())
+    if groups is not None:
+        events.emit("group_check", **groups)
     for note in batch.notes:
         events.emit("note", message=note)
     events.decision("verdict", decision.choice, reason=decision.reason, evidence=decision.evidence,
@@ -107,11 +113,54 @@ def monitor_run(run_dir: Path, data: Path, *, home: Path, trust: bool = False, d
                                      "weight": round(batch.weights.get(c.column, 0.0), 4), "change": c.change}
                                     for c in batch.drifted],
                "prediction_drift": bool(batch.prediction and batch.prediction.drifted),
-               "performance": batch.performance.to_dict() if batch.performance else None}
+               "performance": batch.performance.to_dict() if batch.performance else None,
+               "groups": groups}
     write_json(record / "summary.json", {**summary, "check": batch.to_dict()})
-    write_text(record / "report.md", render_monitoring(manifest, summary, batch))
+    write_text(record / "report.md", render_monitoring(manifest, summary, batch) + group_section(groups))
     render_monitoring_html(record)
     return MonitorOutcome(decision.choice, summary["drift"], record, summary)
+
+
+def group_check(reference: dict, frame: pd.DataFrame, predictions: pd.DataFrame, labels: pd.Series | None,
+                spec: ModelSpec, *, seed: int) -> dict | None:
+    """The model's results per group of each sensitive column of the run (`tools.fairness`) on a batch that has
+    the outcomes and the column; None when it has neither."""
+    sensitive = {c: k for c, k in (reference.get("sensitive") or {}).items() if c in frame.columns}
+    if labels is None or not sensitive:
+        return None
+    classes = list(spec.classes) if spec.task != "regression" else None
+    y, usable = usable_labels(labels, spec.task, [str(c) for c in classes] if classes else None)
+    if not usable.any():
+        return None
+    if spec.task == "regression":
+        values = predictions["prediction"].to_numpy(dtype=float)
+    else:
+        values = predictions[[f"proba_{c}" for c in classes]].to_numpy(dtype=float)
+    groups, notes = {}, {}
+    for column, category in sensitive.items():
+        labelled, notes[column] = group_labels(frame.loc[usable, column], category)
+        groups[column] = labelled.reset_index(drop=True)
+    audit = audit_fairness(spec.task, y[usable], values[usable], groups,
+                           classes=[str(c) for c in classes] if classes else None, threshold=spec.threshold,
+                           categories=sensitive, group_notes=notes, seed=seed, seconds=2.0)
+    return audit.to_dict()
+
+
+def group_section(groups: dict | None) -> str:
+    """The monitoring report's per-group part (Markdown), empty when there was no group check."""
+    if not groups:
+        return ""
+    key = {"binary": "selection_rate", "multiclass": "accuracy", "regression": "mae"}[groups["task"]]
+    label = {"selection_rate": "selected", "accuracy": "accuracy", "mae": "MAE"}[key]
+    lines = ["", "## Groups", "", f"The model's results per group on the {groups['n_rows']:,} labelled rows "
+             f"({groups.get('interval')}):", ""]
+    for column in groups["columns"]:
+        rates = "; ".join(f"{g['group']} {_sig(g.get(key))} (n={g['n']:,})" for g in column["groups"])
+        gaps = "; ".join(f"{d['name'].replace('_', ' ')} {_sig(d['value'])}" + (" **flagged**" if d["flagged"] else "")
+                         for d in column["disparities"]) or "too few rows to compare"
+        lines.append(f"- **{column['column']}** ({label}): {rates}. Gaps: {gaps}.")
+    lines += [""] + [f"Warning: {w}" for w in groups.get("warnings", [])]
+    return "\n".join(lines).rstrip() + "\n"
 
 
 def _new_record(parent: Path, stamp: str) -> Path:
