@@ -56,6 +56,7 @@ def test_a_whole_session_offline(tmp_path: Path) -> None:
     assert "target as 'survived'" in out and "Budget 20 s" in out
     out = say(child, "go", "or 'cancel'")
     assert "plan for run" in out and "recall >= 0.80" in out and "name" in out
+    assert "fairness audit" in out and "sex (sex)" in out, "the plan says whose groups the audit compares"
     out = say(child, "drop ticket", "Your edits")
     assert "you asked to drop it" in out
     out = say(child, "yes", r"Run \S+ completed", timeout=120)
@@ -80,6 +81,11 @@ def test_a_whole_session_offline(tmp_path: Path) -> None:
     say(child, "what did you decide about ticket?", r"you asked to drop it")
     out = say(child, "how good is it compared to guessing?", "baseline ignores the features")
     assert re.search(r"against 0\.3855 for the baseline", out)
+    audit = next(e for e in log if e["kind"] == "fairness_audit" and e["step"] != "first_model")
+    out = say(child, "is the model fair to women?", r"measures\s+on\s+the\s+held-out\s+rows")
+    assert "female" in out and f"(event {audit['seq']})" in " ".join(out.split()), "answered from the audit"
+    out = say(child, "serve it", r"Ctrl-C\s+stops\s+it")
+    assert "mlpilot serve" in out and "/predict" in out, "the command to run, not a run of it"
     out = say(child, "show the report", r"Report: \S+report\.md")
     assert str(run_dir / "report.md") in out.replace("\n", "")
     out = say(child, "banana split please", "Commands: /load")

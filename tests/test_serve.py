@@ -77,7 +77,9 @@ def test_bad_payloads_get_clear_4xx_and_the_service_keeps_serving(finished_run: 
             ("[]", "application/json", 422, ["no rows"]),
             ('"hello"', "application/json", 422, ["list of objects"]),
             (json.dumps(good * 100), "application/json", 413, ["limit", "bytes"]),
-            ("pclass,sex\n3,male\n", "text/csv", 422, ["'age'"]),
+            ("pclass,sex\n3,male\n", "text/csv", 422, ["'age' (a number)", "'fare' (a number)"]),
+            (pd.read_csv(TITANIC).drop(columns="survived").head(3).assign(fare=["7.25", "cheap", "8"]).to_csv(
+                index=False), "text/csv", 422, ["'fare'", "a number", "row 1", "'cheap'"]),
             ("<xml/>", "application/xml", 415, ["application/json"]),
         ]
         for body, kind, status, words in cases:

@@ -27,7 +27,8 @@ import pandas as pd
 from tools import coltypes
 from tools.errors import DataError
 
-__all__ = ["KIND_NAMES", "RecordError", "records_frame", "payload_records"]
+__all__ = ["KIND_NAMES", "RecordError", "payload_records", "records_frame", "refuse_unreadable",
+           "require_columns"]
 
 KIND_NAMES = {"numeric": "a number", "boolean": "true or false", "datetime": "a date or time (text)",
               "string": "text"}
@@ -83,14 +84,7 @@ def records_frame(records: Sequence[dict[str, Any]], schema: list[dict[str, Any]
     for row in records:
         present.update(dict.fromkeys(row))
     by_key = {_key(name): name for name in present}
-    missing = [name for name in required if name not in present and _key(name) not in by_key]
-    if missing:
-        described = ", ".join(f"'{name}' ({KIND_NAMES.get(specs.get(name, {}).get('kind', ''), 'a value')})"
-                              for name in missing[:10])
-        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
-        raise RecordError(f"The rows lack {len(missing)} column(s) the model needs: {described}{more}. "
-                          "Send every input column named in GET /metadata (a null value is accepted as missing).",
-                          column=missing[0])
+    require_columns(list(present), schema, required=required)
     columns: dict[str, list[Any]] = {}
     for name in present:
         spec = specs.get(name) or specs.get(by_key.get(_key(name), ""), {})
@@ -107,6 +101,46 @@ def records_frame(records: Sequence[dict[str, Any]], schema: list[dict[str, Any]
         elif spec.get("kind") == "datetime":
             frame[name] = coltypes.to_naive_ns(pd.to_datetime(frame[name]))
     return frame
+
+
+def require_columns(present: Sequence[str], schema: list[dict[str, Any]], *, required: Sequence[str]) -> None:
+    """Refuse rows that lack a column the model needs (matched as `conform` matches: exact, else ignoring
+    case and surrounding spaces), naming each missing one with its expected type.
+
+    Raises:
+        RecordError: one or more required columns are missing.
+    """
+    specs = {spec["name"]: spec for spec in schema}
+    keys = {_key(name) for name in present}
+    missing = [name for name in required if name not in present and _key(name) not in keys]
+    if missing:
+        described = ", ".join(f"'{name}' ({KIND_NAMES.get(specs.get(name, {}).get('kind', ''), 'a value')})"
+                              for name in missing[:10])
+        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        raise RecordError(f"The rows lack {len(missing)} column(s) the model needs: {described}{more}. "
+                          "Send every input column named in GET /metadata (a null value is accepted as missing).",
+                          column=missing[0])
+
+
+def refuse_unreadable(raw: pd.DataFrame, conformed: pd.DataFrame, schema: list[dict[str, Any]], *,
+                      required: Sequence[str]) -> None:
+    """Refuse rows (read from CSV) whose value in a model's column could not be read as its training type:
+    where ``conform`` turned a given value into a missing one. Predicting from a file keeps such rows with a
+    note; a served request is refused instead, as a JSON value of the wrong type is.
+
+    Raises:
+        RecordError: naming the first such column, its expected type, the row and the value.
+    """
+    kinds = {spec["name"]: spec.get("kind", "string") for spec in schema}
+    by_key = {_key(str(c)): c for c in raw.columns}
+    for name in required:
+        source = name if name in raw.columns else by_key.get(_key(name))
+        if source is None or name not in conformed.columns:
+            continue
+        lost = raw[source].notna().to_numpy() & conformed[name].isna().to_numpy()
+        if lost.any():
+            row = int(lost.argmax())
+            _refuse(name, kinds.get(name, "string"), row, raw[source].iloc[row])
 
 
 def _checked(value: Any, column: str, kind: str | None, spec: dict, row: int) -> Any:
@@ -174,7 +208,7 @@ def _number(value: Any) -> float | None:
 def _refuse(column: str, kind: str, row: int, value: Any) -> None:
     shown = repr(value)
     shown = shown if len(shown) <= 40 else shown[:37] + "..."
-    raise RecordError(f"Column '{column}' must be {KIND_NAMES[kind]}, as in the training data; row {row} has "
+    raise RecordError(f"Column '{column}' must be {KIND_NAMES[kind]}, as in the training data; row {row} (from 0) has "
                       f"{shown} ({_json_kind(value)}). Send {KIND_NAMES[kind]} or null for a missing value.",
                       column=column)
 

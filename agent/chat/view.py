@@ -72,6 +72,10 @@ def plan_table(plan: dict, edits: list[dict]) -> list[Any]:
     used = sum(len(c) for c in features.values())
     table.add_row("features", f"{used} used: " + ", ".join(f"{len(c)} {role.replace('_', ' ')}" for role, c in features.items() if c))
     table.add_row("candidates", ", ".join(plan["candidates"]))
+    if "sensitive" in plan:  # a plan made before the fairness audit existed has no such entry
+        groups = plan["sensitive"]
+        table.add_row("fairness audit", ", ".join(f"{c} ({k})" for c, k in groups.items()) if groups
+                      else "no column about people found (--sensitive COL names one)")
     table.add_row("budget", f"{budget:g} s")
     pieces: list[Any] = [table]
     if dropped:

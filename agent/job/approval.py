@@ -40,7 +40,7 @@ def plan_view(state: RunState, ctx: RunContext) -> dict[str, Any]:
             "threshold_rule": describe_rule(state.get("threshold_rule")) if state["task"] == "binary" else None,
             "validation": state["validation"], "dropped": plan.get("dropped", {}),
             "features": {role: plan.get(role, []) for role in ROLES},
-            "candidates": state["candidates"], "budget": ctx.clock.budget}
+            "candidates": state["candidates"], "budget": ctx.clock.budget, "sensitive": state.get("sensitive") or {}}
 
 
 def approve(state: RunState, runtime: Runtime[RunContext]) -> RunState:

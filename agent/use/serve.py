@@ -51,7 +51,7 @@ from agent.record.runfolder import read_json
 from agent.use.inputlog import InputLog
 from agent.use.predict import RunModel
 from tools.errors import ConfigError, DataError
-from tools.records import KIND_NAMES, payload_records, records_frame
+from tools.records import KIND_NAMES, payload_records, records_frame, refuse_unreadable, require_columns
 
 OPTIONS_ENV = "MLPILOT_SERVE_OPTIONS"
 TOKEN_ENV = "MLPILOT_SERVE_TOKEN"
@@ -163,6 +163,8 @@ def build_app(options: ServeOptions, *, run: RunModel | None = None, warn: Calla
             return refuse(422, str(exc))
         try:
             frame, result, notes = await anyio.to_thread.run_sync(run.predict, batch, limiter=one_at_a_time)
+            if not isinstance(batch, pd.DataFrame):  # CSV: values intake could not read as their column's type
+                refuse_unreadable(batch.frame, frame, run.schema, required=run.features)
         except DataError as exc:
             return refuse(422, str(exc))
         except Exception:  # a bug: logged with its traceback (the rows are not), the client gets one line
@@ -327,7 +329,9 @@ def _csv_batch(body: bytes, run: RunModel) -> Any:
     with tempfile.TemporaryDirectory(prefix="mlpilot-serve-") as folder:
         path = Path(folder) / "rows.csv"
         path.write_bytes(body)
-        return read_table(path)
+        table = read_table(path)
+    require_columns([str(c) for c in table.frame.columns], run.schema, required=run.features)
+    return table
 
 
 def _description(meta: dict) -> str:
