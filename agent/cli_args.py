@@ -138,6 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--not-sensitive", dest="not_sensitive", action="append", metavar="COLUMN",
                      help="leave a column the audit would compare groups by out of it (repeatable)")
     _reading_options(run)
+    run.add_argument("--storage", metavar="URL", help="keep the tuning studies in this database (e.g. "
+                     "postgresql://user:password@host/db; needs mlpilot[postgres]) instead of the run folder's "
+                     "journal file, so that `mlpilot worker` processes on other machines can join them (env "
+                     "MLPILOT_STORAGE)")
     run.add_argument("--n-jobs", type=int, dest="n_jobs",
                      help="cores to use: with 2 or more, cross-validation fits folds side by side and final fits "
                      "are threaded (default: every core this process may use)")

@@ -91,6 +91,9 @@ class Settings:
     llm_prices: dict[str, tuple[float, float]] = field(default_factory=dict, repr=False)
     replay: Path | None = None
     parent: str | None = None
+    # Where the Optuna studies live: None for the run folder's journal, else a database URL (--storage),
+    # which may hold a password: redacted in the manifest, and taken from this command, never from a manifest.
+    storage: str | None = field(default=None, repr=False)
     api_key: str | None = field(default=None, repr=False)
     # `mlpilot serve`'s bearer token (MLPILOT_SERVE_TOKEN): a secret, so never in the manifest.
     serve_token: str | None = field(default=None, repr=False)
@@ -115,8 +118,8 @@ class Settings:
                 out["api_key_set"] = self.api_key is not None
             elif f.name == "serve_token":
                 continue
-            elif f.name == "llm_base_url" and self.llm_base_url:
-                out[f.name] = redact_urls(self.llm_base_url)
+            elif f.name in ("llm_base_url", "storage") and getattr(self, f.name):
+                out[f.name] = redact_urls(getattr(self, f.name))
             else:
                 out[f.name] = _to_json(getattr(self, f.name))
         return out
@@ -193,6 +196,7 @@ class Settings:
             parent=flags.get("parent"),
             api_key=env.get("OPENAI_API_KEY") or None,
             serve_token=env.get("MLPILOT_SERVE_TOKEN") or None,
+            storage=pick("storage", "MLPILOT_STORAGE", None),
         ))
 
     @classmethod
@@ -216,7 +220,8 @@ class Settings:
         # which endpoint receives this user's API key (the base URL); both come from this environment.
         local = {"home": _home(env), "api_key": env.get("OPENAI_API_KEY") or None,
                  "llm_base_url": env.get("MLPILOT_LLM_BASE_URL") or env.get("OPENAI_BASE_URL") or None,
-                 "serve_token": env.get("MLPILOT_SERVE_TOKEN") or None}
+                 "serve_token": env.get("MLPILOT_SERVE_TOKEN") or None,
+                 "storage": env.get("MLPILOT_STORAGE") or None}
         names = [f.name for f in fields(cls) if f.name not in local]
         recorded = {n: _from_json(n, manifest_settings[n]) for n in names if n in manifest_settings}
         # Only when something is missing: a bad MLPILOT_* variable should not stop a complete manifest.
@@ -265,6 +270,10 @@ def _checked(s: Settings) -> Settings:
                           f"{s.llm_share:g}. It caps the time a run may wait on the language model.")
     if s.llm_max_tokens < 64:
         raise ConfigError(f"--llm-max-tokens must be at least 64; got {s.llm_max_tokens}.")
+    if s.storage:
+        from tools.storage import check_url  # imports Optuna: only when a database is named
+
+        check_url(s.storage)
     if s.llm_context is not None and s.llm_context < 1024:
         raise ConfigError(f"--llm-context must be at least 1024 tokens (the model's context window, e.g. 4096 "
                           f"for llama.cpp's default); got {s.llm_context}.")

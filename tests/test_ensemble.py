@@ -111,7 +111,7 @@ def test_tuning_stops_where_the_folds_cannot_tell_configurations_apart(tmp_path:
     data = TrainingData(frame, y, "multiclass", [0, 1, 2], plan, make_folds(y, "multiclass", n_folds=5, seed=0))
     metric = get_metric("log_loss")
     kept: list[str] = []
-    result = tune({"linear": 1.0}, data, metric, seeds={}, storage_path=tmp_path / "s.journal", seed=0,
+    result = tune({"linear": 1.0}, data, metric, seeds={}, storage=tmp_path / "s.journal", seed=0,
                   deadline=time.monotonic() + 300, on_result=lambda name, cv: kept.append(name))
     assert result.stopped == "converged", "89 rows: the folds' noise ends the search, not the budget"
     assert len(result.trials) < 60

@@ -95,7 +95,7 @@ def test_tune_records_trials_in_the_journal_and_respects_the_cap(data: TrainingD
     seeds = {n: cross_validate(get_candidate(n), get_candidate(n).defaults(len(data.y), data.n_features, "binary"),
                                data, metric) for n in ("lightgbm", "linear")}
     seen = []
-    result = tune({"lightgbm": 0.5, "linear": 0.5}, data, metric, seeds=seeds, storage_path=tmp_path / "s.journal",
+    result = tune({"lightgbm": 0.5, "linear": 0.5}, data, metric, seeds=seeds, storage=tmp_path / "s.journal",
                   seed=1, deadline=time.monotonic() + 600, max_trials=8, on_trial=seen.append)
     assert result.stopped == "max_trials" and len(result.trials) == 8 == len(seen)
     assert {t.candidate for t in result.trials} == {"lightgbm", "linear"}
@@ -113,7 +113,7 @@ def test_tuning_tries_the_portfolio_first_inside_the_space(data: TrainingData, t
     assert len(configs) >= 3 and all(space[k]._contains(space[k].to_internal_repr(v))
                                      for c in configs for k, v in c.items())
     assert max(c["num_leaves"] for c in configs) == space["num_leaves"].high, "128 leaves clipped to the space"
-    result = tune({"lightgbm": 1.0}, data, get_metric("roc_auc"), seeds={}, storage_path=tmp_path / "s.journal",
+    result = tune({"lightgbm": 1.0}, data, get_metric("roc_auc"), seeds={}, storage=tmp_path / "s.journal",
                   seed=0, deadline=time.monotonic() + 600, max_trials=len(configs) + 1)
     tried = [t.params for t in result.trials]
     assert tried[: len(configs)] == configs and tried[-1] not in configs, "then TPE's own"
@@ -122,7 +122,7 @@ def test_tuning_tries_the_portfolio_first_inside_the_space(data: TrainingData, t
 
 def test_a_failing_trial_is_recorded_not_raised(data: TrainingData, tmp_path: Path) -> None:
     broken = TrainingData(data.X.assign(fare=np.inf), data.y, "binary", [0, 1], data.plan, data.folds)
-    result = tune({"linear": 1.0}, broken, get_metric("roc_auc"), seeds={}, storage_path=tmp_path / "s.journal",
+    result = tune({"linear": 1.0}, broken, get_metric("roc_auc"), seeds={}, storage=tmp_path / "s.journal",
                   seed=0, deadline=time.monotonic() + 30, max_trials=2)
     assert [t.state for t in result.trials] == ["failed", "failed"]
     assert "ValueError" in result.trials[0].note
@@ -132,7 +132,7 @@ def test_tuning_same_seed_same_trials(data: TrainingData, tmp_path: Path) -> Non
     metric = get_metric("roc_auc")
     runs = []
     for i in range(2):
-        r = tune({"lightgbm": 1.0}, data, metric, seeds={}, storage_path=tmp_path / f"{i}.journal", seed=7,
+        r = tune({"lightgbm": 1.0}, data, metric, seeds={}, storage=tmp_path / f"{i}.journal", seed=7,
                  deadline=time.monotonic() + 600, max_trials=4)
         runs.append([(t.params, t.value) for t in r.trials])
     assert runs[0] == runs[1]

@@ -82,7 +82,8 @@ def everything_changed(tmp_path: Path) -> Settings:
         llm_model="gpt-4.1-mini", llm_base_url="http://127.0.0.1:8000/v1", llm_budget_usd=0.5,
         llm_budget_tokens=20_000, llm_timeout=12.5, llm_share=0.35, llm_max_tokens=300, llm_context=4096,
         llm_prices={"gpt-4.1-mini": (0.4, 1.6), "local": (0.0, 0.0)}, replay=tmp_path / "llm_calls.jsonl",
-        parent="20240101T000000-data", api_key="sk-test", serve_token="serve-secret")
+        parent="20240101T000000-data", api_key="sk-test", serve_token="serve-secret",
+        storage="sqlite:///" + str(tmp_path / "studies.db"))
 
 
 def written(settings: Settings) -> dict[str, Any]:
@@ -101,7 +102,7 @@ def test_from_manifest_restores_every_field(tmp_path: Path) -> None:
     defaults = Settings()
     assert all(getattr(original, f.name) != getattr(defaults, f.name) for f in fields(Settings)), \
         "every field must differ from its default, or the round trip proves nothing for it"
-    local = ("api_key", "home", "llm_base_url", "serve_token")
+    local = ("api_key", "home", "llm_base_url", "serve_token", "storage")
     env = {"OPENAI_API_KEY": "sk-other", "MLPILOT_HOME": str(tmp_path / "my_home"),
            "OPENAI_BASE_URL": "http://127.0.0.1:9999/v1"}
     restored = Settings.from_manifest(written(original), overrides={}, env=env)

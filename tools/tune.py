@@ -29,20 +29,21 @@ from typing import Callable
 
 import numpy as np
 import optuna
-from optuna.storages import JournalStorage
-from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState, create_trial
 
 from tools.candidates import get_candidate
 from tools.crossval import CVResult, TrainingData, cross_validate
 from tools.metrics import Metric
 from tools.portfolio import portfolio
+from tools.storage import open_study, worker_name
 
 MIN_TRIALS_BEFORE_DROP = 4
 # Trials without a real gain after which a candidate stops, and what "real" means: more than this share
 # of the leader's standard error over the folds.
 PATIENCE = 20
 NOISE_SHARE = 0.25
+# Who ran a trial, as its user attribute "worker": this process, or a `mlpilot worker` on another machine.
+WORKER = worker_name()
 
 
 @dataclass
@@ -77,22 +78,14 @@ class TuneResult:
         return ranked[0] if ranked else None
 
 
-def open_study(path: Path, name: str, direction: str, seed: int) -> optuna.Study:
-    """The study ``name`` in the journal file at ``path`` (created or reopened), with a seeded TPE."""
-    storage = JournalStorage(JournalFileBackend(str(path)))
-    sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=6, multivariate=True)
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1)
-    return optuna.create_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner,
-                               direction=direction, load_if_exists=True)
-
-
 def tune(shares: dict[str, float], data: TrainingData, metric: Metric, *, seeds: dict[str, CVResult],
-         storage_path: Path, seed: int, deadline: float | Callable[[], float], max_trials: int | None = None,
+         storage: Path | str, seed: int, deadline: float | Callable[[], float], max_trials: int | None = None,
          should_stop: Callable[[], bool] = lambda: False,
          on_trial: Callable[[TrialRecord], None] | None = None,
          on_replan: Callable[[dict], None] | None = None,
          on_best: Callable[[str, CVResult], None] | None = None,
-         on_result: Callable[[str, CVResult], None] | None = None, n_jobs: int = 2) -> TuneResult:
+         on_result: Callable[[str, CVResult], None] | None = None, n_jobs: int = 2,
+         study_prefix: str | None = None) -> TuneResult:
     """Tune the candidates in ``shares`` until the deadline, the trial cap or a stop request.
 
     Args:
@@ -100,7 +93,8 @@ def tune(shares: dict[str, float], data: TrainingData, metric: Metric, *, seeds:
         data: training part with its folds.
         metric: what to optimise.
         seeds: candidate -> its selection result, added to its study as the first trial.
-        storage_path: the journal file of the studies.
+        storage: the journal file of the studies, or a database URL (`tools.storage`).
+        study_prefix: in a database, the run's id, which names its studies.
         seed: base seed of the samplers.
         deadline: `time.monotonic()` by which tuning must end, or a function giving it before each trial
             (the caller's time plan moves it as tuned configurations show what the final fit will cost).
@@ -125,13 +119,13 @@ def tune(shares: dict[str, float], data: TrainingData, metric: Metric, *, seeds:
         for c in active}
     last_gain = {c: 0 for c in active}
     for i, name in enumerate(sorted(active)):
-        study = open_study(storage_path, f"tune-{name}", metric.direction, seed + i)
+        study = open_study(storage, f"tune-{name}", metric.direction, seed + i, prefix=study_prefix)
         cand = get_candidate(name)
         if not study.trials:  # a new study; a resumed run's study keeps what it has (queued trials too)
             if name in seeds and seeds[name].complete:
                 space = cand.search_space(n_rows, n_features, data.task)
                 study.add_trial(create_trial(params=seeds[name].params, distributions=space,
-                                             value=seeds[name].mean, user_attrs={"source": "selection"}))
+                                             value=seeds[name].mean, user_attrs={"source": "selection", "worker": WORKER}))
             for params in portfolio(name, n_rows, n_features, data.task):
                 study.enqueue_trial(params, user_attrs={"source": "portfolio"})
         studies[name] = study
@@ -188,6 +182,7 @@ def _run_trial(study: optuna.Study, name: str, data: TrainingData, metric: Metri
                should_stop: Callable[[], bool], n_jobs: int) -> tuple[TrialRecord, CVResult | None]:
     cand = get_candidate(name)
     trial = study.ask()
+    trial.set_user_attr("worker", WORKER)
     start = time.monotonic()
     params: dict = {}
 

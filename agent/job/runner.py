@@ -95,6 +95,10 @@ class Run:
             return RunOutcome(None, None, "failed", EXIT_USER, "No data file given. Pass a CSV or Parquet file.")
         try:
             check_path(settings.data)
+            if settings.storage:  # a database that cannot be reached is bad input: say so before a folder is made
+                from tools.storage import open_storage
+
+                open_storage(settings.storage)
             run_id, run_dir = new_run_dir(settings.runs_dir, settings.data.name)
         except MlpilotError as exc:
             return RunOutcome(None, None, "failed", EXIT_USER, str(exc))

@@ -31,10 +31,12 @@ from tools.metrics import Metric, get_metric
 from tools.model import Member, ModelSpec, fit_model
 from tools.preprocess import ColumnPlan
 from tools.quick import sample_rows
+from tools.redact import redact_urls
 from tools.threshold import choose_threshold, describe_rule
 from tools.tune import TrialRecord, tune
 
 RESULTS = "results.joblib"
+JOURNAL = "study.journal"   # the studies' storage unless --storage names a database
 REPORT_SECONDS = 2.0
 # The lead candidate may take this much of selection's share: a cut lead leaves a weak model.
 LEAD_SHARE = 0.6
@@ -217,7 +219,8 @@ def tune_step(state: RunState, runtime: Runtime[RunContext]) -> RunState:
                                step="tune")
 
         pool = _pool(ctx)
-        outcome = tune(shares, data, metric, seeds=results, storage_path=ctx.run_dir / "study.journal",
+        storage = ctx.settings.storage or ctx.run_dir / JOURNAL
+        outcome = tune(shares, data, metric, seeds=results, storage=storage, study_prefix=ctx.run_id,
                        seed=ctx.settings.seed, deadline=due, max_trials=cap, should_stop=ctx.should_stop,
                        on_trial=on_trial, on_replan=on_replan, on_best=on_best,
                        on_result=lambda name, cv: pool.offer(name, cv, metric), n_jobs=ctx.settings.n_jobs)
@@ -229,7 +232,8 @@ def tune_step(state: RunState, runtime: Runtime[RunContext]) -> RunState:
         save_results(ctx)
         counts = {s: sum(1 for t in outcome.trials if t.state == s) for s in ("complete", "pruned", "failed", "cut")}
         ctx.events.emit("tuning_finished", step="tune", stopped=outcome.stopped, trials=len(outcome.trials),
-                        states=counts, storage="study.journal")
+                        states=counts, prefix=ctx.run_id if ctx.settings.storage else None,
+                        storage=redact_urls(ctx.settings.storage) if ctx.settings.storage else JOURNAL)
         ctx.events.emit("leaderboard", step="tune", stage="tuning", metric=metric.name, rows=board)
     return {"step": "tune", "leaderboard": board,
             "tuning": {"trials": len(outcome.trials), "stopped": outcome.stopped, "states": counts}}

@@ -282,8 +282,7 @@ def _tuning(run: RunRecord) -> str:
     shares = ", ".join(f"{k} {v:.0%}" for k, v in started["shares"].items())
     lines = ["## Tuning", "",
              f"Optuna (seeded TPE, median pruning across folds, early stopping for boosting) for about "
-             f"{started['seconds']:.0f} s; trial shares {shares}. Studies are in `study.journal` "
-             "(open with `optuna-dashboard study.journal`)."]
+             f"{started['seconds']:.0f} s; trial shares {shares}. " + _studies(finished)]
     if finished:
         states = ", ".join(f"{v} {k}" for k, v in finished.get("states", {}).items() if v)
         lines.append(f"{finished['trials']} trials ({states}); stopped by {finished['stopped'].replace('_', ' ')}.")
@@ -302,6 +301,14 @@ def _tuning(run: RunRecord) -> str:
     if board:
         lines += ["", "Best configuration per model after tuning:", "", _board(board["rows"], board["metric"])]
     return "\n".join(lines) + "\n"
+
+
+def _studies(finished: dict | None) -> str:
+    """Where the tuning studies are, and how to open them."""
+    if finished and finished.get("prefix"):
+        return (f"Studies are in the database `{finished['storage']}` as `{finished['prefix']}/tune-<model>` "
+                "(open with `optuna-dashboard URL`).")
+    return "Studies are in `study.journal` (open with `optuna-dashboard study.journal`)."
 
 
 def _holdout(run: RunRecord) -> str:

@@ -1,0 +1,49 @@
+"""Where the tuning studies live: the run folder's journal by default, or a database named with --storage
+(a SQLAlchemy URL), with the studies named by the run and each trial by the worker that ran it; a database
+that cannot be used is bad input, said before any run folder is made, and its password is never shown."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import optuna
+import pytest
+
+from tests.cli_helpers import DATASETS, ONE_CORE, events, mlpilot, run_json
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_run_keeps_its_studies_in_the_database_it_is_given(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    proc, summary = run_json(str(DATASETS / "titanic.csv"), "--goal", "predict who survived", "--budget", "10",
+                             "--storage", url, runs_dir=tmp_path / "runs", env=ONE_CORE)
+    assert proc.returncode == 0, proc.stderr
+    run_dir = Path(summary["run_dir"])
+    assert not (run_dir / "study.journal").exists()
+    storage = optuna.storages.RDBStorage(url)
+    names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
+    assert names and all(n.startswith(f"{run_dir.name}/tune-") for n in names)
+    finished = next(e for e in events(run_dir) if e["kind"] == "tuning_finished")
+    trials = [t for n in names for t in optuna.load_study(study_name=n, storage=storage).trials]
+    assert finished["trials"] <= len(trials) and {t.user_attrs.get("worker") for t in trials} == \
+        {next(t.user_attrs["worker"] for t in trials)}, "one process ran them all: one worker name"
+    assert "in the database" in (run_dir / "report.md").read_text()
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["settings"]["storage"] == url
+
+
+@pytest.mark.parametrize("url, words", [
+    ("postgresql://alice:s3cretpw@127.0.0.1:9/studies", ["Cannot use the database", "postgresql+psycopg://alice:"]),
+    ("mongodb://alice:s3cretpw@127.0.0.1/x", ["not one mlpilot knows", "postgresql://"]),
+])
+def test_a_database_that_cannot_be_used_is_bad_input_and_its_password_stays_hidden(tmp_path: Path, url: str,
+                                                                                    words: list[str]) -> None:
+    proc = mlpilot("run", str(DATASETS / "titanic.csv"), "--goal", "predict who survived", "--storage", url,
+                   runs_dir=tmp_path / "runs", timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    for word in words:
+        assert word in proc.stderr, proc.stderr
+    assert "s3cretpw" not in proc.stderr + proc.stdout
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir()), "no run folder is made"
