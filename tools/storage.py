@@ -3,10 +3,12 @@ several machines reach (``--storage postgresql://user@host/db``), so that worker
 run's studies.
 
 In a database, a study is named ``<run id>/tune-<candidate>`` so that many runs share one database, and
-the storage keeps a heartbeat per running trial: a worker that dies (SIGKILL, a lost machine) leaves its
-trial RUNNING only until the heartbeat is ``GRACE_SECONDS`` old, and the next ask marks it FAIL (Optuna's
-``fail_stale_trials``), so the study carries on. One storage object is kept per URL and process: opening
-one connects and checks the schema, which costs a few hundred milliseconds on a remote server.
+each running trial has a heartbeat (`beating`: a thread records it every ``HEARTBEAT_SECONDS``; Optuna
+records heartbeats only inside ``study.optimize``, and mlpilot asks and tells): a process that dies
+(SIGKILL, a lost machine) leaves its trial RUNNING only until its heartbeat is ``GRACE_SECONDS`` old, and
+the next trial of any process on that study marks it FAIL first (`fail_stale`), so the study carries on.
+One storage object is kept per URL and process: opening one connects and checks the schema, which costs a
+few hundred milliseconds on a remote server.
 """
 
 from __future__ import annotations
@@ -14,6 +16,10 @@ from __future__ import annotations
 import importlib.util
 import os
 import socket
+import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import optuna
@@ -77,8 +83,10 @@ def open_storage(storage: str | Path) -> BaseStorage:
     url = check_url(str(storage))
     if url not in _OPEN:
         try:
-            _OPEN[url] = RDBStorage(url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
-                                    engine_kwargs={"pool_pre_ping": True})
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats, since 2.9
+                _OPEN[url] = RDBStorage(url, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
+                                        engine_kwargs={"pool_pre_ping": True})
         except Exception as exc:  # SQLAlchemy's OperationalError and kin: the user must fix the URL or server
             reason = redact_urls(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
             raise ConfigError(f"Cannot use the database {redact_urls(url)} for the studies: {reason}. Check the "
@@ -95,3 +103,40 @@ def open_study(storage: str | Path, name: str, direction: str, seed: int, *, pre
     return optuna.create_study(study_name=study_name(name, prefix if is_url(storage) else None),
                                storage=open_storage(storage), sampler=sampler, pruner=pruner, direction=direction,
                                load_if_exists=True)
+
+
+@contextmanager
+def beating(storage: str | Path, trial: optuna.Trial) -> Iterator[None]:
+    """While the block runs, record ``trial``'s heartbeat in a database storage every ``HEARTBEAT_SECONDS``
+    (nothing for a journal file, which one machine writes)."""
+    if not is_url(storage):
+        yield
+        return
+    store = open_storage(storage)
+    trial_id = trial._trial_id  # Optuna's own heartbeat thread keys on it too; it has no public name
+    stop = threading.Event()
+
+    def beat() -> None:
+        while True:
+            try:
+                store.record_heartbeat(trial_id)
+            except Exception:  # a lost connection: the next beat tries again; the trial itself carries on
+                pass
+            if stop.wait(HEARTBEAT_SECONDS):
+                return
+
+    thread = threading.Thread(target=beat, name="mlpilot-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=HEARTBEAT_SECONDS)
+
+
+def fail_stale(study: optuna.Study, storage: str | Path) -> None:
+    """Mark FAIL the trials of ``study`` whose process stopped beating (a database storage only)."""
+    if is_url(storage):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Optuna calls heartbeats experimental
+            optuna.storages.fail_stale_trials(study)

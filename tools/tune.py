@@ -35,7 +35,7 @@ from tools.candidates import get_candidate
 from tools.crossval import CVResult, TrainingData, cross_validate
 from tools.metrics import Metric
 from tools.portfolio import portfolio
-from tools.storage import open_study, worker_name
+from tools.storage import beating, fail_stale, open_study, worker_name
 
 MIN_TRIALS_BEFORE_DROP = 4
 # Trials without a real gain after which a candidate stops, and what "real" means: more than this share
@@ -125,7 +125,8 @@ def tune(shares: dict[str, float], data: TrainingData, metric: Metric, *, seeds:
             if name in seeds and seeds[name].complete:
                 space = cand.search_space(n_rows, n_features, data.task)
                 study.add_trial(create_trial(params=seeds[name].params, distributions=space,
-                                             value=seeds[name].mean, user_attrs={"source": "selection", "worker": WORKER}))
+                                             value=seeds[name].mean,
+                                             user_attrs={"source": "selection", "worker": WORKER}))
             for params in portfolio(name, n_rows, n_features, data.task):
                 study.enqueue_trial(params, user_attrs={"source": "portfolio"})
         studies[name] = study
@@ -142,7 +143,7 @@ def tune(shares: dict[str, float], data: TrainingData, metric: Metric, *, seeds:
         if name is None:
             result.stopped = "budget"
             break
-        record, cv = _run_trial(studies[name], name, data, metric, ends, should_stop, n_jobs)
+        record, cv = _run_trial(studies[name], name, data, metric, ends, should_stop, n_jobs, storage)
         counts[name] += 1
         durations[name].append(record.seconds)
         if cv is not None and on_result:
@@ -179,10 +180,18 @@ def _noise(result: TuneResult, metric: Metric) -> float:
 
 
 def _run_trial(study: optuna.Study, name: str, data: TrainingData, metric: Metric, deadline: float,
-               should_stop: Callable[[], bool], n_jobs: int) -> tuple[TrialRecord, CVResult | None]:
-    cand = get_candidate(name)
+               should_stop: Callable[[], bool], n_jobs: int, storage: Path | str = ""
+               ) -> tuple[TrialRecord, CVResult | None]:
+    fail_stale(study, storage)
     trial = study.ask()
     trial.set_user_attr("worker", WORKER)
+    with beating(storage, trial):
+        return _trial(study, trial, name, data, metric, deadline, should_stop, n_jobs)
+
+
+def _trial(study: optuna.Study, trial: optuna.Trial, name: str, data: TrainingData, metric: Metric, deadline: float,
+           should_stop: Callable[[], bool], n_jobs: int) -> tuple[TrialRecord, CVResult | None]:
+    cand = get_candidate(name)
     start = time.monotonic()
     params: dict = {}
 
