@@ -61,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _predict(args, settings, term)
         if args.command == "serve":
             return _serve(args, settings, term)
+        if args.command == "worker":
+            return _worker(args, settings, term)
         if args.command == "monitor":
             return _monitor(args, settings, term)
         if args.command == "retrain":
@@ -123,6 +125,25 @@ def _serve(args: argparse.Namespace, settings: object, term: object) -> int:
                            token=settings.serve_token)
     serve(options, announce=lambda text: term.print(text, soft_wrap=True, markup=False, highlight=False),
           warn=term.warning)
+    return 0
+
+
+def _worker(args: argparse.Namespace, settings: object, term: object) -> int:
+    from agent.record.runfolder import resolve_run
+    from agent.use.worker import run_worker
+    from tools.errors import ConfigError
+
+    if not settings.storage:
+        raise ConfigError("mlpilot worker needs the run's database: give --storage URL (as given to `mlpilot run "
+                          "--storage`) or set MLPILOT_STORAGE.")
+    run_dir = resolve_run(args.run, settings.runs_dir)
+    outcome = run_worker(run_dir, storage=settings.storage, n_jobs=settings.n_jobs, say=term.info,
+                         wait=args.wait)
+    trials = ", ".join(f"{n} {state}" for state, n in outcome.trials.items()) or "no trials"
+    if term.json_mode:
+        term.json({"run_id": run_dir.name, "trials": dict(outcome.trials), "reason": outcome.reason})
+    else:
+        term.print(f"worker done: {trials}; {outcome.reason}", soft_wrap=True)
     return 0
 
 

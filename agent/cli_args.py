@@ -46,6 +46,10 @@ EXAMPLES = {
   mlpilot serve <run-id> --host 0.0.0.0 --port 8080 --workers 2 --log-inputs live/
   mlpilot monitor <run-id> live/               # drift on what the service received
 """,
+    "worker": """examples:
+  mlpilot worker runs/<run-id> --storage postgresql://mlpilot:PASSWORD@db.example.com/mlpilot
+  mlpilot worker <run-id> --n-jobs 4          # the URL from MLPILOT_STORAGE; start before or during the run
+""",
     "monitor": """examples:
   mlpilot monitor runs/<run-id> march.csv      # performance too when march.csv has the target column
   mlpilot monitor runs/<run-id> examples/titanic.csv --json
@@ -193,6 +197,20 @@ def build_parser() -> argparse.ArgumentParser:
                        help="largest request body accepted, in megabytes (default 16)")
     _trust_option(serve)
     _common(serve)
+
+    worker = sub.add_parser("worker", help="join a run's tuning from this machine (runs started with --storage)",
+                            description="Run tuning trials for a run started with --storage, on its studies in the "
+                            "database, until the run's tuning deadline. The run's folder must be readable here (a "
+                            "shared path): the run shares its training rows, folds and clock there. Start it before "
+                            "or while the run tunes; started after, it says so and exits.", epilog=EXAMPLES["worker"])
+    worker.add_argument("run", help="run folder or run id (on a path this machine reads)")
+    worker.add_argument("--storage", metavar="URL", help="the database the run keeps its studies in (as given to "
+                        "`mlpilot run --storage`; env MLPILOT_STORAGE)")
+    worker.add_argument("--n-jobs", type=int, dest="n_jobs", help="cores for this worker's trials (default: all "
+                        "this process may use)")
+    worker.add_argument("--wait", type=float, default=3600.0, metavar="SECONDS", help="how long to wait for the run "
+                        "to start tuning (default 3600)")
+    _common(worker)
 
     monitor = sub.add_parser("monitor", help="check a new batch for drift, data quality and performance",
                              description="Compare a new batch with the run's training reference: schema, data "

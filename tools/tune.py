@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -143,7 +144,7 @@ def tune(shares: dict[str, float], data: TrainingData, metric: Metric, *, seeds:
         if name is None:
             result.stopped = "budget"
             break
-        record, cv = _run_trial(studies[name], name, data, metric, ends, should_stop, n_jobs, storage)
+        record, cv = run_trial(studies[name], name, data, metric, ends, should_stop, n_jobs, storage)
         counts[name] += 1
         durations[name].append(record.seconds)
         if cv is not None and on_result:
@@ -179,14 +180,19 @@ def _noise(result: TuneResult, metric: Metric) -> float:
     return NOISE_SHARE * leader.sd / math.sqrt(len(leader.scores))
 
 
-def _run_trial(study: optuna.Study, name: str, data: TrainingData, metric: Metric, deadline: float,
-               should_stop: Callable[[], bool], n_jobs: int, storage: Path | str = ""
-               ) -> tuple[TrialRecord, CVResult | None]:
+def run_trial(study: optuna.Study, name: str, data: TrainingData, metric: Metric, deadline: float,
+              should_stop: Callable[[], bool], n_jobs: int, storage: Path | str = ""
+              ) -> tuple[TrialRecord, CVResult | None]:
+    """One trial of candidate ``name`` on ``study``: asked, cross-validated until ``deadline`` (monotonic) with
+    median pruning across folds, told; its process's heartbeat recorded while it runs (a database storage)."""
     fail_stale(study, storage)
-    trial = study.ask()
-    trial.set_user_attr("worker", WORKER)
-    with beating(storage, trial):
-        return _trial(study, trial, name, data, metric, deadline, should_stop, n_jobs)
+    with warnings.catch_warnings():
+        # Optuna warns that heartbeats are meant for study.optimize; `beating` records them for ask and tell.
+        warnings.filterwarnings("ignore", message="Heartbeat of storage")
+        trial = study.ask()
+        trial.set_user_attr("worker", WORKER)
+        with beating(storage, trial):
+            return _trial(study, trial, name, data, metric, deadline, should_stop, n_jobs)
 
 
 def _trial(study: optuna.Study, trial: optuna.Trial, name: str, data: TrainingData, metric: Metric, deadline: float,

@@ -17,6 +17,7 @@ from langgraph.runtime import Runtime
 from agent.decide.planedit import copy_plan, drop_column, features
 from agent.decide.policy import Decision, FinalBrief, SelectionBrief
 from agent.job.context import RunContext, RunState
+from agent.job.fanout import Fanout
 from agent.job.publish import cached_prediction, holdout_truth, publish, score
 from agent.record.runfolder import dump_pickle
 from agent.record.trust import check_pickle, signed
@@ -207,10 +208,16 @@ def tune_step(state: RunState, runtime: Runtime[RunContext]) -> RunState:
         def due() -> float:
             return ctx.plan.ends(reserve)
 
+        fan = Fanout.start(ctx, data, metric, shares, due()) if ctx.settings.storage else None
+
         def on_trial(record: TrialRecord) -> None:
             ctx.events.emit("trial", step="tune", **record.to_dict(), seconds_left=round(ctx.seconds_left(), 1))
+            if fan is not None:
+                fan.tick(due())
 
         def on_replan(change: dict) -> None:
+            if fan is not None:
+                fan.tick(due(), change["active"])
             ctx.decider.record(Decision("replan", {"active": change["active"]},
                                         "; ".join(f"{n}: {why}" for n, why in change["dropped"].items()),
                                         {"leader": change["leader"], "leader_score": change["leader_score"],
@@ -224,6 +231,8 @@ def tune_step(state: RunState, runtime: Runtime[RunContext]) -> RunState:
                        seed=ctx.settings.seed, deadline=due, max_trials=cap, should_stop=ctx.should_stop,
                        on_trial=on_trial, on_replan=on_replan, on_best=on_best,
                        on_result=lambda name, cv: pool.offer(name, cv, metric), n_jobs=ctx.settings.n_jobs)
+        if fan is not None:
+            fan.finish(pool, outcome.best, metric)
         for name, best in outcome.best.items():
             # A complete result always replaces one the clock cut: fewer folds' scores are not comparable.
             if name not in results or not results[name].complete or metric.better(best.mean, results[name].mean):

@@ -283,6 +283,12 @@ def _tuning(run: RunRecord) -> str:
     lines = ["## Tuning", "",
              f"Optuna (seeded TPE, median pruning across folds, early stopping for boosting) for about "
              f"{started['seconds']:.0f} s; trial shares {shares}. " + _studies(finished)]
+    workers = run.last("workers")
+    if workers:
+        me = workers["coordinator"]
+        listed = ", ".join(f"{w} ({'this run' if w == me else 'worker'}) {n}" for w, n in workers["trials"].items())
+        lines.append(f"Trials by process: {listed}; {workers['pooled']} of the workers' configurations joined the "
+                     "ensemble's pool.")
     if finished:
         states = ", ".join(f"{v} {k}" for k, v in finished.get("states", {}).items() if v)
         lines.append(f"{finished['trials']} trials ({states}); stopped by {finished['stopped'].replace('_', ' ')}.")
