@@ -96,3 +96,18 @@ def test_a_trial_whose_process_is_killed_is_failed_once_its_heartbeat_is_stale(p
         time.sleep(0.5)
     assert study.trials[0].state == optuna.trial.TrialState.FAIL, "the dead process's trial is failed"
     assert time.monotonic() - killed_at < 8, "within the grace period and a beat"
+
+
+def test_resuming_a_run_whose_studies_are_in_a_database_needs_its_url(tmp_path: Path, monkeypatch) -> None:
+    from agent.job.resume import resume_settings
+    from agent.settings import Settings
+    from tools.errors import ConfigError
+
+    monkeypatch.delenv("MLPILOT_STORAGE", raising=False)
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    manifest = {"run_id": "r1", "budget": 60, "settings": Settings(storage=url).public()}
+    with pytest.raises(ConfigError, match="set MLPILOT_STORAGE"):
+        resume_settings(tmp_path, manifest, budget=None, runs_dir=tmp_path, interactive=False, ask=False)
+    monkeypatch.setenv("MLPILOT_STORAGE", url)
+    assert resume_settings(tmp_path, manifest, budget=None, runs_dir=tmp_path, interactive=False,
+                           ask=False).storage == url

@@ -72,8 +72,10 @@ def test_a_worker_adds_trials_to_the_runs_studies_and_its_predictions_to_the_ens
             numbers = [t.number for t in study.trials]
             assert len(numbers) == len(set(numbers))
     assert any(len(who) == 2 for who in shared), "one study holds trials of both processes"
-    saved = list((run_dir / "tuning" / "results").glob("*/*.json"))
-    assert saved and all(p.with_suffix(".npz").exists() for p in saved)
+    folder = run_dir / "tuning"
+    assert (folder / "clock.json").exists() and json.loads((folder / "clock.json").read_text())["done"]
+    assert not (folder / "data.parquet").exists() and not list(folder.glob("results/*/*")), \
+        "once tuning is over the run folder keeps no rows and no worker predictions"
     report = (run_dir / "report.md").read_text()
     for name in workers["trials"]:
         assert name in report, "the report lists both processes"

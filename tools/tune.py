@@ -86,7 +86,7 @@ def tune(shares: dict[str, float], data: TrainingData, metric: Metric, *, seeds:
          on_replan: Callable[[dict], None] | None = None,
          on_best: Callable[[str, CVResult], None] | None = None,
          on_result: Callable[[str, CVResult], None] | None = None, n_jobs: int = 2,
-         study_prefix: str | None = None) -> TuneResult:
+         study_prefix: str | None = None, on_ready: Callable[[], None] | None = None) -> TuneResult:
     """Tune the candidates in ``shares`` until the deadline, the trial cap or a stop request.
 
     Args:
@@ -96,6 +96,7 @@ def tune(shares: dict[str, float], data: TrainingData, metric: Metric, *, seeds:
         seeds: candidate -> its selection result, added to its study as the first trial.
         storage: the journal file of the studies, or a database URL (`tools.storage`).
         study_prefix: in a database, the run's id, which names its studies.
+        on_ready: called once every study exists with its seeds and queued configurations (workers may join).
         seed: base seed of the samplers.
         deadline: `time.monotonic()` by which tuning must end, or a function giving it before each trial
             (the caller's time plan moves it as tuned configurations show what the final fit will cost).
@@ -131,6 +132,8 @@ def tune(shares: dict[str, float], data: TrainingData, metric: Metric, *, seeds:
             for params in portfolio(name, n_rows, n_features, data.task):
                 study.enqueue_trial(params, user_attrs={"source": "portfolio"})
         studies[name] = study
+    if on_ready:
+        on_ready()
 
     while active:
         if should_stop():

@@ -105,3 +105,24 @@ def load_results(folder: Path) -> dict[str, tuple[str, CVResult]]:
                                                        facts["fit_seconds"], oof, facts["iterations"],
                                                        facts["complete"]))
     return out
+
+
+def unshare(folder: Path) -> int:
+    """Remove the shared rows, folds and workers' predictions (the tuning is over); returns bytes freed.
+    ``tuning.json`` and ``clock.json`` stay: they say what was shared and that tuning ended."""
+    freed = 0
+    paths = [folder / n for n in ("data.parquet", "target.npz", "folds.npz")]
+    paths += sorted((folder / RESULTS).glob("*/*")) if (folder / RESULTS).exists() else []
+    for path in paths:
+        try:
+            size = path.stat().st_size
+            path.unlink()
+            freed += size
+        except OSError:  # already gone, or a worker's file on a share that refuses: nothing to keep it for
+            continue
+    for sub in sorted((folder / RESULTS).glob("*")) if (folder / RESULTS).exists() else []:
+        try:
+            sub.rmdir()
+        except OSError:
+            pass
+    return freed

@@ -4,7 +4,8 @@ The run stays the coordinator: before tuning it shares its training rows, folds 
 (`tools.tuneshare`) and keeps ``clock.json`` telling workers when tuning ends and which candidates are still
 tuned; workers add trials to the run's studies in the database and save each complete trial's out-of-fold
 predictions. When tuning ends, the run tells them so, adds their trials to its ensemble pool and its
-leaderboard, and logs who ran how many trials (``workers`` event; the report lists them).
+leaderboard, and logs who ran how many trials (``workers`` event; the report lists them). Then the shared
+rows and the workers' predictions are removed: like every run folder, it keeps summaries, not rows.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from tools.crossval import CVResult, TrainingData
 from tools.ensemble import Pool
 from tools.metrics import Metric
 from tools.storage import open_study, worker_name
-from tools.tuneshare import SHARE, load_results, write_clock, write_share
+from tools.tuneshare import SHARE, load_results, unshare, write_clock, write_share
 
 
 class Fanout:
@@ -31,12 +32,11 @@ class Fanout:
         self._written = 0.0
 
     @classmethod
-    def start(cls, ctx: RunContext, data: TrainingData, metric: Metric, shares: dict[str, float],
-              due: float) -> Fanout:
+    def start(cls, ctx: RunContext, data: TrainingData, metric: Metric, shares: dict[str, float]) -> Fanout:
         fan = cls(ctx, shares)
+        # The clock is written once the studies exist (`tick` from tune's on_ready): workers wait for it.
         write_share(fan.folder, data, {"run_id": ctx.run_id, "metric": metric.name, "direction": metric.direction,
                                        "prefix": ctx.run_id, "candidates": sorted(shares)})
-        fan.tick(due, force=True)
         ctx.events.emit("tuning_shared", step="tune", folder=str(fan.folder), candidates=sorted(shares),
                         command=f"mlpilot worker {ctx.run_dir} --storage URL")
         return fan
@@ -66,8 +66,12 @@ class Fanout:
             study = open_study(self.ctx.settings.storage, f"tune-{candidate}", metric.direction, 0,
                                prefix=self.ctx.run_id)
             counts.update(t.user_attrs.get("worker") or "?" for t in study.trials
-                          if t.user_attrs.get("source") != "selection")
+                          if t.user_attrs.get("source") != "selection" and t.state.is_finished())
         me = worker_name()
         self.ctx.events.emit("workers", step="tune", trials=dict(counts), coordinator=me,
                              from_workers=sum(n for w, n in counts.items() if w != me), pooled=taken)
+        removed = unshare(self.folder)
+        if removed:
+            self.ctx.events.emit("note", step="tune", message=f"removed the shared training rows and the workers' "
+                                 f"predictions from {self.folder} ({removed:,} bytes): a run folder keeps no rows")
         return dict(counts)

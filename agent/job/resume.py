@@ -92,8 +92,13 @@ def resume_settings(run_dir: Path, manifest: dict, *, budget: float | None, runs
     this command, and whether it lives in the chat (``interactive``) and asks for approval again (``ask``)."""
     recorded = manifest["settings"]
     budget = budget or manifest.get("budget") or decided_budget(run_dir) or recorded.get("budget")
-    return Settings.from_manifest(recorded, overrides={"budget": budget, "runs_dir": runs_dir,
-                                                       "interactive": interactive, "yes": not ask})
+    settings = Settings.from_manifest(recorded, overrides={"budget": budget, "runs_dir": runs_dir,
+                                                           "interactive": interactive, "yes": not ask})
+    if recorded.get("storage") and not settings.storage:
+        # The URL's password is not in the manifest; tuning on without it would start new studies in a journal.
+        raise ConfigError(f"The run '{manifest['run_id']}' keeps its studies in the database {recorded['storage']}: "
+                          "set MLPILOT_STORAGE to that URL (with its password) to resume it.")
+    return settings
 
 
 def _resume_point(run: Run, status: str) -> object:

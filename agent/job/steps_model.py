@@ -208,7 +208,7 @@ def tune_step(state: RunState, runtime: Runtime[RunContext]) -> RunState:
         def due() -> float:
             return ctx.plan.ends(reserve)
 
-        fan = Fanout.start(ctx, data, metric, shares, due()) if ctx.settings.storage else None
+        fan = Fanout.start(ctx, data, metric, shares) if ctx.settings.storage else None
 
         def on_trial(record: TrialRecord) -> None:
             ctx.events.emit("trial", step="tune", **record.to_dict(), seconds_left=round(ctx.seconds_left(), 1))
@@ -230,7 +230,8 @@ def tune_step(state: RunState, runtime: Runtime[RunContext]) -> RunState:
         outcome = tune(shares, data, metric, seeds=results, storage=storage, study_prefix=ctx.run_id,
                        seed=ctx.settings.seed, deadline=due, max_trials=cap, should_stop=ctx.should_stop,
                        on_trial=on_trial, on_replan=on_replan, on_best=on_best,
-                       on_result=lambda name, cv: pool.offer(name, cv, metric), n_jobs=ctx.settings.n_jobs)
+                       on_result=lambda name, cv: pool.offer(name, cv, metric), n_jobs=ctx.settings.n_jobs,
+                       on_ready=(lambda: fan.tick(due(), force=True)) if fan is not None else None)
         if fan is not None:
             fan.finish(pool, outcome.best, metric)
         for name, best in outcome.best.items():

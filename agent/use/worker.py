@@ -22,7 +22,7 @@ from agent.record.runfolder import read_manifest
 from agent.record.runlock import effective_status
 from tools.errors import ConfigError
 from tools.metrics import get_metric
-from tools.storage import open_storage, open_study, worker_name
+from tools.storage import open_storage, open_study, study_name, worker_name
 from tools.tune import run_trial
 from tools.tuneshare import CLOCK, SHARE, read_clock, read_share, save_result
 
@@ -44,6 +44,9 @@ def run_worker(run_dir: Path, *, storage: str, n_jobs: int, say: Callable[[str],
     Raises:
         ConfigError: the run's studies are not in ``storage`` (another database, or the run has no --storage).
     """
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the run's own progress lines are what a person reads
     folder = run_dir / SHARE
     run_id = read_manifest(run_dir)["run_id"]
     open_storage(storage)  # an unreachable database is said now, not after the wait
@@ -55,32 +58,41 @@ def run_worker(run_dir: Path, *, storage: str, n_jobs: int, say: Callable[[str],
             status = effective_status(run_dir, read_manifest(run_dir).get("status"))
             return WorkerOutcome(reason=f"the run {run_id} did not start tuning ({status.replace('_', ' ')}): "
                                         "nothing to do")
+        if read_clock(folder).get("done"):  # the run took in its workers' results and removed the shared rows
+            return WorkerOutcome(reason="the run's tuning has ended")
         data, info = read_share(folder)
         metric = get_metric(info["metric"])
         me = worker_name()
         names = list(info["candidates"])
-        studies = {}
-        for name in names:
-            study = open_study(storage, f"tune-{name}", info["direction"], random.randrange(2**31), prefix=run_id)
-            if not study.trials:
-                raise ConfigError(f"The studies of run {run_id} are not in this database (none of its trials are): "
-                                  "give --storage the URL the run was started with.")
-            studies[name] = study
+        existing = set(optuna.get_all_study_names(open_storage(storage)))
+        missing = [n for n in names if study_name(f"tune-{n}", run_id) not in existing]
+        if missing:
+            raise ConfigError(f"The studies of run {run_id} are not in this database ({', '.join(missing)} missing): "
+                              "give --storage the URL the run was started with.")
+        studies = {name: open_study(storage, f"tune-{name}", info["direction"], random.randrange(2**31),
+                                    prefix=run_id) for name in names}
         outcome = WorkerOutcome()
         say(f"joined run {run_id}: {len(data.y):,} rows, {len(data.folds)} folds, candidates {', '.join(names)}")
         chooser = random.Random(me)
+        ended = _Ended(folder)
+        took: list[float] = []
         while not stop:
             clock = read_clock(folder)
             left = clock["deadline"] - time.time()
             active = {n: s for n, s in clock.get("active", {}).items() if n in studies and s > 0}
-            if clock.get("done") or left < LAST_START_SECONDS or not active:
+            # A trial that cannot end before the deadline would only be cut: judged by this worker's own trials.
+            typical = sorted(took)[len(took) // 2] if took else 0.0
+            if clock.get("done") or left < max(LAST_START_SECONDS, 0.8 * typical) or not active:
                 outcome.reason = "the run's tuning has ended" if clock.get("done") else "the run's deadline came"
                 break
             name = chooser.choices(list(active), weights=list(active.values()))[0]
             ends = time.monotonic() + left
-            record, cv = run_trial(studies[name], name, data, metric, ends, lambda: bool(stop), n_jobs, storage)
+            record, cv = run_trial(studies[name], name, data, metric, ends, lambda: bool(stop) or ended(), n_jobs,
+                                   storage)
             outcome.trials[record.state] += 1
-            if cv is not None:
+            took.append(record.seconds)
+            # Once the run has closed its tuning it has taken in the workers' results: a later one is not saved.
+            if cv is not None and not ended(now=True):
                 save_result(folder, me, f"{name}#{record.number}", cv)
             value = f" {metric.name} {record.value:.4f}" if record.value is not None else f" ({record.note})"
             say(f"trial {name}#{record.number}: {record.state}{value}, {record.seconds:.1f} s")
@@ -90,6 +102,25 @@ def run_worker(run_dir: Path, *, storage: str, n_jobs: int, say: Callable[[str],
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+class _Ended:
+    """Whether the run has closed its tuning (``clock.json`` says done), read at most once a second: a
+    worker's trial polls it between folds and stops there."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.read_at = 0.0
+        self.done = False
+
+    def __call__(self, *, now: bool = False) -> bool:
+        if not self.done and (now or time.monotonic() - self.read_at >= 1.0):
+            self.read_at = time.monotonic()
+            try:
+                self.done = bool(read_clock(self.folder).get("done"))
+            except (OSError, ValueError):
+                pass
+        return self.done
 
 
 def _wait_for_tuning(run_dir: Path, folder: Path, say: Callable[[str], None], wait: float, stop: list[int]) -> bool:
