@@ -48,7 +48,9 @@ def test_network_guard_refuses_other_hosts() -> None:
 def test_a_good_plan_end_to_end(tmp_path: Path) -> None:
     with ScriptedLLM() as server:
         server.enqueue(good_goal(), good_columns(), *good_reviews())
-        summary, run_dir = run_with(server, tmp_path)
+        # A share that covers the narrative even when a loaded machine makes the endpoint's probe slow (the
+        # summary is skipped up front when half its paced need does not fit: seen once in a full suite).
+        summary, run_dir = run_with(server, tmp_path, "--llm-share", "0.4")
     d = decisions(run_dir)
     for question in ("target", "task", "metric", "threshold_rule", "drop:ticket", "candidates", "tuning", "final_model"):
         assert d[question]["actor"] == "llm", question

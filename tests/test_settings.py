@@ -171,7 +171,8 @@ def manifest_of(settings: Settings, **extra: Any) -> dict[str, Any]:
 
 
 def test_resume_keeps_every_setting_and_the_llm_budget(tmp_path: Path) -> None:
-    original = everything_changed(tmp_path).with_(llm_budget_tokens=None, interactive=False, yes=False)
+    # Without a database: resuming one needs its URL from this environment (tests/test_storage.py).
+    original = everything_changed(tmp_path).with_(llm_budget_tokens=None, interactive=False, yes=False, storage=None)
     s = resume_settings(tmp_path, manifest_of(original, budget=80.0), budget=None, runs_dir=tmp_path / "other",
                         interactive=True, ask=True)
     assert (s.llm_budget_usd, s.llm_budget_tokens) == (0.5, None)
