@@ -55,6 +55,7 @@ import pandas as pd
 
 from tools.jsonable import jsonable
 from tools.reference import resamples
+from tools.sensitive import group_labels
 
 TASKS = ("binary", "multiclass", "regression")
 LEVEL = 0.90
@@ -272,6 +273,23 @@ def audit_fairness(task: str, y_true: np.ndarray, prediction: np.ndarray, groups
     return FairnessAudit(task=task, positive_class=data.positive, threshold=threshold, n_rows=n_rows,
                          columns=audits, warnings=sentences, seconds=round(time.monotonic() - start, 3),
                          min_group=min_group, notes=notes)
+
+
+def audit_columns(task: str, y_true: np.ndarray, prediction: np.ndarray, frame: pd.DataFrame,
+                  sensitive: dict[str, str], *, classes: list | None, threshold: float | None, seed: int,
+                  seconds: float) -> FairnessAudit | None:
+    """`audit_fairness` across the groups of each column of ``sensitive`` (column -> category) that ``frame``
+    has, its rows aligned with ``y_true`` by position, the groups made by `tools.sensitive.group_labels`;
+    None when ``frame`` has none of the columns. What the run's holdout and a monitored batch both use."""
+    present = {c: k for c, k in sensitive.items() if c in frame.columns}
+    if not present:
+        return None
+    groups, notes = {}, {}
+    for column, category in present.items():
+        labels, notes[column] = group_labels(frame[column], category)
+        groups[column] = labels.reset_index(drop=True)
+    return audit_fairness(task, y_true, prediction, groups, classes=classes, threshold=threshold,
+                          categories=present, group_notes=notes, seed=seed, seconds=seconds)
 
 
 def _prepare(task: str, y: np.ndarray, pred: np.ndarray, threshold: float | None,

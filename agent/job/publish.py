@@ -23,7 +23,7 @@ from tools.evaluate import (
     evaluate_holdout,
     holdout_predictions,
 )
-from tools.fairness import audit_fairness
+from tools.fairness import audit_columns
 from tools.metrics import get_metric, labels_from_proba
 from tools.model import ModelSpec, class_probabilities
 from tools.preprocess import ColumnPlan
@@ -33,7 +33,6 @@ from tools.reference import (
     level_shares,
     numeric_summary,
 )
-from tools.sensitive import group_labels
 
 # Distribution summaries for monitoring are as good from this many rows as from millions.
 REFERENCE_ROWS = 100_000
@@ -123,20 +122,16 @@ def publish(ctx: RunContext, state: RunState, model: object, spec: ModelSpec, pl
 def _audit(ctx: RunContext, state: RunState, spec: ModelSpec, prediction: np.ndarray, *, step: str) -> None:
     """The fairness audit of the published model on the holdout, across the groups of each sensitive column
     the plan chose (those dropped from the features too: the holdout keeps every column)."""
-    sensitive = state.get("sensitive") or {}
-    hold = ctx.workspace["X_hold"]
-    present = {c: k for c, k in sensitive.items() if c in hold.columns}
-    if not present:
+    if not state.get("sensitive"):
         return
-    groups, notes = {}, {}
-    for column, category in present.items():
-        groups[column], notes[column] = group_labels(hold[column], category)
     # A share of what is left, between half a second and five: the intervals are worth less than the model.
     seconds = min(5.0, max(0.5, 0.03 * ctx.seconds_left()))
-    audit = audit_fairness(spec.task, holdout_truth(ctx.workspace, spec), prediction, groups,
-                           classes=[str(c) for c in spec.classes] if spec.task != "regression" else None,
-                           threshold=spec.threshold, categories=present, group_notes=notes,
-                           seed=ctx.settings.seed, seconds=seconds)
+    audit = audit_columns(spec.task, holdout_truth(ctx.workspace, spec), prediction, ctx.workspace["X_hold"],
+                          state.get("sensitive") or {},
+                          classes=[str(c) for c in spec.classes] if spec.task != "regression" else None,
+                          threshold=spec.threshold, seed=ctx.settings.seed, seconds=seconds)
+    if audit is None:
+        return
     ctx.events.emit("fairness_audit", step=step, model=spec.label, **audit.to_dict())
 
 

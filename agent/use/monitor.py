@@ -23,11 +23,10 @@ from agent.use.verdict import any_drift, decide_verdict
 from tools.conform import conform
 from tools.errors import ConfigError
 from tools.evaluate import usable_labels
-from tools.fairness import audit_fairness
+from tools.fairness import audit_columns
 from tools.fmt import number
 from tools.model import ModelSpec, predict_table
 from tools.monitor import BatchCheck, check_batch
-from tools.sensitive import group_labels
 
 # Monitoring figures (p-values, PSI) read best with three significant digits; a missing one is blank.
 _sig = partial(number, digits=3, significant=True, missing="")
@@ -136,13 +135,9 @@ def group_check(reference: dict, frame: pd.DataFrame, predictions: pd.DataFrame,
         values = predictions["prediction"].to_numpy(dtype=float)
     else:
         values = predictions[[f"proba_{c}" for c in classes]].to_numpy(dtype=float)
-    groups, notes = {}, {}
-    for column, category in sensitive.items():
-        labelled, notes[column] = group_labels(frame.loc[usable, column], category)
-        groups[column] = labelled.reset_index(drop=True)
-    audit = audit_fairness(spec.task, y[usable], values[usable], groups,
-                           classes=[str(c) for c in classes] if classes else None, threshold=spec.threshold,
-                           categories=sensitive, group_notes=notes, seed=seed, seconds=2.0)
+    audit = audit_columns(spec.task, y[usable], values[usable], frame.loc[usable], sensitive,
+                          classes=[str(c) for c in classes] if classes else None, threshold=spec.threshold,
+                          seed=seed, seconds=2.0)
     return audit.to_dict()
 
 
