@@ -1,4 +1,4 @@
-"""Numbers as people read them in reports, answers, progress lines and the language model's briefs."""
+"""Numbers and tables as people read them in reports, answers, progress lines and the language model's briefs."""
 
 from __future__ import annotations
 
@@ -22,3 +22,12 @@ def number(value: Any, *, digits: int = 4, significant: bool = False, missing: s
     if abs(value) >= LARGE:
         return f"{value:,.0f}"
     return f"{value:.{digits}g}" if significant else f"{value:.{digits}f}"
+
+
+def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
+    """A Markdown table; a cell's ``|`` is escaped and its line breaks become spaces, so a row stays one row."""
+    def cell(v: Any) -> str:
+        return str(v).replace("|", "\\|").replace("\n", " ")
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"

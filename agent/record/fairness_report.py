@@ -10,6 +10,7 @@ from typing import Any
 
 from agent.record.reader import RunRecord
 from agent.record.runfolder import write_text
+from tools.fmt import markdown_table as _table
 from tools.fmt import number
 from tools.metrics import metric_label
 
@@ -107,12 +108,6 @@ def _cell(value: Any, task: str) -> str:
     if value is None:
         return "-"
     return number(value, digits=4, significant=True) if task == "regression" else f"{value:.3f}"
-
-
-def _table(header: list[str], rows: list[list[Any]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
 
 
 def render_model_card(run_dir: Path) -> Path:

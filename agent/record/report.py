@@ -14,6 +14,7 @@ from agent.record.runfolder import MODEL, read_json, read_manifest, write_text
 from agent.record.runlock import effective_status
 from agent.record.status import describe_status
 from agent.timing.timeplan import LABELS, ORDER
+from tools.fmt import markdown_table as _table
 from tools.fmt import number
 from tools.metrics import METRICS, metric_label
 
@@ -34,14 +35,6 @@ def render_report(run_dir: Path) -> Path:
     render_html(run_dir)
     render_model_card(run_dir)
     return path
-
-
-def _table(header: list[str], rows: list[list[Any]]) -> str:
-    def cell(v: Any) -> str:
-        return str(v).replace("|", "\\|").replace("\n", " ")
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
 
 
 def _header(run: RunRecord) -> str:
