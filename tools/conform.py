@@ -27,7 +27,7 @@ from tools import coltypes
 from tools.errors import DataError
 from tools.intake import ColumnSpec, Table
 
-__all__ = ["conform"]
+__all__ = ["column_key", "conform"]
 
 
 def conform(frame: pd.DataFrame | Table, schema: list[dict[str, Any]], *, required: Sequence[str],
@@ -95,19 +95,20 @@ def _match_columns(present: list[str], wanted: list[str], notes: list[str]) -> d
     """wanted name -> batch column; exact names first, then unique case/space-insensitive matches."""
     source = {w: w for w in wanted if w in present}
     taken = set(source.values())
-
-    def key(name: str) -> str:
-        return " ".join(name.split()).lower()
-
     for w in wanted:
         if w in source:
             continue
-        hits = [c for c in present if c not in taken and key(c) == key(w)]
+        hits = [c for c in present if c not in taken and column_key(c) == column_key(w)]
         if len(hits) == 1:
             source[w] = hits[0]
             taken.add(hits[0])
             notes.append(f"column {hits[0]!r} matched to the training column {w!r}")
     return source
+
+
+def column_key(name: str) -> str:
+    """A column's name as batches are matched to the schema when not exactly: case and spacing ignored."""
+    return " ".join(str(name).split()).lower()
 
 
 def _coerce(s: pd.Series, spec: ColumnSpec, batch: ColumnSpec | None) -> tuple[pd.Series, str | None]:

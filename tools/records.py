@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from tools import coltypes
+from tools.conform import column_key
 from tools.errors import DataError
 
 __all__ = ["KIND_NAMES", "RecordError", "payload_records", "records_frame", "refuse_unreadable",
@@ -83,17 +84,16 @@ def records_frame(records: Sequence[dict[str, Any]], schema: list[dict[str, Any]
     present: dict[str, None] = {}
     for row in records:
         present.update(dict.fromkeys(row))
-    by_key = {_key(name): name for name in present}
+    by_key = {column_key(name): name for name in present}
     require_columns(list(present), schema, required=required)
+    spec_of = {name: specs.get(name) or specs.get(by_key.get(column_key(name), ""), {}) for name in present}
     columns: dict[str, list[Any]] = {}
-    for name in present:
-        spec = specs.get(name) or specs.get(by_key.get(_key(name), ""), {})
+    for name, spec in spec_of.items():
         kind = spec.get("kind", "string") if spec else None
         values = [row.get(name) for row in records]
         columns[name] = [_checked(v, name, kind, spec, i) for i, v in enumerate(values)]
     frame = pd.DataFrame(columns)
-    for name in present:
-        spec = specs.get(name) or specs.get(by_key.get(_key(name), ""), {})
+    for name, spec in spec_of.items():
         if spec.get("kind") == "numeric":
             frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
         elif spec.get("kind") == "boolean":
@@ -111,8 +111,8 @@ def require_columns(present: Sequence[str], schema: list[dict[str, Any]], *, req
         RecordError: one or more required columns are missing.
     """
     specs = {spec["name"]: spec for spec in schema}
-    keys = {_key(name) for name in present}
-    missing = [name for name in required if name not in present and _key(name) not in keys]
+    keys = {column_key(name) for name in present}
+    missing = [name for name in required if name not in present and column_key(name) not in keys]
     if missing:
         described = ", ".join(f"'{name}' ({KIND_NAMES.get(specs.get(name, {}).get('kind', ''), 'a value')})"
                               for name in missing[:10])
@@ -132,9 +132,9 @@ def refuse_unreadable(raw: pd.DataFrame, conformed: pd.DataFrame, schema: list[d
         RecordError: naming the first such column, its expected type, the row and the value.
     """
     kinds = {spec["name"]: spec.get("kind", "string") for spec in schema}
-    by_key = {_key(str(c)): c for c in raw.columns}
+    by_key = {column_key(str(c)): c for c in raw.columns}
     for name in required:
-        source = name if name in raw.columns else by_key.get(_key(name))
+        source = name if name in raw.columns else by_key.get(column_key(name))
         if source is None or name not in conformed.columns:
             continue
         lost = raw[source].notna().to_numpy() & conformed[name].isna().to_numpy()
@@ -226,6 +226,3 @@ def _json_kind(value: Any) -> str:
         return "an object"
     return "null" if value is None else type(value).__name__
 
-
-def _key(name: str) -> str:
-    return " ".join(str(name).split()).lower()
