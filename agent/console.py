@@ -132,16 +132,17 @@ class Terminal:
 
     def error(self, message: str) -> None:
         self._stop_live()
-        self.err.print(f"[bold red]error:[/bold red] {redact_urls(message)}", soft_wrap=True)
+        # Messages are plain text: a column named "[x]" or an extra "mlpilot[dask]" must not read as markup.
+        self.err.print(f"[bold red]error:[/bold red] {escape(redact_urls(message))}", soft_wrap=True)
 
     def warning(self, message: str) -> None:
         """On stderr even when quiet or printing JSON: something the person must know."""
         self._stop_live()
-        self.err.print(f"[bold yellow]warning:[/bold yellow] {message}", soft_wrap=True)
+        self.err.print(f"[bold yellow]warning:[/bold yellow] {escape(message)}", soft_wrap=True)
 
     def info(self, message: str) -> None:
         if not self.quiet and not self.json_mode:
-            self.err.print(message, soft_wrap=True)
+            self.err.print(escape(message), soft_wrap=True)
 
     def json(self, data: Any) -> None:
         sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")

@@ -68,3 +68,13 @@ def test_the_status_line_shows_the_models_tokens_waiting_and_spend(tmp_path) -> 
     commands.llm_usage = lambda: {"calls": 3, "tokens": 4200, "seconds": 31.0, "cost_usd": 0.0}
     assert "(4.2k tokens, 31 s waited) |" in status_line(commands), "a local model costs nothing: no spend shown"
     store.close()
+
+
+def test_errors_warnings_and_notes_print_square_brackets_as_written() -> None:
+    """A message is plain text: "mlpilot[dask]" or a column named "price [usd]" is not rich markup."""
+    term, buffer = _chat_terminal()
+    term.error("install the extra: pip install 'mlpilot[dask]'")
+    term.warning("column 'price [usd]' has 3 placeholders")
+    term.info("note: [bold]not bold[/bold]")
+    text = buffer.getvalue()
+    assert "'mlpilot[dask]'" in text and "'price [usd]'" in text and "[bold]not bold[/bold]" in text
