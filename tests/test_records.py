@@ -61,6 +61,13 @@ def test_a_missing_column_is_named_with_its_type_and_a_case_difference_is_not_mi
     assert "'joined' (a date or time (text))" in str(caught.value) and caught.value.column == "joined"
     frame = records_frame([{"AGE": 1, "member": True, "joined": None, "City ": "y"}], SCHEMA, required=FEATURES)
     assert list(frame.columns) == ["AGE", "member", "joined", "City "]  # conform matches them, with a note
+    assert frame["AGE"].dtype == "float64", "held to the training type of the column it matches"
+
+
+def test_a_column_matched_by_case_is_held_to_its_type() -> None:
+    with pytest.raises(RecordError) as caught:
+        records_frame([{"AGE": "forty", "member": True, "joined": None, "city": "y"}], SCHEMA, required=FEATURES)
+    assert "'AGE'" in str(caught.value) and "a number" in str(caught.value)
 
 
 @pytest.mark.parametrize("payload, words", [(3, "a number"), ([1, 2], "Row 0"), ([], "no rows"),

@@ -84,9 +84,10 @@ def records_frame(records: Sequence[dict[str, Any]], schema: list[dict[str, Any]
     present: dict[str, None] = {}
     for row in records:
         present.update(dict.fromkeys(row))
-    by_key = {column_key(name): name for name in present}
+    by_key = {column_key(spec["name"]): spec for spec in schema}
     require_columns(list(present), schema, required=required)
-    spec_of = {name: specs.get(name) or specs.get(by_key.get(column_key(name), ""), {}) for name in present}
+    # A name sent as "AGE" or " age " is the schema's "age" (as conform matches it): held to its type too.
+    spec_of = {name: specs.get(name) or by_key.get(column_key(name), {}) for name in present}
     columns: dict[str, list[Any]] = {}
     for name, spec in spec_of.items():
         kind = spec.get("kind", "string") if spec else None
