@@ -16,26 +16,19 @@ database (`tools.storage`).
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from pathlib import Path
-from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
 from tools.crossval import CVResult, TrainingData
 from tools.preprocess import ColumnPlan
+from tools.wholefile import write_whole
 
 SHARE = "tuning"
 INFO, CLOCK, RESULTS = "tuning.json", "clock.json", "results"
-
-
-def _whole(path: Path, write: Callable[[Path], Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def _arrays(path: Path, **arrays: np.ndarray) -> None:
@@ -44,16 +37,16 @@ def _arrays(path: Path, **arrays: np.ndarray) -> None:
 
 
 def _json(path: Path, data: dict) -> None:
-    _whole(path, lambda tmp: tmp.write_text(json.dumps(data), encoding="utf-8"))
+    write_whole(path, lambda tmp: tmp.write_text(json.dumps(data), encoding="utf-8"))
 
 
 def write_share(folder: Path, data: TrainingData, info: dict) -> None:
     """The training data, folds and facts a worker needs, into ``folder`` (created)."""
     folder.mkdir(parents=True, exist_ok=True)
-    _whole(folder / "data.parquet", lambda tmp: data.X.reset_index(drop=True).to_parquet(tmp, index=False))
-    _whole(folder / "target.npz", lambda tmp: _arrays(tmp, y=np.asarray(data.y)))
+    write_whole(folder / "data.parquet", lambda tmp: data.X.reset_index(drop=True).to_parquet(tmp, index=False))
+    write_whole(folder / "target.npz", lambda tmp: _arrays(tmp, y=np.asarray(data.y)))
     arrays = {f"{kind}{i}": np.asarray(idx) for i, fold in enumerate(data.folds) for kind, idx in zip("tv", fold)}
-    _whole(folder / "folds.npz", lambda tmp: _arrays(tmp, **arrays))
+    write_whole(folder / "folds.npz", lambda tmp: _arrays(tmp, **arrays))
     _json(folder / INFO, {**info, "task": data.task, "classes": list(data.classes), "plan": data.plan.to_dict(),
                           "seed": data.seed, "folds": len(data.folds)})
 
@@ -84,7 +77,7 @@ def save_result(folder: Path, worker: str, name: str, cv: CVResult) -> None:
     mine = folder / RESULTS / re.sub(r"[^A-Za-z0-9_.-]+", "_", worker)
     mine.mkdir(parents=True, exist_ok=True)
     stem = re.sub(r"[^A-Za-z0-9_.#-]+", "_", name)
-    _whole(mine / f"{stem}.npz", lambda tmp: _arrays(tmp, oof=np.asarray(cv.oof)))
+    write_whole(mine / f"{stem}.npz", lambda tmp: _arrays(tmp, oof=np.asarray(cv.oof)))
     _json(mine / f"{stem}.json", {"name": name, "worker": worker, "candidate": cv.candidate, "params": cv.params,
                                   "scores": [float(s) for s in cv.scores], "fit_seconds": cv.fit_seconds,
                                   "iterations": [int(i) for i in cv.iterations], "complete": cv.complete})

@@ -9,7 +9,6 @@ from __future__ import annotations
 import fnmatch
 import glob
 import json
-import os
 import platform
 import re
 import secrets
@@ -22,6 +21,7 @@ from typing import Any, Callable
 from tools.errors import ConfigError, storage_full
 from tools.jsonable import jsonable
 from tools.redact import redact_urls
+from tools.wholefile import write_whole
 
 MANIFEST = "manifest.json"
 EVENTS = "events.jsonl"
@@ -67,14 +67,10 @@ def _write_whole(path: Path, write: Callable[[Path], object]) -> None:
     Raises:
         StorageFull: no room to write.
     """
-    tmp = path.with_name(f".{path.name}.tmp")
     try:
-        write(tmp)
-        os.replace(tmp, path)
+        write_whole(path, write)
     except OSError as exc:
         raise storage_full(exc, path) or exc from None
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def read_json(path: Path) -> dict:

@@ -12,10 +12,12 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
 from tools.errors import ConfigError
+from tools.wholefile import write_whole
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -59,16 +61,23 @@ def write_table(frame: pd.DataFrame, path: Path, fmt: str) -> None:
     Raises:
         ConfigError: the folder is not writable or the disk is full (nothing is left behind).
     """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    def write(tmp: Path) -> None:
         if fmt == "parquet":
             frame.to_parquet(tmp, index=False)
         else:
             frame.to_csv(tmp, index=False, sep="\t" if fmt == "tsv" else ",")
-        os.replace(tmp, path)
+
+    write_output(Path(path), write)
+
+
+def write_output(path: Path, write: Callable[[Path], object]) -> None:
+    """``write`` the output through a temp file beside it (`tools.wholefile.write_whole`).
+
+    Raises:
+        ConfigError: the folder is not writable or the disk is full (nothing is left behind).
+    """
+    try:
+        write_whole(path, write)
     except OSError as exc:
         raise ConfigError(f"Could not write --output '{path}': {exc.strerror or exc}. Nothing was written; free "
                           "space or choose a writable folder.") from None
-    finally:
-        tmp.unlink(missing_ok=True)
