@@ -241,9 +241,18 @@ def _predict(args: argparse.Namespace, settings: object, term: object) -> int:
     from agent.use.predict import predict_run
 
     run_dir = resolve_run(args.run, settings.runs_dir)
-    out = predict_run(run_dir, Path(args.data), Path(args.output), home=settings.home,
-                      trust=_vouch(args, run_dir, term), delimiter=args.delimiter, encoding=args.encoding,
-                      with_input=args.with_input)
+    options = {"home": settings.home, "trust": _vouch(args, run_dir, term), "delimiter": args.delimiter,
+               "encoding": args.encoding, "with_input": args.with_input}
+    if args.dask:
+        from agent.use.bigpredict import predict_big
+        from tools.bigdata import close_clients
+
+        try:
+            out = predict_big(run_dir, Path(args.data), Path(args.output), address=args.dask, **options)
+        finally:
+            close_clients()
+    else:
+        out = predict_run(run_dir, Path(args.data), Path(args.output), **options)
     for note in out.notes:
         term.info(f"note: {note}")
     if term.json_mode:

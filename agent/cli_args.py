@@ -30,6 +30,7 @@ EXAMPLES = {
   mlpilot run examples/titanic.csv --goal "predict who survived; missing a survivor is worse than a false alarm"
   mlpilot run examples/titanic.csv --goal "predict who survived from age, sex and pclass only; good probabilities"
   mlpilot run examples/titanic.csv --target survived --metric roc_auc --drop ticket --max-trials 20 --seed 7 --json
+  mlpilot run big.parquet --goal "predict churn" --budget 1800 --dask local --dask-memory 4GB   # mlpilot[dask]
 """,
     "chat": """examples:
   mlpilot chat examples/titanic.csv    # load the table, then say e.g. "predict who survived; 2 minutes"
@@ -40,6 +41,7 @@ EXAMPLES = {
     "predict": """examples:
   mlpilot predict runs/<run-id> new_passengers.csv --output predictions.csv
   mlpilot predict <run-id> examples/titanic.csv -o scored.parquet --with-input   # <run-id>: a unique prefix will do
+  mlpilot predict <run-id> big_batch.parquet -o scored.csv --dask tcp://scheduler:8786   # partition by partition
 """,
     "serve": """examples:
   mlpilot serve runs/<run-id>                  # http://127.0.0.1:8000: POST /predict, GET /health, GET /metadata
@@ -146,6 +148,18 @@ def build_parser() -> argparse.ArgumentParser:
                      "postgresql://user:password@host/db; needs mlpilot[postgres]) instead of the run folder's "
                      "journal file, so that `mlpilot worker` processes on other machines can join them (env "
                      "MLPILOT_STORAGE)")
+    run.add_argument("--dask", metavar="ADDRESS", help="a table too big for memory: read it with Dask, tune on a "
+                     "sample in memory and fit the final LightGBM on every training row on the cluster; 'local' "
+                     "starts one on this machine, else a scheduler address such as tcp://scheduler:8786 (needs "
+                     "mlpilot[dask]; env MLPILOT_DASK)")
+    run.add_argument("--dask-workers", type=int, dest="dask_workers", metavar="N",
+                     help="with --dask local: worker processes (default 2)")
+    run.add_argument("--dask-memory", dest="dask_memory", metavar="SIZE",
+                     help="with --dask local: memory limit per worker, e.g. 2GB (default: the machine's memory "
+                     "shared among the workers)")
+    run.add_argument("--dask-sample", type=int, dest="dask_sample", metavar="ROWS",
+                     help="with --dask: rows of the in-memory sample that selection and tuning work on (default: "
+                     "about 10 million values)")
     run.add_argument("--n-jobs", type=int, dest="n_jobs",
                      help="cores to use: with 2 or more, cross-validation fits folds side by side and final fits "
                      "are threaded (default: every core this process may use)")
@@ -175,6 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("data", help="CSV or Parquet file with the same columns as the training data")
     predict.add_argument("--output", "-o", required=True, help="file to write (CSV, or .parquet)")
     predict.add_argument("--with-input", action="store_true", help="also copy the input columns to the output")
+    predict.add_argument("--dask", metavar="ADDRESS", help="predict a large batch on Dask, partition by partition "
+                         "('local' or a scheduler address; needs mlpilot[dask])")
     _reading_options(predict)
     _trust_option(predict)
     _common(predict)

@@ -94,6 +94,12 @@ class Settings:
     # Where the Optuna studies live: None for the run folder's journal, else a database URL (--storage),
     # which may hold a password: redacted in the manifest, and taken from this command, never from a manifest.
     storage: str | None = field(default=None, repr=False)
+    # Big tables on Dask (--dask): "local" for a LocalCluster, or a scheduler address; with a local cluster,
+    # its worker processes and each one's memory limit; the rows of the in-memory sample (None: decided).
+    dask: str | None = None
+    dask_workers: int | None = None
+    dask_memory: str | None = None
+    dask_sample: int | None = None
     api_key: str | None = field(default=None, repr=False)
     # `mlpilot serve`'s bearer token (MLPILOT_SERVE_TOKEN): a secret, so never in the manifest.
     serve_token: str | None = field(default=None, repr=False)
@@ -197,6 +203,10 @@ class Settings:
             api_key=env.get("OPENAI_API_KEY") or None,
             serve_token=env.get("MLPILOT_SERVE_TOKEN") or None,
             storage=pick("storage", "MLPILOT_STORAGE", None),
+            dask=pick("dask", "MLPILOT_DASK", None),
+            dask_workers=pick("dask_workers", None, None, int),
+            dask_memory=flags.get("dask_memory"),
+            dask_sample=pick("dask_sample", None, None, int),
         ))
 
     @classmethod
@@ -274,6 +284,17 @@ def _checked(s: Settings) -> Settings:
         from tools.storage import check_url  # imports Optuna: only when a database is named
 
         check_url(s.storage)
+    if s.dask:
+        from tools.bigdata import check_address
+
+        check_address(s.dask)
+    if s.dask_workers is not None and s.dask_workers < 1:
+        raise ConfigError(f"--dask-workers must be 1 or more; got {s.dask_workers}.")
+    if s.dask_sample is not None and s.dask_sample < 1_000:
+        raise ConfigError(f"--dask-sample must be at least 1,000 rows; got {s.dask_sample}.")
+    if (s.dask_workers or s.dask_memory) and s.dask != "local":
+        raise ConfigError("--dask-workers and --dask-memory set up a cluster on this machine: use them with "
+                          "--dask local (a remote cluster's workers are set up where they run).")
     if s.llm_context is not None and s.llm_context < 1024:
         raise ConfigError(f"--llm-context must be at least 1024 tokens (the model's context window, e.g. 4096 "
                           f"for llama.cpp's default); got {s.llm_context}.")

@@ -131,6 +131,8 @@ class TimeBrief:
     n_features: int
     candidates: list[str]
     max_trials: int | None = None
+    # Training rows the final LightGBM learns from on Dask (--dask), beyond the in-memory sample; 0 without.
+    full_rows: int = 0
 
 
 @dataclass

@@ -170,7 +170,7 @@ class RulePolicy:
     # ---- time ----------------------------------------------------------------------------------------
 
     def choose_time_plan(self, brief: TimeBrief) -> Decision:
-        weights = {s: w for s, w in DEFAULT_WEIGHTS.items() if s != "prepare"}
+        weights = {s: w for s, w in DEFAULT_WEIGHTS.items() if s != "prepare" and w > 0}
         notes = []
         if len(brief.candidates) <= 2:
             weights.update(select=0.18, tune=0.44)
@@ -184,6 +184,11 @@ class RulePolicy:
             weights.update(first_model=0.14, final=0.20, tune=weights["tune"] - 0.14)
             notes.append(f"{brief.n_rows:,} rows x {brief.n_features:,} features: selection and tuning on "
                          "samples, more for the final fit on as many rows as it allows")
+        if brief.full_rows:
+            # Selection and tuning see the sample; the fit on every row reads the whole table again (and,
+            # per round, walks every row), so it gets the largest share.
+            weights["scale"] = 0.45
+            notes.append(f"the final LightGBM learns from all {brief.full_rows:,} training rows with Dask")
         total = sum(weights.values())
         planned = {s: round(brief.seconds_left * w / total, 1) for s, w in weights.items()}
         reason = (f"{brief.seconds_left:.0f} s left to share after preparing: "

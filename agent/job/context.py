@@ -25,7 +25,7 @@ from agent.timing.timeplan import TimePlan
 # The share of the time plan each graph node spends from.
 NODE_STEP = {"quick_look": "prepare", "intake": "prepare", "profile": "prepare", "plan": "prepare", "clean": "select",
              "first_model": "first_model", "select": "select", "tune": "tune", "finalize": "final",
-             "evaluate": "evaluate", "refit": "final"}
+             "evaluate": "evaluate", "refit": "final", "scale_out": "scale"}
 
 
 class RunState(TypedDict, total=False):
@@ -54,6 +54,7 @@ class RunState(TypedDict, total=False):
     final: dict
     evaluation: dict
     refit: bool
+    scaled: bool
     iterating: bool
     warnings: list[str]
 

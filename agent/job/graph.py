@@ -1,11 +1,12 @@
 """The run as one LangGraph `StateGraph`.
 
     quick_look -> intake -> profile -> plan -> approve -> clean -> first_model -> select -> tune -> finalize -> evaluate
-           -> refit -> END
+           -> refit -> scale_out -> END
 
     quick_look fits a model on a big file's first rows (command line only) and passes through elsewhere;
     approve pauses for the person's approval in the chat (interrupt), and passes through elsewhere;
     clean -> select directly when a first model exists already (a second iteration);
+    scale_out fits the tuned LightGBM on every row of a big table with Dask (--dask) and passes through elsewhere;
     select -> finalize directly when a stop was requested or nothing finished;
     tune or finalize -> clean once when the policy asks for one more iteration.
 
@@ -26,6 +27,7 @@ from agent.job.steps_data import clean, intake, plan, profile
 from agent.job.steps_first import first_model
 from agent.job.steps_model import evaluate, finalize, refit, select, tune_step
 from agent.job.steps_quick import quick_look
+from agent.job.steps_scale import scale_out
 
 
 def needs_first_model(state: RunState) -> str:
@@ -58,7 +60,7 @@ def build_graph(checkpointer: Any | None = None) -> Any:
     for name, node in [("quick_look", quick_look), ("intake", intake), ("profile", profile), ("plan", plan),
                        ("approve", approve), ("clean", clean),
                        ("first_model", first_model), ("select", select), ("tune", tune_step), ("finalize", finalize),
-                       ("evaluate", evaluate), ("refit", refit)]:
+                       ("evaluate", evaluate), ("refit", refit), ("scale_out", scale_out)]:
         graph.add_node(name, node)
     graph.add_edge(START, "quick_look")
     graph.add_edge("quick_look", "intake")
@@ -72,5 +74,6 @@ def build_graph(checkpointer: Any | None = None) -> Any:
     graph.add_conditional_edges("tune", wants_another_round, ["clean", "finalize"])
     graph.add_conditional_edges("finalize", has_model_to_evaluate, ["clean", "evaluate", END])
     graph.add_edge("evaluate", "refit")
-    graph.add_edge("refit", END)
+    graph.add_edge("refit", "scale_out")
+    graph.add_edge("scale_out", END)
     return graph.compile(checkpointer=checkpointer)

@@ -99,6 +99,10 @@ class Run:
                 from tools.storage import open_storage
 
                 open_storage(settings.storage)
+            if settings.dask:  # so is a scheduler that does not answer, or Dask missing
+                from tools.bigdata import open_client
+
+                open_client(settings.dask, workers=settings.dask_workers, memory=settings.dask_memory)
             run_id, run_dir = new_run_dir(settings.runs_dir, settings.data.name)
         except MlpilotError as exc:
             return RunOutcome(None, None, "failed", EXIT_USER, str(exc))
@@ -185,6 +189,10 @@ class Run:
                 ctx.events.emit("error", origin="bug", message=str(exc), traceback=traceback.format_exc())
         finally:
             restore()
+            if ctx.settings.dask:  # the run's cluster (a local one's processes) is not needed past its graph
+                from tools.bigdata import close_clients
+
+                close_clients()
         self._end(status, code, ctx.events.redact(error) if error else None)
         return None
 

@@ -6,6 +6,7 @@ and returns a partial state update.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from langgraph.runtime import Runtime
 
@@ -15,6 +16,7 @@ from agent.decide.policy import ColumnBrief, Decision, GoalBrief, TimeBrief
 from agent.decide.sensitive import GoalFairness, choose_sensitive, goal_fairness
 from agent.job.context import RunContext, RunState
 from agent.job.steps_quick import quick_model_stands
+from agent.job.steps_scale import profile_every_row, read_big_table, training_rows
 from agent.record.runfolder import write_json
 from tools.errors import ConfigError
 from tools.intake import read_table
@@ -40,7 +42,7 @@ def intake(state: RunState, runtime: Runtime[RunContext]) -> RunState:
     ctx = runtime.context
     s = ctx.settings
     with ctx.step("intake", file=str(s.data)):
-        table = read_table(s.data, delimiter=s.delimiter, encoding=s.encoding)
+        table = read_big_table(ctx) if s.dask else read_table(s.data, delimiter=s.delimiter, encoding=s.encoding)
         ctx.workspace["table"] = table
         ctx.manifest.update(data={"path": str(s.data), "sha256": table.sha256, "rows": table.shape[0],
                                   "columns": table.shape[1], "format": table.file_format,
@@ -61,6 +63,8 @@ def profile(state: RunState, runtime: Runtime[RunContext]) -> RunState:
     with ctx.step("profile"):
         prof = profile_frame(ctx.workspace["table"].frame)
         ctx.workspace["profile"] = prof
+        if ctx.workspace.get("big") is not None:
+            profile_every_row(ctx)
         write_json(ctx.run_dir / "profile.json", prof.to_dict())
         flagged = {c.name: list(c.flags) for c in prof.columns if c.flags}
         ctx.events.emit("profiled", step="profile", rows=prof.n_rows, columns=prof.n_columns,
@@ -122,7 +126,7 @@ def plan(state: RunState, runtime: Runtime[RunContext]) -> RunState:
                                   "sensitive": sensitive})
         time_brief = TimeBrief(budget=ctx.clock.budget, seconds_left=ctx.plan.pool(), llm_cap=ctx.plan.llm_cap,
                                n_rows=train_rows, n_features=n_features, candidates=list(candidates),
-                               max_trials=s.max_trials)
+                               max_trials=s.max_trials, full_rows=training_rows(ctx))
         time_plan = ctx.decider.one(lambda p: p.choose_time_plan(time_brief), {}, step="plan")
         ctx.plan.set_weights(time_plan.choice["weights"])
     return {"step": "plan", "target": target, "task": task, "classes": info.to_dict()["classes"],
@@ -139,7 +143,12 @@ def split_rows(ctx: RunContext, target: str, info: object, validation: dict) -> 
     X = table.frame.loc[keep].drop(columns=[target]).reset_index(drop=True)
     y_labels = labels[keep].reset_index(drop=True)
     y = encode_target(y_labels, info)
-    train_idx, hold_idx = holdout_split(y, validation["holdout_share"], task=info.task, seed=ctx.settings.seed)
+    big = ctx.workspace.get("big")
+    if big is not None:  # the sample's rows held out of the whole table (see agent.job.steps_scale)
+        held = big.holdout[np.asarray(keep)]
+        train_idx, hold_idx = np.flatnonzero(~held), np.flatnonzero(held)
+    else:
+        train_idx, hold_idx = holdout_split(y, validation["holdout_share"], task=info.task, seed=ctx.settings.seed)
     ctx.workspace.items.update(X_train=X.iloc[train_idx].reset_index(drop=True), y_train=y[train_idx],
                                labels_train=y_labels.iloc[train_idx].reset_index(drop=True),
                                X_hold=X.iloc[hold_idx].reset_index(drop=True), y_hold=y[hold_idx],
@@ -305,12 +314,14 @@ def rebuild(ctx: RunContext, state: RunState, *, sha256: str) -> None:
         ConfigError: the file changed since the run started.
     """
     s = ctx.settings
-    table = read_table(s.data, delimiter=s.delimiter, encoding=s.encoding)
+    table = read_big_table(ctx) if s.dask else read_table(s.data, delimiter=s.delimiter, encoding=s.encoding)
     if table.sha256 != sha256:
         raise ConfigError(f"'{s.data}' changed since the run started (its sha256 differs); it cannot be resumed. "
                           "Start a new run on the new data.")
     ctx.workspace["table"] = table
     ctx.workspace["profile"] = profile_frame(table.frame)
+    if s.dask:  # the same seeded sample and marks as before; the profile of every row types the big frame
+        profile_every_row(ctx)
     if "target" in state and "validation" in state:
         labels = labels_as_written(table.frame[state["target"]], table.columns)
         info = check_target(pd.DataFrame({state["target"]: labels}), state["target"], state["task"], goal=s.goal)

@@ -514,6 +514,11 @@ def refit(state: RunState, runtime: Runtime[RunContext]) -> RunState:
     if not state.get("evaluation", {}).get("published", True) or w.get("final_rows", 0) < len(w["X_train"]):
         # The first model was kept, or the final model saw only part of the training rows: nothing to refit.
         return {"step": "refit", "refit": False}
+    if w.get("big") is not None:
+        ctx.decider.record(Decision("refit", False, "no refit of the sample's model on its holdout rows: with Dask "
+                                    "the holdout stays unseen, so that the fit on every training row (next) is "
+                                    "judged against this model on the same rows", {}), step="refit")
+        return {"step": "refit", "refit": False}
     with ctx.step("refit"):
         rows = len(w["X_train"]) + len(w["X_hold"])
         estimate = w["fit_seconds"] * rows / max(len(w["X_train"]), 1)

@@ -168,6 +168,7 @@ def _data(run: RunRecord) -> str:
     read = run.first("data_read")
     for note in (read or {}).get("notes", []):
         lines.append(f"- {note}")
+    lines += _dask_lines(run)
     split = run.first("split")
     if split:
         lines.append(f"- Split: {split['train_rows']:,} rows for training and cross-validation, "
@@ -187,6 +188,32 @@ def _data(run: RunRecord) -> str:
     if profile.get("duplicate_rows"):
         lines.append(f"Duplicate rows: {profile['duplicate_rows']:,}.\n")
     return "\n".join(lines) + "\n"
+
+
+def _dask_lines(run: RunRecord) -> list[str]:
+    """How a big table was read, profiled and learned from with Dask (runs with --dask)."""
+    read = run.first("dask_read")
+    if not read:
+        return []
+    memory = read.get("memory_limit_per_worker") or 0
+    lines = [f"- Read with Dask: {read['workers']} worker(s), {read.get('threads', '?')} thread(s)"
+             + (f", {memory / 1e9:.1f} GB memory limit per worker" if memory else "")
+             + f", {read['partitions']:,} partition(s). The run planned, selected and tuned on a uniform sample of "
+             f"{read['sample_rows']:,} rows; its {read['sample_holdout_rows']:,} holdout rows are rows held out of the "
+             "whole table, never seen by any fit."]
+    prof = run.first("dask_profile")
+    if prof:
+        missing = prof.get("missing") or {}
+        lines.append(f"- Every row profiled with Dask: {prof['rows']:,} rows in {prof.get('seconds', 0):.1f} s"
+                     + ("; missing values: " + ", ".join(f"{c} {n:,}" for c, n in list(missing.items())[:10])
+                        if missing else "; no missing values") + " (the table below profiles the sample).")
+    fit = run.first("dask_fit")
+    if fit:
+        lines.append(f"- The final LightGBM learned from {fit['rows']:,} training rows on the cluster: "
+                     f"{fit['rounds']} rounds in {fit['seconds']:.1f} s"
+                     + (f"; {fit['dropped_rows']:,} rows without a usable target left out" if fit.get("dropped_rows")
+                        else "") + ".")
+    return lines
 
 
 def _decisions(run: RunRecord) -> str:
@@ -434,7 +461,7 @@ def _time(run: RunRecord) -> str:
         lines.append("")
     status = manifest.get("status")
     if status in ("timed_out", "interrupted"):
-        missed = [LABELS[s] for s in ORDER[1:-1] if s not in allotted]
+        missed = [LABELS[s] for s in ORDER[1:-1] if s not in allotted and (s != "scale" or s in planned)]
         why = "the time wall" if status == "timed_out" else "the stop"
         lines += [f"Cut by {why}: " + (f"these steps did not run: {', '.join(missed)}." if missed else
                                        "every step had started; the one running then ended early.") + " The "

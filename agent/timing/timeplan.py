@@ -2,7 +2,7 @@
 
 The budget is split into shares by weight over the run's steps, in order:
 
-    prepare (intake, profile, plan) -> first_model -> select -> tune -> final -> evaluate -> report
+    prepare (intake, profile, plan) -> first_model -> select -> tune -> final -> evaluate -> scale -> report
 
 and, when a language model plans, a capped pool for its calls (``llm``), spent across its stages
 (goal, columns, the two reviews, the narrative). A step's allotment is worked out when it starts, from
@@ -27,12 +27,13 @@ from typing import Iterator
 
 from agent.timing.clock import Clock
 
-ORDER = ("prepare", "first_model", "select", "tune", "final", "evaluate", "report")
+ORDER = ("prepare", "first_model", "select", "tune", "final", "evaluate", "scale", "report")
+# ``scale`` (the final LightGBM on every row of a big table, with Dask) has a share only in runs with --dask.
 DEFAULT_WEIGHTS = {"prepare": 0.10, "first_model": 0.08, "select": 0.25, "tune": 0.37, "final": 0.12,
-                   "evaluate": 0.05, "report": 0.03}
+                   "evaluate": 0.05, "scale": 0.0, "report": 0.03}
 LABELS = {"prepare": "read, profile and plan", "llm": "the language model", "first_model": "first model",
           "select": "model selection", "tune": "tuning", "final": "final fit", "evaluate": "holdout evaluation",
-          "report": "report"}
+          "scale": "the fit on every row with Dask", "report": "report"}
 # The model's stages and the part of its pool each may use (of what is left when it starts).
 LLM_STAGES = {"plan_goal": 0.40, "plan_columns": 0.30, "review_selection": 0.10, "review_tuning": 0.10,
               "narrative": 0.10}

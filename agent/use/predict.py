@@ -116,6 +116,12 @@ def predict_run(run_dir: Path, data: Path, output: Path, *, home: Path, trust: b
     write_table(result, output, fmt)
     record = {"data": str(data), "data_sha256": table.sha256, "rows": len(result), "output": str(output),
               "notes": notes, "target_in_data": bool(target and target in table.frame.columns)}
+    record_prediction(run_dir, record, notes)
+    return PredictOutcome(output, len(result), notes, list(result.columns))
+
+
+def record_prediction(run_dir: Path, record: dict, notes: list[str]) -> None:
+    """Record a prediction call under the run's ``predictions/``; a note when that cannot be written."""
     try:
         record_dir = run_dir / "predictions"
         record_dir.mkdir(exist_ok=True)
@@ -124,7 +130,6 @@ def predict_run(run_dir: Path, data: Path, output: Path, *, home: Path, trust: b
     except OSError as exc:  # the predictions are written; only the run's own record of them is missing
         notes.append(f"this prediction is not recorded in the run folder ({exc.strerror or exc}: "
                      f"{run_dir / 'predictions'})")
-    return PredictOutcome(output, len(result), notes, list(result.columns))
 
 
 def _empty_rows(frame: pd.DataFrame, features: list[str]) -> list[str]:
