@@ -82,6 +82,7 @@ class BigData:
     estimated_rows: int
     typed: Any = None
     rows: int = 0
+    training_rows: int = 0
 
 
 def read_big_table(ctx: RunContext) -> Table:
@@ -152,6 +153,8 @@ def profile_every_row(ctx: RunContext) -> None:
     except KilledWorker as exc:
         raise killed_workers("profiling", ctx.settings.data, exc) from None
     big.rows = prof.rows
+    big.training_rows = prof.training_rows(ctx.settings.seed)
+    ctx.workspace["big_profile"] = prof.to_dict()
     write_json(ctx.run_dir / "profile_full.json", prof.to_dict())
     data = dict(ctx.manifest.data.get("data") or {})
     data.update(rows=prof.rows, sample_rows=len(table.frame))
@@ -164,7 +167,7 @@ def profile_every_row(ctx: RunContext) -> None:
 def training_rows(ctx: RunContext) -> int:
     """Training rows of the whole table (0 without Dask): what the fit on every row learns from."""
     big: BigData | None = ctx.workspace.get("big")
-    return int(round(big.rows * (1 - HOLDOUT_SHARE))) if big is not None and big.rows else 0
+    return big.training_rows if big is not None else 0
 
 
 def scale_out(state: RunState, runtime: Runtime[RunContext]) -> RunState:
@@ -204,13 +207,15 @@ def scale_out(state: RunState, runtime: Runtime[RunContext]) -> RunState:
         spec = ModelSpec([Member("lightgbm", dict(member.params), 1, list(member.iterations))], state["task"],
                          list(state["classes"]), threshold=_threshold(ctx, state))
         model = with_threshold(fit.pipeline, spec, w["X_train"][plan.features], np.asarray(w["labels_train"]))
-        ctx.events.emit("dask_fit", step="scale_out", rows=fit.rows, rounds=fit.rounds, seconds=round(fit.seconds, 1),
-                        dropped_rows=fit.dropped_rows)
+        rows = training_rows(ctx)
+        target_missing = int(((ctx.workspace.get("big_profile") or {}).get("missing") or {}).get(state["target"], 0))
+        ctx.events.emit("dask_fit", step="scale_out", rows=rows, rounds=fit.rounds, seconds=round(fit.seconds, 1),
+                        target_missing=target_missing)
         ev, metrics = score(ctx, state, model, spec, plan, importance_seconds=min(5.0, max(0.0, ctx.seconds_left()
                                                                                           * 0.05)))
-        if _keep(ctx, state, spec, model, ev, fit.rows):
+        if _keep(ctx, state, spec, model, ev, rows):
             publish(ctx, state, model, spec, plan, ev=ev, metrics=metrics,
-                    fitted_on=f"all {fit.rows:,} training rows, with Dask", step="scale_out")
+                    fitted_on=f"all {rows:,} training rows, with Dask", step="scale_out")
             return {"step": "scale_out", "scaled": True,
                     "evaluation": {"metrics": ev.metrics, "baseline": ev.baseline, "primary": ev.primary,
                                    "published": True}}

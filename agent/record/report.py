@@ -211,8 +211,8 @@ def _dask_lines(run: RunRecord) -> list[str]:
     if fit:
         lines.append(f"- The final LightGBM learned from {fit['rows']:,} training rows on the cluster: "
                      f"{fit['rounds']} rounds in {fit['seconds']:.1f} s"
-                     + (f"; {fit['dropped_rows']:,} rows without a usable target left out" if fit.get("dropped_rows")
-                        else "") + ".")
+                     + (f"; rows without a target ({fit['target_missing']:,} in the whole table) left out"
+                        if fit.get("target_missing") else "") + ".")
     return lines
 
 
