@@ -11,6 +11,7 @@ is clearly worse. The model saved is a plain scikit-learn pipeline either way.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -65,6 +66,13 @@ def _cluster_failures() -> tuple[type[BaseException], ...]:
 PASS_FACTOR = 1.2
 # Starting LightGBM's network on the workers and gathering the model: measured 1-2 s on a local cluster.
 DASK_OVERHEAD = 3.0
+# A worker's memory for the fit on every row: what it holds before any data (measured ~200-250 MB with
+# pandas, scikit-learn and LightGBM loaded), then per byte of its share of the float32 matrix: its
+# partitions, LightGBM's concatenated copy of them, and the binned dataset, gradients and scores (measured:
+# 1.05 GB for 4 million rows of 20 columns); Dask gives workers uneven shares of the partitions.
+WORKER_BASE_BYTES = 250e6
+MEMORY_PER_BLOCK = 2.5
+IMBALANCE = 1.3
 # Scoring the model fitted on every row on the holdout, and the report, after its fit.
 SCORE_SECONDS = 8.0
 # The fit on every row keeps at least this share of the tuned rounds, or it is not worth its time.
@@ -187,6 +195,8 @@ def scale_out(state: RunState, runtime: Runtime[RunContext]) -> RunState:
             ctx.events.emit("warning", step="scale_out", message="no LightGBM configuration to fit on every row: "
                             "the run's model learned from the sample only")
             return {"step": "scale_out", "scaled": False}
+        if not _memory_suffices(ctx, plan):
+            return {"step": "scale_out", "scaled": False}
         rounds = _rounds(ctx, state, member)
         if not rounds:
             return {"step": "scale_out", "scaled": False}
@@ -247,6 +257,33 @@ def _tuned_lightgbm(ctx: RunContext) -> Member | None:
     if result is None or not result.scores:
         return None
     return Member("lightgbm", dict(result.params), 1, list(result.iterations))
+
+
+def _memory_suffices(ctx: RunContext, plan: ColumnPlan) -> bool:
+    """Whether each worker can hold its share of the rows for LightGBM (a decision when it cannot): a
+    worker that dies mid-fit costs the run minutes of waiting before its sample model is kept anyway."""
+    big: BigData = ctx.workspace["big"]
+    facts = cluster_facts(big.client)
+    limit = facts["memory_limit_per_worker"]
+    if not limit:
+        return True
+    columns = len(plan.features) + len(plan.missing_indicators) + 1
+    share = training_rows(ctx) * columns * 4 / max(facts["workers"], 1)
+    need = WORKER_BASE_BYTES + MEMORY_PER_BLOCK * IMBALANCE * share
+    if need <= limit:
+        return True
+    gb = need / 1e9
+    ctx.decider.record(Decision("full_data_fit", None, f"no fit on every row: each of the {facts['workers']} "
+                                f"worker(s) would need about {gb:.1f} GB for its share of the {training_rows(ctx):,} "
+                                f"training rows, and is limited to {limit / 1e9:.1f} GB; the model fitted on the "
+                                "sample stays",
+                                {"need_bytes": int(need), "limit_bytes": limit, "workers": facts["workers"]},
+                                [{"choice": "fit anyway", "why_not": "a worker past its limit is restarted mid-fit, "
+                                  "and LightGBM's others wait minutes before failing"}]), step="scale_out")
+    ctx.events.emit("warning", step="scale_out", message=f"the Dask workers have too little memory to fit LightGBM "
+                    f"on every row (about {gb:.1f} GB each needed, {limit / 1e9:.1f} GB given): the run's model "
+                    f"learned from the sample; give --dask-memory {math.ceil(gb * 10) / 10:.1f}GB or more workers")
+    return False
 
 
 def _rounds(ctx: RunContext, state: RunState, member: Member) -> int:
