@@ -93,6 +93,9 @@ def open_client(address: str, *, workers: int | None = None, memory: str | None 
                                        memory_limit=memory or "auto", dashboard_address=None,
                                        silence_logs=logging.ERROR, env=WORKER_ENV)
             client = Client(cluster)
+            from tools.bigplugin import QuietStdout
+
+            client.register_plugin(QuietStdout())
         else:
             client = Client(address, timeout=CONNECT_SECONDS)
     except (OSError, TimeoutError) as exc:

@@ -111,9 +111,6 @@ def fit_big_lightgbm(client: Any, train: Any, *, plan: ColumnPlan, prep: Any, ta
     model = cls(client=client, n_estimators=int(rounds), subsample_freq=1 if bagging else 0, random_state=seed,
                 verbose=-1, deterministic=True, force_row_wise=True, time_out=NETWORK_MINUTES, **extra,
                 **model_params)
-    from tools.bigplugin import QuietLightGBM  # imports distributed: only once a cluster is in use
-
-    client.register_plugin(QuietLightGBM())
     # lightgbm.dask prints its port search to stdout, which would break `mlpilot run --json`.
     with contextlib.redirect_stdout(io.StringIO()):
         model.fit(X, y, feature_name=names, categorical_feature=categorical_positions(prep) or "auto")

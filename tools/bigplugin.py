@@ -1,26 +1,28 @@
-"""What every Dask worker of a run sets up when it starts (a worker plugin: restarted workers get it too).
+"""What every worker of a local Dask cluster sets up when it starts (a worker plugin: restarted workers get
+it too).
 
 Its own module, imported only once a cluster is in use: it needs ``distributed``, an optional extra.
 """
 
 from __future__ import annotations
 
-import logging
+import os
+import sys
 from typing import Any
 
-import lightgbm as lgb
 from distributed import WorkerPlugin
 
 
-class QuietLightGBM(WorkerPlugin):
-    """On every worker, including one restarted later: LightGBM's native log (its network set-up, printed
-    to the process's stdout whatever ``verbose`` says, which is the run's own stdout on a local cluster)
-    goes to a silent logger instead."""
+class QuietStdout(WorkerPlugin):
+    """A local worker's stdout is the run's own (``mlpilot run --json`` prints its summary there), and
+    LightGBM's native network set-up prints to it whatever ``verbose`` says: its log callback is per
+    thread, and Dask fits in a thread of its own. So the worker's stdout goes to the null device; its own
+    log is on stderr."""
 
-    name = "mlpilot-quiet-lightgbm"
+    name = "mlpilot-quiet-stdout"
 
     def setup(self, worker: Any) -> None:
-        logger = logging.getLogger("mlpilot.lightgbm")
-        logger.propagate = False
-        logger.setLevel(logging.ERROR)
-        lgb.register_logger(logger)
+        sys.stdout.flush()
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.close(null)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -66,13 +67,14 @@ def _cluster_failures() -> tuple[type[BaseException], ...]:
 PASS_FACTOR = 1.2
 # Starting LightGBM's network on the workers and gathering the model: measured 1-2 s on a local cluster.
 DASK_OVERHEAD = 3.0
-# A worker's memory for the fit on every row: what it holds before any data (measured ~200-250 MB with
-# pandas, scikit-learn and LightGBM loaded), then per byte of its share of the float32 matrix: its
-# partitions, LightGBM's concatenated copy of them, and the binned dataset, gradients and scores (measured:
-# 1.05 GB for 4 million rows of 20 columns); Dask gives workers uneven shares of the partitions.
+# A worker's memory for the fit on every row: what it holds before any data (measured 224 MB with pandas,
+# scikit-learn and LightGBM loaded), then per byte of the average worker's share of the float32 matrix: its
+# partitions, LightGBM's concatenated copy of them, the binned dataset, gradients and scores, what reading and
+# cleaning a partition takes meanwhile, and Dask's uneven shares of the partitions. Measured on 8 million
+# rows of 20 columns over 2 workers (320 MB each on average): peaks of 1.27 and 1.60 GB.
 WORKER_BASE_BYTES = 250e6
-MEMORY_PER_BLOCK = 2.5
-IMBALANCE = 1.3
+MEMORY_PER_BLOCK = 4.5
+IMBALANCE = 1.0
 # Scoring the model fitted on every row on the holdout, and the report, after its fit.
 SCORE_SECONDS = 8.0
 # The fit on every row keeps at least this share of the tuned rounds, or it is not worth its time.
@@ -295,6 +297,8 @@ def _rounds(ctx: RunContext, state: RunState, member: Member) -> int:
     per_row = result.fit_seconds / max(len(result.scores), 1) / max(len(data.y) * (folds - 1) / folds, 1.0)
     big: BigData = ctx.workspace["big"]
     threads = max(1, cluster_facts(big.client)["threads"])
+    if ctx.settings.dask == "local":  # more worker threads than cores share them
+        threads = min(threads, os.cpu_count() or threads)
     rows = training_rows(ctx)
     estimate = per_row * rows * ctx.settings.n_jobs / threads * PASS_FACTOR + DASK_OVERHEAD
     left = ctx.plan.remaining("scale")
