@@ -83,7 +83,8 @@ def everything_changed(tmp_path: Path) -> Settings:
         llm_budget_tokens=20_000, llm_timeout=12.5, llm_share=0.35, llm_max_tokens=300, llm_context=4096,
         llm_prices={"gpt-4.1-mini": (0.4, 1.6), "local": (0.0, 0.0)}, replay=tmp_path / "llm_calls.jsonl",
         parent="20240101T000000-data", api_key="sk-test", serve_token="serve-secret",
-        storage="sqlite:///" + str(tmp_path / "studies.db"))
+        storage="sqlite:///" + str(tmp_path / "studies.db"), dask="local", dask_workers=3, dask_memory="2GB",
+        dask_sample=50_000)
 
 
 def written(settings: Settings) -> dict[str, Any]:
