@@ -155,7 +155,8 @@ def main() -> None:
     kept = decisions.get("full_data_model", {})
     result = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "table": {"rows": args.rows, "columns": 20, "disk_bytes": data.stat().st_size, "memory_bytes_pandas": in_memory},
+        "table": {"rows": args.rows, "columns": 20, "disk_bytes": data.stat().st_size,
+                  "memory_bytes_pandas": in_memory},
         "workers": args.workers, "memory_limit_per_worker": args.memory, "budget": args.budget,
         "wall_seconds": round(wall, 1), "exit": proc.returncode, "status": summary.get("status"),
         "peak_memory": [{"pid": pid, "role": v["role"], "peak_bytes": v["peak"]} for pid, v in sorted(peaks.items())],
@@ -166,7 +167,8 @@ def main() -> None:
     }
     lines = [f"# mlpilot --dask benchmark ({dt.datetime.now():%Y-%m-%d %H:%M})", "",
              f"{args.rows:,} x 20 table ({data.stat().st_size / 1e9:.2f} GB Parquet, {in_memory / 1e9:.2f} GB "
-             f"in memory as a pandas DataFrame), {args.workers} workers with {args.memory} each, budget {args.budget:.0f} s, "
+             f"in memory as a pandas DataFrame), {args.workers} workers with {args.memory} each, "
+             f"budget {args.budget:.0f} s, "
              f"{os.cpu_count()} cores.", "",
              f"- wall {wall:.1f} s, exit {proc.returncode}, status {summary.get('status')}",
              f"- model {summary.get('model')}; holdout " + ", ".join(
