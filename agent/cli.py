@@ -104,7 +104,20 @@ def _run(settings: object, term: object, argv: list[str]) -> int:
     if outcome.error:
         term.error(outcome.error)
     term.summary(outcome.summary)
+    if settings.dask:
+        _exit_now(outcome.exit_code)
     return outcome.exit_code
+
+
+def _exit_now(code: int) -> None:
+    """End the process without the interpreter's teardown, once everything is written and said.
+
+    After a Dask run, the teardown sometimes aborted the process ("terminate called without an active
+    exception", exit -6) when the run had completed and printed its summary: a native thread outlived
+    Python. The run folder is closed and the cluster shut down by then, so nothing is lost."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _serve(args: argparse.Namespace, settings: object, term: object) -> int:
@@ -259,6 +272,8 @@ def _predict(args: argparse.Namespace, settings: object, term: object) -> int:
         term.json({"output": str(out.output), "rows": out.rows, "columns": out.columns, "notes": out.notes})
     elif not term.quiet:
         term.print(f"wrote {out.rows:,} predictions to {out.output} (columns: {', '.join(out.columns)})")
+    if args.dask:
+        _exit_now(0)
     return 0
 
 
