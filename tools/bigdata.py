@@ -30,6 +30,7 @@ import pandas as pd
 
 from tools.conform import conform
 from tools.errors import ConfigError, DataError
+from tools.intake import Table, read_head_table
 
 EXTRA = "pip install 'mlpilot[dask]'"
 # Rows per CSV partition: ~64 MB of text, the size Dask's documentation suggests for a partition.
@@ -150,6 +151,16 @@ def read_frame(path: Path, *, file_format: str, delimiter: str | None, encoding:
         raise DataError(f"'{path.name}' has {len(ddf.columns)} columns when read with Dask but {len(names)} when "
                         "read by mlpilot; check --delimiter.")
     return ddf.rename(columns=dict(zip(ddf.columns, names)))
+
+
+def open_frame(path: Path, *, delimiter: str | None, encoding: str | None, cells: int,
+               min_partitions: int = 1) -> tuple[Table, Any]:
+    """The file's first rows as intake reads them (about ``cells`` values: its delimiter, encoding, column
+    names and types), and the whole file as a Dask DataFrame read with that delimiter, encoding and names."""
+    head = read_head_table(path, cells=cells, delimiter=delimiter, encoding=encoding)
+    frame = read_frame(Path(path), file_format=head.file_format, delimiter=head.delimiter, encoding=head.encoding,
+                       names=[str(c) for c in head.frame.columns], min_partitions=min_partitions)
+    return head, frame
 
 
 def estimate_rows(path: Path, file_format: str, head_rows: int) -> int:

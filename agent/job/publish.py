@@ -22,6 +22,7 @@ from tools.evaluate import (
     encode_labels,
     evaluate_holdout,
     holdout_predictions,
+    paired_gap,
 )
 from tools.fairness import audit_columns
 from tools.metrics import get_metric, labels_from_proba
@@ -96,6 +97,22 @@ def cached_prediction(w: object, model: object, spec: ModelSpec) -> np.ndarray:
     if cached is not None and cached["model"] == id(model):
         return cached["values"]
     return holdout_predictions(model, spec, w["X_hold"])
+
+
+def gap_to_published(ctx: RunContext, model: object, spec: ModelSpec,
+                     metric: object) -> tuple[dict, np.ndarray] | None:
+    """How much better ``model`` scores than the model already published, on the same holdout rows (a paired
+    bootstrap, `paired_gap`: positive favours ``model``), with the published model's predictions; None when
+    nothing is published yet."""
+    published = ctx.workspace.get("published")
+    if published is None:
+        return None
+    w = ctx.workspace
+    old = published.get("prediction")
+    if old is None:
+        old = holdout_predictions(published["model"], published["spec"], w["X_hold"])
+    gap = paired_gap(metric, holdout_truth(w, spec), cached_prediction(w, model, spec), old, seed=ctx.settings.seed)
+    return gap, old
 
 
 def publish(ctx: RunContext, state: RunState, model: object, spec: ModelSpec, plan: ColumnPlan, *,

@@ -18,14 +18,13 @@ from agent.decide.planedit import copy_plan, drop_column, features
 from agent.decide.policy import Decision, FinalBrief, SelectionBrief
 from agent.job.context import RunContext, RunState
 from agent.job.fanout import Fanout
-from agent.job.publish import cached_prediction, holdout_truth, publish, score
+from agent.job.publish import gap_to_published, publish, score
 from agent.record.runfolder import dump_pickle
 from agent.record.trust import check_pickle, signed
 from tools.calibrate import CALIBRATED_METRICS, choose_temperature, scale
 from tools.candidates import CANDIDATES, get_candidate
 from tools.crossval import CVResult, TrainingData, cross_validate, make_folds
 from tools.ensemble import MAX_MEMBERS, Pool, blend, select_ensemble
-from tools.evaluate import holdout_predictions, paired_gap
 from tools.fmt import number
 from tools.goalcheck import check_goal
 from tools.metrics import Metric, get_metric
@@ -471,16 +470,11 @@ def _replace(ctx: RunContext, state: RunState, spec: ModelSpec, model: object, e
     Cross-validation chose the final model on more evidence than one holdout holds, so it replaces the
     first model unless the holdout says it is clearly worse (a paired bootstrap of the difference, 90%
     interval below zero) or its fit was cut short by time and it scores lower."""
-    published = ctx.workspace.get("published")
-    if published is None:
-        return True
-    w = ctx.workspace
     metric = get_metric(ev.primary)
-    X = w["X_hold"]
-    old = published.get("prediction")
-    if old is None:
-        old = holdout_predictions(published["model"], published["spec"], X)
-    gap = paired_gap(metric, holdout_truth(w, spec), cached_prediction(w, model, spec), old, seed=ctx.settings.seed)
+    compared = gap_to_published(ctx, model, spec, metric)
+    if compared is None:
+        return True
+    gap = compared[0]
     first = (state.get("first_model") or {}).get("primary")
     new = ev.metrics.get(ev.primary)
     evidence = {"final": new, "first": first, "gap": gap}

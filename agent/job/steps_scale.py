@@ -24,7 +24,8 @@ from langgraph.runtime import Runtime
 
 from agent.decide.policy import Decision
 from agent.job.context import RunContext, RunState
-from agent.job.publish import cached_prediction, holdout_truth, publish, score
+from agent.job.publish import gap_to_published, holdout_truth, publish, score
+from agent.job.steps_quick import HEAD_CELLS
 from agent.record.runfolder import write_json
 from tools.bigdata import (
     HOLDOUT_SHARE,
@@ -33,8 +34,8 @@ from tools.bigdata import (
     estimate_rows,
     killed_workers,
     open_client,
+    open_frame,
     profile_big,
-    read_frame,
     sample_rows_for,
     training_part,
     typed_frame,
@@ -42,16 +43,13 @@ from tools.bigdata import (
 from tools.bigfit import BigFit, fit_big_lightgbm, fit_preprocessor
 from tools.candidates import get_candidate
 from tools.errors import DataError
-from tools.evaluate import paired_gap
 from tools.fmt import number
-from tools.intake import Table, read_head_table, read_table
+from tools.intake import Table, read_table
 from tools.metrics import get_metric
 from tools.model import Member, ModelSpec, with_threshold
 from tools.preprocess import ColumnPlan
 from tools.sniff import file_sha256
 from tools.threshold import choose_threshold
-
-HEAD_CELLS = 1_500_000
 
 
 def _cluster_failures() -> tuple[type[BaseException], ...]:
@@ -83,10 +81,11 @@ MIN_ROUNDS_SHARE = 0.3
 
 @dataclass
 class BigData:
-    """The run's big table: the client, the file as a Dask frame, which sample rows are held out, and,
-    once profiled, the typed frame and the exact row count."""
+    """The run's big table: the client and its cluster's facts, the file as a Dask frame, which sample
+    rows are held out, and, once profiled, the typed frame and the exact row count."""
 
     client: Any
+    facts: dict  # the cluster as it was when the run read the file (`cluster_facts`)
     frame: Any
     holdout: np.ndarray
     estimated_rows: int
@@ -101,10 +100,10 @@ def read_big_table(ctx: RunContext) -> Table:
     s = ctx.settings
     start = time.monotonic()
     client = open_client(s.dask, workers=s.dask_workers, memory=s.dask_memory)
-    head = read_head_table(s.data, cells=HEAD_CELLS, delimiter=s.delimiter, encoding=s.encoding)
+    facts = cluster_facts(client)
+    head, frame = open_frame(s.data, delimiter=s.delimiter, encoding=s.encoding, cells=HEAD_CELLS,
+                             min_partitions=2 * facts["workers"])
     names = [str(c) for c in head.frame.columns]
-    frame = read_frame(s.data, file_format=head.file_format, delimiter=head.delimiter, encoding=head.encoding,
-                       names=names, min_partitions=2 * cluster_facts(client)["workers"])
     estimate = estimate_rows(s.data, head.file_format, len(head.frame))
     wanted = sample_rows_for(estimate, len(names), s.dask_sample)
     from distributed import KilledWorker
@@ -118,8 +117,7 @@ def read_big_table(ctx: RunContext) -> Table:
                                 encoding=head.encoding, delimiter=head.delimiter,
                                 notes=(*table.notes, f"a sample of {len(rows):,} rows of about {estimate:,}, read "
                                        "with Dask; the final LightGBM learns from every training row"))
-    ctx.workspace["big"] = BigData(client, frame, holdout, estimate)
-    facts = cluster_facts(client)
+    ctx.workspace["big"] = BigData(client, facts, frame, holdout, estimate)
     ctx.manifest.update(dask={**facts, "partitions": frame.npartitions, "estimated_rows": estimate,
                               "sample_rows": len(rows), "sample_holdout_rows": int(holdout.sum()),
                               "holdout_share": HOLDOUT_SHARE})
@@ -265,7 +263,7 @@ def _memory_suffices(ctx: RunContext, plan: ColumnPlan) -> bool:
     """Whether each worker can hold its share of the rows for LightGBM (a decision when it cannot): a
     worker that dies mid-fit costs the run minutes of waiting before its sample model is kept anyway."""
     big: BigData = ctx.workspace["big"]
-    facts = cluster_facts(big.client)
+    facts = big.facts
     limit = facts["memory_limit_per_worker"]
     if not limit:
         return True
@@ -296,7 +294,7 @@ def _rounds(ctx: RunContext, state: RunState, member: Member) -> int:
     folds = max(len(data.folds), 2)
     per_row = result.fit_seconds / max(len(result.scores), 1) / max(len(data.y) * (folds - 1) / folds, 1.0)
     big: BigData = ctx.workspace["big"]
-    threads = max(1, cluster_facts(big.client)["threads"])
+    threads = max(1, big.facts["threads"])
     if ctx.settings.dask == "local":  # more worker threads than cores share them
         threads = min(threads, os.cpu_count() or threads)
     rows = training_rows(ctx)
@@ -337,17 +335,12 @@ def _threshold(ctx: RunContext, state: RunState) -> float | None:
 def _keep(ctx: RunContext, state: RunState, spec: ModelSpec, model: object, ev: Any, rows: int) -> bool:
     """Whether the model fitted on every row replaces the run's model: yes, unless the holdout says it is
     clearly worse (paired bootstrap, 90% interval below zero)."""
-    published = ctx.workspace.get("published")
     metric = get_metric(ev.primary)
-    truth = holdout_truth(ctx.workspace, spec)
-    old = published.get("prediction") if published else None
-    if published and old is None:
-        old = cached_prediction(ctx.workspace, published["model"], published["spec"])
-    new = cached_prediction(ctx.workspace, model, spec)
-    if old is None:
+    compared = gap_to_published(ctx, model, spec, metric)
+    if compared is None:
         return True
-    gap = paired_gap(metric, truth, new, old, seed=ctx.settings.seed)
-    before = metric(truth, old)
+    gap, old = compared
+    before = metric(holdout_truth(ctx.workspace, spec), old)
     said = (f"holdout {metric.label} {number(ev.metrics.get(ev.primary))} against {number(before)} for the model "
             f"fitted on the sample; paired bootstrap difference {gap['difference']:+.4g}, 90% interval "
             f"{gap['p05']:+.4g} to {gap['p95']:+.4g}, positive favours the fit on every row")

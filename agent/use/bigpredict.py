@@ -16,8 +16,7 @@ import pandas as pd
 
 from agent.use.outputfile import output_format, write_output
 from agent.use.predict import PredictOutcome, RunModel, record_prediction
-from tools.bigdata import open_client, read_frame
-from tools.intake import read_head_table
+from tools.bigdata import open_client, open_frame
 from tools.sniff import file_sha256
 
 HEAD_CELLS = 200_000
@@ -42,9 +41,7 @@ def predict_big(run_dir: Path, data: Path, output: Path, *, home: Path, address:
     fmt = output_format(output, inputs=(Path(data),))
     run = RunModel.load(run_dir, home=home, trust=trust)
     client = open_client(address)
-    head = read_head_table(data, cells=HEAD_CELLS, delimiter=delimiter, encoding=encoding)
-    frame = read_frame(Path(data), file_format=head.file_format, delimiter=head.delimiter, encoding=head.encoding,
-                       names=[str(c) for c in head.frame.columns])
+    head, frame = open_frame(Path(data), delimiter=delimiter, encoding=encoding, cells=HEAD_CELLS)
     run.predict(head.frame.head(5))  # a missing column is refused here, before the cluster is busy
     [shared] = client.scatter([run], broadcast=True)
     parts = client.compute(frame.to_delayed())
